@@ -1,0 +1,21 @@
+"""cdk-forecast-export: an Amazon Forecast export job as an ordinary CDK resource.
+
+    from cdk_forecast_export import ForecastExport, ExportFormat
+
+    export = ForecastExport(stack, "DailyExport", forecast_arn="arn:aws:forecast:...:forecast/demand")
+"""
+
+from .errors import ForecastExportValidationError
+from .export import ForecastExport
+from .export_format import ExportFormat
+from .handler_function import ForecastExportHandler
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ExportFormat",
+    "ForecastExport",
+    "ForecastExportHandler",
+    "ForecastExportValidationError",
+    "__version__",
+]

@@ -1,0 +1,54 @@
+"""Builds the handler asset without Docker: the handler package plus crhelper, pinned in requirements.txt."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+
+from .handler_source import HANDLER_PACKAGE, HANDLER_ROOT, REQUIREMENTS_FILE
+
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def pinned_crhelper_version(requirements: Path = REQUIREMENTS_FILE) -> str:
+    match = re.search(r"^crhelper==(\S+)\s*$", requirements.read_text(), re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"{requirements} must pin crhelper with '=='")
+    return match.group(1)
+
+
+def build_handler_asset(output_dir: Path) -> None:
+    """Write the Lambda asset: ``forecast_export/`` and ``crhelper/`` side by side."""
+    shutil.copytree(HANDLER_ROOT / HANDLER_PACKAGE, output_dir / HANDLER_PACKAGE, ignore=_IGNORE, dirs_exist_ok=True)
+    wanted = pinned_crhelper_version()
+    try:
+        installed = importlib.metadata.version("crhelper")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed == wanted:
+        # crhelper is pure Python with no dependencies: its installed folder is the whole package.
+        import crhelper
+
+        shutil.copytree(Path(crhelper.__file__).parent, output_dir / "crhelper", ignore=_IGNORE, dirs_exist_ok=True)
+    else:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(output_dir), "-r", str(REQUIREMENTS_FILE)],
+            check=True,
+        )
+
+
+@jsii.implements(cdk.ILocalBundling)
+class LocalHandlerBundling:
+    """CDK calls this before trying Docker; returning True means the asset is built."""
+
+    def try_bundle(self, output_dir: str, *, image: Any = None, **_options: Any) -> bool:
+        build_handler_asset(Path(output_dir))
+        return True

@@ -1,0 +1,204 @@
+"""ForecastExport: one Amazon Forecast export job as a CloudFormation resource."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from ._lambda.forecast_export import rules
+from ._lambda.forecast_export.naming import BASE_MAX_LENGTH
+from .errors import ForecastExportValidationError
+from .export_format import ExportFormat
+from .handler_function import ForecastExportHandler
+from .validation import collect_problems
+
+RESOURCE_TYPE = "Custom::ForecastExportJob"
+DEFAULT_TIMEOUT = cdk.Duration.seconds(rules.TIMEOUT_DEFAULT_SECONDS)
+
+
+def default_job_name(scope: Construct) -> str:
+    """A valid base name from the construct's path inside its stack, e.g. ``Reports_DailyExport``."""
+    stack_path = cdk.Stack.of(scope).node.path
+    relative = scope.node.path[len(stack_path) :].strip("/")
+    name = re.sub(r"[^a-zA-Z0-9_]", "_", relative)
+    if not name or not name[0].isalpha():
+        name = "export_" + name
+    return name[:BASE_MAX_LENGTH]
+
+
+class ForecastExport(Construct):
+    """An Amazon Forecast export job that exists once its files are in S3.
+
+    ``cdk deploy`` creates the job and waits until it is ACTIVE (failing, with Forecast's message,
+    when it is not); ``cdk destroy`` stops and deletes it. The exported files stay in the bucket.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        forecast_arn: str,
+        export_job_name: str | None = None,
+        format: ExportFormat | str = ExportFormat.CSV,  # noqa: A002 - mirrors the API's Format
+        bucket: s3.IBucket | None = None,
+        prefix: str | None = None,
+        encryption_key: kms.IKey | None = None,
+        tags: Mapping[str, str] | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
+        timeout: cdk.Duration = DEFAULT_TIMEOUT,
+        destroy_bucket_with_stack: bool = False,
+    ) -> None:
+        """
+        :param forecast_arn: ARN of the forecast to export (same account and region as the stack).
+        :param export_job_name: base name of the export job (1-63 characters, a letter first, then
+            letters, digits, underscores). The handler appends ``_`` and an 8-character hash of the
+            settings that need a new job. Default: derived from this construct's path in the stack.
+        :param format: ``ExportFormat.CSV`` (default) or ``ExportFormat.PARQUET``.
+        :param bucket: where the files go. Default: a new bucket with public access blocked,
+            TLS-only access, versioning, S3-managed encryption (or ``encryption_key``), retained
+            when the stack is deleted.
+        :param prefix: key prefix under the bucket. Default: ``forecast-exports/<export job name>``.
+        :param encryption_key: KMS key for the exported files. Forecast's role and the handler may
+            use it; a new bucket is encrypted with it. Default: none (S3-managed encryption).
+        :param tags: tags for the export job (at most 50). Default: none.
+        :param removal_policy: DESTROY (default) deletes the job on stack delete or replacement;
+            RETAIN keeps it. Exported files are never deleted by this.
+        :param timeout: how long to wait for ACTIVE before stopping the job and failing the deploy;
+            60 s to 3300 s so the handler always answers before CloudFormation's 3600 s. Default 50 minutes.
+        :param destroy_bucket_with_stack: only for a new bucket: delete the bucket *and every
+            exported file in it* when the stack is deleted. Default False: the bucket is retained.
+        """
+        super().__init__(scope, id_)
+        stack = cdk.Stack.of(self)
+        format_value = format.value if isinstance(format, ExportFormat) else str(format)
+        base_name = export_job_name if export_job_name is not None else default_job_name(self)
+        key_prefix = prefix if prefix is not None else f"forecast-exports/{base_name}"
+        tag_map = dict(tags or {})
+
+        problems = collect_problems(
+            stack,
+            forecast_arn=forecast_arn,
+            export_job_name=export_job_name,
+            format_value=format_value,
+            prefix=key_prefix,
+            bucket=bucket,
+            encryption_key=encryption_key,
+            tags=tag_map,
+            timeout=timeout,
+        )
+        if bucket is not None and destroy_bucket_with_stack:
+            problems.append("destroy_bucket_with_stack applies only to the bucket this construct creates, not to a passed-in bucket")
+        if problems:
+            raise ForecastExportValidationError(self.node.path, problems)
+
+        key_prefix = key_prefix.rstrip("/")
+        self.encryption_key = encryption_key
+        self.bucket: s3.IBucket = bucket if bucket is not None else self._new_bucket(encryption_key, destroy_bucket_with_stack)
+        self.prefix = key_prefix
+        self.destination_path = f"s3://{self.bucket.bucket_name}/{key_prefix}/" if key_prefix else f"s3://{self.bucket.bucket_name}/"
+        self.role: iam.IRole = self._forecast_role(stack, key_prefix, encryption_key)
+
+        self.handler = ForecastExportHandler.of(self)
+        forecast_name = cdk.Fn.select(1, cdk.Fn.split("forecast/", forecast_arn))
+        job_arn_pattern = stack.format_arn(
+            service="forecast",
+            resource="forecast-export-job",
+            resource_name=f"{forecast_name}/{base_name[:BASE_MAX_LENGTH]}_*",
+            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        export_policy = self.handler.grant_export(
+            forecast_arn=forecast_arn, job_arn_pattern=job_arn_pattern, role=self.role, key=encryption_key
+        )
+
+        s3_config: dict[str, str] = {"Path": self.destination_path, "RoleArn": self.role.role_arn}
+        if encryption_key is not None:
+            s3_config["KMSKeyArn"] = encryption_key.key_arn
+        properties: dict[str, object] = {
+            "ForecastExportJobName": base_name,
+            "ForecastArn": forecast_arn,
+            "Destination": {"S3Config": s3_config},
+            "Format": format_value,
+            "TimeoutSeconds": str(int(timeout.to_seconds())),
+            "RemovalPolicy": "Retain" if removal_policy == cdk.RemovalPolicy.RETAIN else "Delete",
+        }
+        if tag_map:
+            properties["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(tag_map.items())]
+        self.resource = cdk.CustomResource(
+            self,
+            "Resource",
+            service_token=self.handler.service_token,
+            resource_type=RESOURCE_TYPE,
+            properties=properties,
+            service_timeout=cdk.Duration.seconds(timeout.to_seconds() + rules.CLEANUP_MARGIN_SECONDS),
+        )
+        # The handler needs its permissions, and Forecast its role and the bucket policy, before the job starts.
+        for prerequisite in (export_policy, self.handler.polling_permissions, self.handler.role, self.role, self.bucket):
+            self.resource.node.add_dependency(prerequisite)
+
+        self.export_job_arn: str = self.resource.get_att_string("ForecastExportJobArn")
+        self.export_job_name: str = self.resource.get_att_string("ForecastExportJobName")
+
+    def _new_bucket(self, key: kms.IKey | None, destroy: bool) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            "Bucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            encryption=s3.BucketEncryption.KMS if key is not None else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=key,
+            bucket_key_enabled=key is not None,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=cdk.RemovalPolicy.DESTROY if destroy else cdk.RemovalPolicy.RETAIN,
+            auto_delete_objects=destroy,
+        )
+
+    def _forecast_role(self, stack: cdk.Stack, key_prefix: str, key: kms.IKey | None) -> iam.Role:
+        source_arn = stack.format_arn(service="forecast", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)
+        role = iam.Role(
+            self,
+            "ForecastRole",
+            description="Lets Amazon Forecast write one export job's files",
+            assumed_by=iam.ServicePrincipal(
+                "forecast.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": source_arn},
+                },
+            ),
+        )
+        objects = self.bucket.arn_for_objects(f"{key_prefix}/*" if key_prefix else "*")
+        role.add_to_policy(iam.PolicyStatement(sid="WriteExportFiles", actions=["s3:PutObject"], resources=[objects]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="FindExportBucket", actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[self.bucket.bucket_arn]
+            )
+        )
+        if key is not None:
+            role.add_to_policy(
+                iam.PolicyStatement(sid="EncryptExportFiles", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn])
+            )
+        return role
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` list and read the exported files (and decrypt them, with a KMS key)."""
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:GetObject"], resource_arns=[self.bucket.arn_for_objects(f"{self.prefix}/*")]
+        )
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{self.prefix}/*", self.prefix]}},
+            )
+        )
+        if self.encryption_key is not None:
+            iam.Grant.add_to_principal(grantee=grantee, actions=["kms:Decrypt"], resource_arns=[self.encryption_key.key_arn])
+        return grant

@@ -1,0 +1,140 @@
+"""The Lambda function behind every ForecastExport in a stack, created once and shared."""
+
+from __future__ import annotations
+
+import hashlib
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .bundling import LocalHandlerBundling
+from .handler_source import HANDLER_ENTRY, HANDLER_ROOT
+
+HANDLER_ID = "ForecastExportHandler"
+# A policy shard holds the statements of this many exports, so that no managed policy passes
+# IAM's 6,144-character limit however many exports a stack has.
+EXPORTS_PER_POLICY = 12
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+FUNCTION_TIMEOUT = cdk.Duration.seconds(90)
+
+FORECAST_JOB_ACTIONS = [
+    "forecast:DescribeForecastExportJob",
+    "forecast:DeleteForecastExportJob",
+    "forecast:StopResource",
+    "forecast:TagResource",
+    "forecast:UntagResource",
+]
+
+
+class ForecastExportHandler(Construct):
+    """The custom resource handler: one per stack, found again with ``ForecastExportHandler.of``.
+
+    Its role starts with only what crhelper's polling needs (its own log group, its own
+    EventBridge rules and its own Lambda permissions); each ForecastExport adds the Forecast,
+    PassRole and KMS permissions for its own forecast, job, role and key.
+    """
+
+    @classmethod
+    def of(cls, scope: Construct) -> ForecastExportHandler:
+        stack = cdk.Stack.of(scope)
+        existing = stack.node.try_find_child(HANDLER_ID)
+        if isinstance(existing, ForecastExportHandler):
+            return existing
+        return cls(stack, HANDLER_ID)
+
+    def __init__(self, scope: Construct, id_: str) -> None:
+        super().__init__(scope, id_)
+        stack = cdk.Stack.of(self)
+        self.rule_prefix = "fcx-" + hashlib.sha256(self.node.path.encode()).hexdigest()[:8] + "-"
+        self._export_count = 0
+        self._policy_shards: list[iam.ManagedPolicy] = []
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            # Kept after the stack is gone: the logs of the final Delete are what explains it.
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ManageOwnPollingRules",
+                actions=["events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
+                resources=[stack.format_arn(service="events", resource="rule", resource_name=f"{self.rule_prefix}*")],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Creates, waits for and deletes Amazon Forecast export jobs (cdk-forecast-export)",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER_ENTRY,
+            code=lambda_.Code.from_asset(
+                str(HANDLER_ROOT),
+                exclude=["**/__pycache__", "**/*.pyc"],
+                bundling=cdk.BundlingOptions(image=RUNTIME.bundling_image, local=LocalHandlerBundling()),
+            ),
+            memory_size=256,
+            timeout=FUNCTION_TIMEOUT,
+            retry_attempts=0,
+            role=self.role,
+            log_group=self.log_group,
+            environment={"POLL_RULE_PREFIX": self.rule_prefix},
+        )
+        # A separate policy: in the role's default policy, naming the function would make a cycle
+        # (function -> default policy -> function).
+        self.polling_permissions = iam.Policy(
+            self,
+            "PollingPermissions",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="LetOwnRulesInvokeThisFunction",
+                    actions=["lambda:AddPermission", "lambda:RemovePermission"],
+                    resources=[self.function.function_arn],
+                )
+            ],
+        )
+
+    @property
+    def service_token(self) -> str:
+        return self.function.function_arn
+
+    def _policy_for_next_export(self) -> iam.ManagedPolicy:
+        if self._export_count % EXPORTS_PER_POLICY == 0:
+            shard = iam.ManagedPolicy(self, f"ExportPermissions{len(self._policy_shards)}", roles=[self.role])
+            self._policy_shards.append(shard)
+        self._export_count += 1
+        return self._policy_shards[-1]
+
+    def grant_export(
+        self, *, forecast_arn: str, job_arn_pattern: str, role: iam.IRole, key: kms.IKey | None
+    ) -> iam.ManagedPolicy:
+        """Allow the handler to run one export; returns the policy the custom resource must wait for."""
+        policy = self._policy_for_next_export()
+        policy.add_statements(
+            iam.PolicyStatement(actions=["forecast:CreateForecastExportJob"], resources=[forecast_arn]),
+            iam.PolicyStatement(actions=FORECAST_JOB_ACTIONS, resources=[job_arn_pattern]),
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "forecast.amazonaws.com"}},
+            ),
+        )
+        if key is not None:
+            # Forecast checks that the caller, too, may use the key.
+            policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))
+        return policy

@@ -1,0 +1,12 @@
+"""Where the handler's source lives: ``lambda/`` in the repository, ``cdk_forecast_export/_lambda`` in the wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import _lambda
+
+HANDLER_ROOT = Path(_lambda.__file__).resolve().parent
+HANDLER_PACKAGE = "forecast_export"
+HANDLER_ENTRY = "forecast_export.app.handler"
+REQUIREMENTS_FILE = HANDLER_ROOT / "requirements.txt"

@@ -1,0 +1,75 @@
+"""Answers to CloudFormation: at most 4096 bytes, sent with bounded retries.
+
+crhelper's own sender retries forever on connection errors and ignores the HTTP status; this one
+checks the status, retries 5xx and connection errors a few times on the handler's clock, and
+gives up when the Lambda's time runs short.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+from http.client import HTTPSConnection
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .clock import Clock
+
+logger = logging.getLogger(__name__)
+
+MAX_RESPONSE_BYTES = 4096
+MAX_REASON_CHARS = 1024
+MAX_PHYSICAL_ID_CHARS = 1024
+SEND_DELAYS_SECONDS = (1.0, 2.0, 4.0)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 15] + " ...(truncated)"
+
+
+def fit_response(body: dict[str, Any]) -> dict[str, Any]:
+    """Shrink Reason, then Data, until the JSON body fits CloudFormation's 4096-byte limit."""
+    body = dict(body)
+    body["Reason"] = _shorten(str(body.get("Reason", "")), MAX_REASON_CHARS)
+    body["PhysicalResourceId"] = _shorten(str(body["PhysicalResourceId"]), MAX_PHYSICAL_ID_CHARS)
+
+    def size() -> int:
+        return len(json.dumps(body).encode())
+
+    data = dict(body.get("Data") or {})
+    while size() > MAX_RESPONSE_BYTES and data:
+        data.pop(max(data, key=lambda key: len(json.dumps(data[key]))))
+        body["Data"] = data
+    if size() > MAX_RESPONSE_BYTES:
+        spare = len(body["Reason"].encode()) - (size() - MAX_RESPONSE_BYTES) - 32
+        body["Reason"] = _shorten(body["Reason"], max(spare, 40))
+    return body
+
+
+def send(url: str, body: dict[str, Any], clock: Clock, time_left_seconds: float) -> bool:
+    """PUT the body to the presigned URL; True when CloudFormation's store accepted it."""
+    payload = json.dumps(body).encode()
+    parts = urlsplit(url)
+    path = urlunsplit(("", "", parts.path, parts.query, ""))
+    context = ssl.create_default_context()  # honours SSL_CERT_FILE
+    start = clock.now()
+    for delay in (*SEND_DELAYS_SECONDS, None):
+        try:
+            connection = HTTPSConnection(parts.netloc, context=context, timeout=10)
+            connection.request("PUT", path, body=payload, headers={"content-type": "", "content-length": str(len(payload))})
+            status = connection.getresponse().status
+            connection.close()
+            if 200 <= status < 300:
+                logger.info("Sent %s to CloudFormation (%d bytes)", body["Status"], len(payload))
+                return True
+            logger.error("CloudFormation's response URL answered HTTP %d", status)
+            if status < 500:
+                return False  # an expired or wrong URL: retrying will not help
+        except (OSError, ssl.SSLError) as error:
+            logger.error("Could not reach CloudFormation's response URL: %s", error)
+        if delay is None or clock.now() - start + delay > time_left_seconds:
+            break
+        clock.sleep(delay)
+    logger.error("Giving up sending the response; CloudFormation will time the resource out")
+    return False
