@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -35,9 +36,10 @@ def build_handler_asset(output_dir: Path) -> None:
         installed = None
     if installed == wanted:
         # crhelper is pure Python with no dependencies: its installed folder is the whole package.
-        import crhelper
-
-        shutil.copytree(Path(crhelper.__file__).parent, output_dir / "crhelper", ignore=_IGNORE, dirs_exist_ok=True)
+        # Found without importing it, so the process that synthesizes keeps no crhelper loaded.
+        spec = importlib.util.find_spec("crhelper")
+        assert spec is not None and spec.submodule_search_locations
+        shutil.copytree(Path(list(spec.submodule_search_locations)[0]), output_dir / "crhelper", ignore=_IGNORE, dirs_exist_ok=True)
     else:
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(output_dir), "-r", str(REQUIREMENTS_FILE)],

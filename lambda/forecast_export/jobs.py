@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from .clock import Clock
 from .spec import ExportSpec
@@ -75,7 +75,7 @@ class ForecastJobs:
                 if not is_transient(error):
                     raise
                 problem = f"{operation}: {error_code(error) or 'HTTP error'}"
-            except (ConnectionError, ReadTimeoutError) as error:
+            except (ConnectionError, HTTPClientError) as error:
                 problem = f"{operation}: {error}"
             if delay is None:
                 raise TransientError(f"{problem} (gave up after {len(RETRY_DELAYS_SECONDS) + 1} attempts)")
@@ -111,8 +111,16 @@ class ForecastJobs:
             request["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(spec.tags.items())]
         return str(self._call("create_forecast_export_job", **request)["ForecastExportJobArn"])
 
-    def stop(self, arn: str) -> None:
-        self._call("stop_resource", ResourceArn=arn)
+    def stop(self, arn: str) -> bool:
+        """Ask Forecast to stop a running job; False when it had already finished or gone."""
+        try:
+            self._call("stop_resource", ResourceArn=arn)
+        except ClientError as error:
+            if error_code(error) not in ("InvalidInputException", "ResourceInUseException", "ResourceNotFoundException"):
+                raise
+            logger.info("StopResource did not apply to %s: %s", arn, error_code(error))
+            return False
+        return True
 
     def delete(self, arn: str) -> None:
         self._call("delete_forecast_export_job", ForecastExportJobArn=arn)

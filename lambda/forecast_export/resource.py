@@ -52,7 +52,7 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
         super().__init__(json_logging=True, log_level="INFO", boto_level="WARNING", polling_interval=1, sleep_on_delete=sleep_on_delete)
         self._clock_of = clock_of
         self._poll_interval = poll_interval_seconds
-        self._rule_prefix = os.environ.get("POLL_RULE_PREFIX", DEFAULT_RULE_PREFIX)
+        self._rule_prefix = DEFAULT_RULE_PREFIX
         self._send_lock = threading.Lock()
         self._answered = False
         self._saved_state = ""
@@ -62,6 +62,7 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
 
     def _crhelper_init(self, event: dict[str, Any], context: Any) -> bool:
         self._answered = False
+        self._rule_prefix = os.environ.get("POLL_RULE_PREFIX", DEFAULT_RULE_PREFIX)
         self._saved_state = json.dumps(event.get("CrHelperData", {}), sort_keys=True)
         return bool(super()._crhelper_init(event, context))
 

@@ -1,0 +1,55 @@
+# The two commands a new user needs:  make synth   and   make test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+PIP_QUIET := --quiet --disable-pip-version-check
+
+.PHONY: synth test e2e lint typecheck bench wheel clean
+
+$(VENV)/.stamp-runtime: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_QUIET) --upgrade pip
+	$(PY) -m pip install $(PIP_QUIET) -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-runtime requirements-dev.txt
+	$(PY) -m pip install $(PIP_QUIET) -r requirements-dev.txt
+	touch $@
+
+$(CHECKOV_VENV)/.stamp: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install $(PIP_QUIET) -r requirements-checkov.txt
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## synth: set everything up and synthesize the example app into cdk.out/ (no AWS account needed)
+synth: $(VENV)/.stamp-runtime node_modules/.stamp
+	npx cdk synth --quiet --no-notices
+	@echo "Template written to cdk.out/ForecastExportExample.template.json"
+
+## test: set everything up and run the whole suite (construct, handler, lifecycle matrix, compliance, lint)
+test: $(VENV)/.stamp-dev $(CHECKOV_VENV)/.stamp node_modules/.stamp
+	CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest
+
+## e2e: only the lifecycle fault matrix, one line per scenario
+e2e: $(VENV)/.stamp-dev
+	$(PY) -m pytest -m e2e -p no:logging -rA -q tests/test_lifecycle_matrix.py | grep -E '^(PASSED|FAILED|ERROR)|passed|failed'
+
+lint: $(VENV)/.stamp-dev
+	$(PY) -m ruff check .
+
+bench: $(VENV)/.stamp-dev
+	$(PY) -m benchmarks.run
+
+wheel: $(VENV)/.stamp-dev
+	$(PY) -m build --wheel --outdir dist .
+
+clean:
+	rm -rf cdk.out dist build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""Apps the tests synthesize: the example app and a stack that uses every prop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from cdk_forecast_export import ExportFormat, ForecastExport
+
+REPO = Path(__file__).resolve().parents[2]
+ACCOUNT = "111122223333"
+REGION = "us-east-1"
+ENV = cdk.Environment(account=ACCOUNT, region=REGION)
+FORECAST_ARN = f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast/demand_forecast"
+NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
+
+
+def cdk_json_context() -> dict[str, Any]:
+    return dict(json.loads((REPO / "cdk.json").read_text())["context"])
+
+
+def synth(build: Callable[[cdk.App], cdk.Stack], outdir: Path, *, bundle: bool = False, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Synthesize one stack and return its template as CloudFormation would read it."""
+    app = cdk.App(outdir=str(outdir), context={**cdk_json_context(), **(context or {}), **({} if bundle else NO_BUNDLING)})
+    stack = build(app)
+    assembly = app.synth()
+    return dict(assembly.get_stack_by_name(stack.stack_name).template)
+
+
+def every_prop_stack(app: cdk.App, name: str = "EveryProp") -> cdk.Stack:
+    """Own bucket and passed-in bucket, with and without a key, tags, PARQUET and RETAIN."""
+    stack = cdk.Stack(app, name, env=ENV)
+    key = kms.Key(stack, "ExportKey", enable_key_rotation=True)
+    shared_bucket = s3.Bucket(
+        stack,
+        "SharedBucket",
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        versioned=True,
+        server_access_logs_prefix="access-logs/",
+    )
+    ForecastExport(stack, "Plain", forecast_arn=FORECAST_ARN)
+    ForecastExport(
+        stack,
+        "EncryptedOwnBucket",
+        forecast_arn=FORECAST_ARN,
+        export_job_name="encrypted_daily",
+        encryption_key=key,
+        format=ExportFormat.PARQUET,
+        tags={"team": "demand", "cost-center": "42"},
+    )
+    retained = ForecastExport(
+        stack,
+        "IntoSharedBucket",
+        forecast_arn=f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast/weekly_forecast",
+        bucket=shared_bucket,
+        prefix="exports/weekly",
+        encryption_key=key,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+        timeout=cdk.Duration.minutes(20),
+    )
+    reader = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
+    retained.grant_read(reader)
+    return stack

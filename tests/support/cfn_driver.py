@@ -1,0 +1,443 @@
+"""A local CloudFormation that drives the real handler through real lifecycles.
+
+It reads a template that ``cdk synth`` produced, resolves each ``Custom::ForecastExportJob``'s
+properties (Refs and GetAtts become plausible names and ARNs), and runs the handler from the
+synthesized asset folder with the environment and context Lambda would give it. Responses arrive
+on a local HTTPS URL; crhelper's EventBridge rules and Lambda permissions live in moto, and the
+driver fires each rule on its schedule, as EventBridge would. All time is virtual.
+
+Invocations run one after another; an invocation that is due while another runs starts when it
+ends, so concurrency is slightly pessimistic in virtual time (never optimistic).
+Test support code: never shipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+import os
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.request import Request, urlopen
+
+import boto3
+from botocore.exceptions import ClientError
+
+from .forecast_fake import FakeForecast
+from .https_receiver import HttpsReceiver, Received
+from .virtual_clock import VirtualClock
+
+ACCOUNT = "111122223333"
+REGION = "us-east-1"
+RESOURCE_TYPE = "Custom::ForecastExportJob"
+RULE_PERIOD = 60.0
+MAX_RESPONSE_BYTES = 4096
+
+
+class FakeLambdaContext:
+    """What Lambda passes the handler; remaining time runs on the virtual clock."""
+
+    def __init__(self, clock: VirtualClock, function_name: str, function_arn: str, timeout_seconds: float) -> None:
+        self._clock = clock
+        self._deadline = clock.now() + timeout_seconds
+        self.function_name = function_name
+        self.invoked_function_arn = function_arn
+        self.aws_request_id = str(uuid.uuid4())
+        self.memory_limit_in_mb = 256
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(max(0.0, self._deadline - self._clock.now()) * 1000)
+
+
+@dataclass
+class Invocation:
+    scheduled: float
+    start: float
+    end: float
+    from_rule: str = ""
+
+
+@dataclass
+class RequestRecord:
+    request_type: str
+    logical_id: str
+    event: dict[str, Any]
+    started_at: float
+    service_timeout: float
+    invocations: list[Invocation] = field(default_factory=list)
+    response: Received | None = None
+    timed_out: bool = False
+
+    @property
+    def request_id(self) -> str:
+        return str(self.event["RequestId"])
+
+    @property
+    def status(self) -> str:
+        return self.response.body["Status"] if self.response else "TIMED_OUT"
+
+    @property
+    def reason(self) -> str:
+        return str(self.response.body.get("Reason", "")) if self.response else "CloudFormation timed out waiting"
+
+    @property
+    def physical_id(self) -> str:
+        return str(self.response.body["PhysicalResourceId"]) if self.response else self.logical_id
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(self.response.body.get("Data") or {}) if self.response else {}
+
+
+@dataclass
+class StackResult:
+    status: str
+    requests: list[RequestRecord]
+
+    def by_type(self, request_type: str) -> list[RequestRecord]:
+        return [r for r in self.requests if r.request_type == request_type]
+
+
+class TestBed:
+    """The servers one test session shares: local Forecast, moto, the response receiver."""
+
+    def __init__(self, clock: VirtualClock, forecast: FakeForecast, receiver: HttpsReceiver, moto_url: str, handler_module: Any) -> None:
+        self.clock = clock
+        self.forecast = forecast
+        self.receiver = receiver
+        self.moto_url = moto_url
+        self.handler = handler_module
+        self.events = boto3.client("events", region_name=REGION)
+        self.lambda_ = boto3.client("lambda", region_name=REGION)
+        self.iam = boto3.client("iam", region_name=REGION)
+        self.violations: list[str] = []
+        self.all_requests: list[RequestRecord] = []
+        self._last_fire: dict[str, float] = {}
+        self.functions: dict[str, float] = {}  # function name -> timeout
+
+    def reset(self) -> None:
+        urlopen(Request(self.moto_url + "/moto-api/reset", method="POST")).read()
+        self.forecast.reset()
+        self.receiver.store.reset()
+        self.violations.clear()
+        self.all_requests.clear()
+        self._last_fire.clear()
+        self.functions.clear()
+        self.handler.RUNTIME.clock = self.clock
+
+    def ensure_function(self, name: str, timeout: float) -> None:
+        """moto needs the function to exist before crhelper can add permissions to it."""
+        if name in self.functions:
+            return
+        try:
+            role = self.iam.create_role(RoleName="handler-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        except ClientError:
+            role = self.iam.get_role(RoleName="handler-role")["Role"]["Arn"]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("index.py", "")
+        self.lambda_.create_function(
+            FunctionName=name, Runtime="python3.12", Role=role, Handler="forecast_export.app.handler", Code={"ZipFile": buffer.getvalue()}
+        )
+        self.functions[name] = timeout
+
+    # --- invoking ----------------------------------------------------------------------------------
+
+    def invoke(self, record: RequestRecord, event: dict[str, Any], function_arn: str, scheduled: float, rule: str = "") -> None:
+        function_name = function_arn.split(":")[-1]
+        timeout = self.functions[function_name]
+        if self.clock.now() > scheduled + 1e-6:
+            previous = record.invocations[-1] if record.invocations else None
+            if previous and previous.end > scheduled:
+                self.violations.append(f"{record.logical_id}: an invocation was due at {scheduled:.0f} while the previous ran until {previous.end:.0f}")
+        context = FakeLambdaContext(self.clock, function_name, function_arn, timeout)
+        start = self.clock.now()
+        self.handler.handler(copy.deepcopy(event), context)
+        end = self.clock.now()
+        record.invocations.append(Invocation(scheduled, start, end, rule))
+        if end - start > timeout:
+            self.violations.append(f"{record.logical_id}: an invocation ran {end - start:.0f} s, past the Lambda timeout {timeout:.0f} s")
+
+    def _rules(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(rule name, rule ARN, target) for every polling rule with a target."""
+        found = []
+        for rule in self.events.list_rules(NamePrefix="fcx-").get("Rules", []):
+            for target in self.events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
+                found.append((rule["Name"], rule["Arn"], target))
+        return found
+
+    def _check_rule(self, name: str, arn: str, target: dict[str, Any]) -> None:
+        if len(name) > 64:
+            self.violations.append(f"rule name {name} is {len(name)} characters; EventBridge allows 64")
+        if len(target.get("Input", "")) > 8192:
+            self.violations.append(f"rule {name}: target input is {len(target['Input'])} characters; EventBridge allows 8192")
+        function_name = target["Arn"].split(":")[-1]
+        try:
+            policy = json.loads(self.lambda_.get_policy(FunctionName=function_name)["Policy"])
+        except ClientError:
+            policy = {"Statement": []}
+        allowed = [s for s in policy["Statement"] if json.dumps(s).find(arn) >= 0]
+        if not allowed:
+            self.violations.append(f"rule {name} fired but no Lambda permission lets it invoke {function_name}")
+        for statement in policy["Statement"]:
+            if len(statement.get("Sid", "")) > 100:
+                self.violations.append(f"permission statement id {statement['Sid']} is over 100 characters")
+
+    def run(self, records: list[RequestRecord], *, horizon: float | None = None) -> None:
+        """Fire rules until every request has an answer or CloudFormation gave up on it."""
+        pending = {r.request_id: r for r in records}
+        while pending:
+            for request_id, record in list(pending.items()):
+                accepted = self.receiver.store.accepted(request_id)
+                if accepted:
+                    record.response = accepted[0]
+                    del pending[request_id]
+            if not pending:
+                break
+            due: list[tuple[float, str, str, dict[str, Any], dict[str, Any]]] = []
+            for name, arn, target in self._rules():
+                event = json.loads(target["Input"])
+                epoch = float(event.get("CrHelperData", {}).get("PollEpoch", self.clock.now()))
+                last = self._last_fire.get(name, epoch)
+                fire_at = epoch + RULE_PERIOD * (math.floor((last - epoch) / RULE_PERIOD + 1e-9) + 1)
+                due.append((fire_at, name, arn, target, event))
+            give_up_at = min(r.started_at + r.service_timeout for r in pending.values())
+            if horizon is not None:
+                give_up_at = min(give_up_at, horizon)
+            due.sort(key=lambda item: item[0])
+            if not due or due[0][0] > give_up_at:
+                self.clock.advance_to(give_up_at)
+                for record in [r for r in pending.values() if r.started_at + r.service_timeout <= self.clock.now() + 1e-6]:
+                    record.timed_out = True
+                    del pending[record.request_id]
+                if horizon is not None and self.clock.now() >= horizon:
+                    break
+                continue
+            fire_at, name, arn, target, event = due[0]
+            self.clock.advance_to(fire_at)
+            self._last_fire[name] = fire_at
+            self._check_rule(name, arn, target)
+            owner = next((r for r in self.all_requests if r.request_id == event["RequestId"]), None)
+            if owner is None:
+                self.violations.append(f"rule {name} polls an unknown request")
+                continue
+            self.invoke(owner, event, target["Arn"], fire_at, rule=name)
+
+    # --- invariants --------------------------------------------------------------------------------
+
+    def leftovers(self) -> list[str]:
+        """Polling rules and Lambda permissions still in the account."""
+        left = [f"rule {r['Name']}" for r in self.events.list_rules(NamePrefix="fcx-").get("Rules", [])]
+        for name in self.functions:
+            try:
+                policy = json.loads(self.lambda_.get_policy(FunctionName=name)["Policy"])
+                left += [f"permission {s['Sid']}" for s in policy.get("Statement", [])]
+            except ClientError:
+                pass
+        return left
+
+    def check_invariants(self, *, allowed_jobs: int = 0, expect_unanswered: int = 0) -> None:
+        problems = list(self.violations)
+        unanswered = 0
+        for record in self.all_requests:
+            accepted = self.receiver.store.accepted(record.request_id)
+            if not accepted:
+                unanswered += 1
+            if len(accepted) > 1:
+                bodies = {json.dumps(a.body, sort_keys=True) for a in accepted}
+                if len(bodies) > 1:
+                    problems.append(f"{record.logical_id} {record.request_type}: {len(accepted)} different answers")
+            for answer in accepted:
+                if answer.size > MAX_RESPONSE_BYTES:
+                    problems.append(f"{record.logical_id}: response of {answer.size} bytes")
+                if answer.at - record.started_at > record.service_timeout:
+                    problems.append(f"{record.logical_id}: answered after ServiceTimeout")
+                if not answer.body.get("PhysicalResourceId"):
+                    problems.append(f"{record.logical_id}: empty PhysicalResourceId")
+                if answer.body["Status"] == "FAILED" and len(answer.body.get("Reason", "")) < 20:
+                    problems.append(f"{record.logical_id}: FAILED without a useful reason: {answer.body.get('Reason')!r}")
+        if unanswered != expect_unanswered:
+            problems.append(f"{unanswered} request(s) never answered (expected {expect_unanswered})")
+        problems += [f"left behind: {item}" for item in self.leftovers()]
+        live = self.forecast.live_jobs()
+        if len(live) > allowed_jobs:
+            problems.append(f"jobs left in Forecast: {live} (allowed {allowed_jobs})")
+        assert not problems, "\n".join(problems)
+
+
+class LocalStack:
+    """One stack's custom resources, driven through CloudFormation's request sequences."""
+
+    def __init__(self, bed: TestBed, template: dict[str, Any], name: str = "ForecastExportExample", exports: dict[str, str] | None = None) -> None:
+        self.bed = bed
+        self.template = template
+        self.name = name
+        self.stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
+        self.exports = exports or {}
+        self.physical_ids: dict[str, str] = {}
+        self.properties: dict[str, dict[str, Any]] = {}
+        self.service_timeouts: dict[str, float] = {}
+        self.mutate_event: Callable[[dict[str, Any]], None] | None = None
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] == "AWS::Lambda::Function":
+                bed.ensure_function(self._function_name(logical_id), float(resource["Properties"].get("Timeout", 3)))
+                for key, value in resource["Properties"].get("Environment", {}).get("Variables", {}).items():
+                    os.environ[key] = str(self.resolve(value))
+
+    # --- resolving the template --------------------------------------------------------------------
+
+    def _function_name(self, logical_id: str) -> str:
+        return f"{self.name}-{logical_id}"[:64]
+
+    def _ref(self, logical_id: str) -> Any:
+        pseudo = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+                  "AWS::StackName": self.name, "AWS::StackId": self.stack_id}
+        if logical_id in pseudo:
+            return pseudo[logical_id]
+        if logical_id in self.template.get("Parameters", {}):
+            return self.template["Parameters"][logical_id].get("Default", "")
+        kind = self.template["Resources"][logical_id]["Type"]
+        if kind == "AWS::S3::Bucket":
+            return f"{self.name}-{logical_id}".lower()[:63]
+        if kind == "AWS::KMS::Key":
+            return str(uuid.uuid5(uuid.NAMESPACE_URL, self.name + logical_id))
+        if kind == "AWS::Lambda::Function":
+            return self._function_name(logical_id)
+        return f"{self.name}-{logical_id}"
+
+    def _get_att(self, logical_id: str, attribute: str) -> Any:
+        kind = self.template["Resources"][logical_id]["Type"]
+        ref = self._ref(logical_id)
+        if kind == "AWS::IAM::Role" and attribute == "Arn":
+            return f"arn:aws:iam::{ACCOUNT}:role/{ref}"[:200]
+        if kind == "AWS::KMS::Key" and attribute == "Arn":
+            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{ref}"
+        if kind == "AWS::Lambda::Function" and attribute == "Arn":
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{ref}"
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{ref}"
+        if kind == "AWS::Logs::LogGroup" and attribute == "Arn":
+            return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{ref}:*"
+        raise KeyError(f"GetAtt {logical_id}.{attribute} ({kind}) is not modelled")
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self._ref(arg)
+            if key == "Fn::GetAtt":
+                return self._get_att(*(arg if isinstance(arg, list) else arg.split(".", 1)))
+            if key == "Fn::Join":
+                return arg[0].join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::Select":
+                return self.resolve(arg[1])[int(self.resolve(arg[0]))]
+            if key == "Fn::Split":
+                return str(self.resolve(arg[1])).split(arg[0])
+            if key == "Fn::ImportValue":
+                return self.exports[self.resolve(arg)]
+            if key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                for name in ("AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName"):
+                    text = text.replace("${" + name + "}", str(self._ref(name)))
+                return text
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def custom_resources(self, template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        resources = (template or self.template)["Resources"]
+        return {k: v for k, v in resources.items() if v["Type"] == RESOURCE_TYPE}
+
+    def _props(self, resource: dict[str, Any]) -> dict[str, Any]:
+        props = self.resolve(resource["Properties"])
+        return json.loads(json.dumps(props, default=str))  # CloudFormation sends strings
+
+    # --- requests ----------------------------------------------------------------------------------
+
+    def start(self, request_type: str, logical_id: str, props: dict[str, Any], *, old_props: dict[str, Any] | None = None,
+              physical_id: str | None = None, event_override: dict[str, Any] | None = None) -> RequestRecord:
+        request_id = str(uuid.uuid4())
+        event: dict[str, Any] = {
+            "RequestType": request_type,
+            "ServiceToken": props["ServiceToken"],
+            "ResponseURL": self.bed.receiver.url_for(request_id),
+            "StackId": self.stack_id,
+            "RequestId": request_id,
+            "LogicalResourceId": logical_id,
+            "ResourceType": RESOURCE_TYPE,
+            "ResourceProperties": props,
+        }
+        if old_props is not None:
+            event["OldResourceProperties"] = old_props
+        if physical_id is not None:
+            event["PhysicalResourceId"] = physical_id
+        event.update(event_override or {})
+        if self.mutate_event:
+            self.mutate_event(event)
+        record = RequestRecord(request_type, logical_id, event, self.bed.clock.now(), float(props.get("ServiceTimeout", 3600)))
+        self.bed.all_requests.append(record)
+        self.bed.invoke(record, event, props["ServiceToken"], self.bed.clock.now())
+        return record
+
+    def redeliver(self, record: RequestRecord) -> None:
+        """Lambda's at-least-once delivery: the same event arrives again."""
+        self.bed.invoke(record, record.event, record.event["ServiceToken"], self.bed.clock.now())
+
+    def create(self) -> StackResult:
+        records = [self.start("Create", lid, self._props(res)) for lid, res in self.custom_resources().items()]
+        self.bed.run(records)
+        for record in records:
+            self.properties[record.logical_id] = record.event["ResourceProperties"]
+        if all(r.status == "SUCCESS" for r in records):
+            self.physical_ids = {r.logical_id: r.physical_id for r in records}
+            return StackResult("CREATE_COMPLETE", records)
+        rollback = [self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=r.physical_id) for r in records]
+        self.bed.run(rollback)
+        self.physical_ids = {}
+        return StackResult("ROLLBACK_COMPLETE", records + rollback)
+
+    def update(self, new_template: dict[str, Any], *, another_resource_fails: bool = False) -> StackResult:
+        old_template, self.template = self.template, new_template
+        updates: list[RequestRecord] = []
+        for logical_id, resource in self.custom_resources().items():
+            props = self._props(resource)
+            if logical_id in self.physical_ids and props != self.properties[logical_id]:
+                updates.append(self.start("Update", logical_id, props, old_props=self.properties[logical_id],
+                                          physical_id=self.physical_ids[logical_id]))
+        self.bed.run(updates)
+        failed = another_resource_fails or any(r.status != "SUCCESS" for r in updates)
+        if not failed:
+            cleanup = [self.start("Delete", r.logical_id, r.event["OldResourceProperties"], physical_id=r.event["PhysicalResourceId"])
+                       for r in updates if r.physical_id != r.event["PhysicalResourceId"]]
+            self.bed.run(cleanup)
+            for r in updates:
+                self.physical_ids[r.logical_id] = r.physical_id
+                self.properties[r.logical_id] = r.event["ResourceProperties"]
+            return StackResult("UPDATE_COMPLETE", updates + cleanup)
+        self.template = old_template
+        rollbacks = []
+        for r in updates:
+            new_physical = r.physical_id if r.status == "SUCCESS" else r.event["PhysicalResourceId"]
+            rollbacks.append((r, self.start("Update", r.logical_id, r.event["OldResourceProperties"],
+                                            old_props=r.event["ResourceProperties"], physical_id=new_physical)))
+        self.bed.run([rb for _, rb in rollbacks])
+        cleanup = [self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=rb.event["PhysicalResourceId"])
+                   for r, rb in rollbacks if rb.event["PhysicalResourceId"] != rb.physical_id]
+        self.bed.run(cleanup)
+        for r, rb in rollbacks:
+            self.physical_ids[r.logical_id] = rb.physical_id
+        return StackResult("UPDATE_ROLLBACK_COMPLETE", updates + [rb for _, rb in rollbacks] + cleanup)
+
+    def delete(self) -> StackResult:
+        records = [self.start("Delete", lid, self.properties[lid], physical_id=pid) for lid, pid in self.physical_ids.items()]
+        self.bed.run(records)
+        status = "DELETE_COMPLETE" if all(r.status == "SUCCESS" for r in records) else "DELETE_FAILED"
+        return StackResult(status, records)

@@ -1,0 +1,340 @@
+"""A local Amazon Forecast that speaks the JSON 1.1 protocol for export jobs.
+
+botocore reaches it through AWS_ENDPOINT_URL_FORECAST. Requests are checked against botocore's
+own service model (lengths, patterns, enums, required members) and against the rules only the
+real service enforces (role account, forecast account and region, tag rules, name uniqueness per
+forecast, the 3-jobs-being-created quota). Jobs move through the real statuses on a VirtualClock,
+each with a scripted outcome. Test support code: never shipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import botocore.session
+import regex  # botocore's model uses \p{...} classes, which re lacks
+
+from .virtual_clock import VirtualClock
+
+PENDING_SECONDS = 10.0
+STOP_SECONDS = 20.0
+DELETE_PENDING_SECONDS = 5.0
+DELETE_SECONDS = 30.0
+CONCURRENT_CREATIONS = 3
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a job will do: become ACTIVE or CREATE_FAILED after ``seconds``, or never finish."""
+
+    kind: str = "active"  # active, failed or never
+    seconds: float = 300.0
+    message: str = ""
+
+
+@dataclass
+class FakeJob:
+    arn: str
+    name: str
+    forecast_arn: str
+    destination: dict[str, Any]
+    format: str
+    tags: dict[str, str]
+    created_at: float
+    outcome: Outcome
+    stop_at: float | None = None
+    delete_at: float | None = None
+
+    def status(self, now: float) -> str | None:
+        """The status at ``now``; None once the job is gone."""
+        if self.delete_at is not None:
+            if now >= self.delete_at + DELETE_SECONDS:
+                return None
+            return "DELETE_PENDING" if now < self.delete_at + DELETE_PENDING_SECONDS else "DELETE_IN_PROGRESS"
+        if self.stop_at is not None:
+            return "CREATE_STOPPING" if now < self.stop_at + STOP_SECONDS else "CREATE_STOPPED"
+        elapsed = now - self.created_at
+        if elapsed < PENDING_SECONDS:
+            return "CREATE_PENDING"
+        if self.outcome.kind == "never" or elapsed < self.outcome.seconds:
+            return "CREATE_IN_PROGRESS"
+        return "ACTIVE" if self.outcome.kind == "active" else "CREATE_FAILED"
+
+    def finished_at(self) -> float | None:
+        """When the job reached ACTIVE or CREATE_FAILED (virtual time), if it does."""
+        if self.outcome.kind == "never":
+            return None
+        return self.created_at + max(self.outcome.seconds, PENDING_SECONDS)
+
+
+class ServiceError(Exception):
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+@dataclass
+class Call:
+    at: float
+    operation: str
+    params: dict[str, Any]
+    error: str = ""
+
+
+@dataclass
+class FakeForecast:
+    clock: VirtualClock
+    account: str = "111122223333"
+    region: str = "us-east-1"
+    stopped_deletable: bool = True
+    default_outcome: Outcome = field(default_factory=Outcome)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)  # by base name (job name without _hash)
+    jobs: dict[str, FakeJob] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    faults: list[tuple[str, str, int, int]] = field(default_factory=list)  # operation, code, status, times
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        self._model = botocore.session.get_session().get_service_model("forecast")
+
+    # --- scripting --------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        with self.lock:
+            self.jobs.clear()
+            self.calls.clear()
+            self.faults.clear()
+            self.outcomes.clear()
+            self.default_outcome = Outcome()
+            self.stopped_deletable = True
+
+    def fail_next(self, operation: str, code: str = "ThrottlingException", status: int = 400, times: int = 1) -> None:
+        self.faults.append((operation, code, status, times))
+
+    def live_jobs(self) -> dict[str, str]:
+        """ARN -> status of every job that still exists."""
+        now = self.clock.now()
+        with self.lock:
+            return {arn: s for arn, job in self.jobs.items() if (s := job.status(now)) is not None}
+
+    def calls_to(self, operation: str) -> list[Call]:
+        return [c for c in self.calls if c.operation == operation and not c.error]
+
+    # --- protocol -----------------------------------------------------------------------------
+
+    def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            call = Call(self.clock.now(), operation, params)
+            self.calls.append(call)
+            try:
+                self._inject_fault(operation)
+                self._validate_against_model(operation, params)
+                method = getattr(self, "_" + re.sub(r"(?<!^)([A-Z])", r"_\1", operation).lower(), None)
+                if method is None:
+                    raise ServiceError("UnknownOperationException", f"{operation} is not served by the local Forecast")
+                return method(params)  # type: ignore[no-any-return]
+            except (KeyError, TypeError) as error:
+                call.error = "InvalidInputException"
+                raise ServiceError("InvalidInputException", f"malformed request: {error!r}") from error
+            except ServiceError as error:
+                call.error = error.code
+                raise
+
+    def _inject_fault(self, operation: str) -> None:
+        for index, (op, code, status, times) in enumerate(self.faults):
+            if op in (operation, "*") and times > 0:
+                self.faults[index] = (op, code, status, times - 1)
+                raise ServiceError(code, f"injected {code}", status)
+
+    def _validate_against_model(self, operation: str, params: dict[str, Any]) -> None:
+        shape = self._model.operation_model(operation).input_shape
+        problems: list[str] = []
+        self._check_shape(shape, params, shape.name, problems)
+        if problems:
+            raise ServiceError("InvalidInputException", "; ".join(problems))
+
+    def _check_shape(self, shape: Any, value: Any, where: str, problems: list[str]) -> None:
+        meta = shape.metadata
+        if shape.type_name == "structure":
+            for name in getattr(shape, "required_members", []):
+                if name not in value:
+                    problems.append(f"{where}.{name} is required")
+            for name, member in shape.members.items():
+                if name in value:
+                    self._check_shape(member, value[name], f"{where}.{name}", problems)
+        elif shape.type_name == "list":
+            if "max" in meta and len(value) > meta["max"]:
+                problems.append(f"{where} has more than {meta['max']} items")
+            for item in value:
+                self._check_shape(shape.member, item, where + "[]", problems)
+        elif shape.type_name == "string":
+            if "max" in meta and len(value) > meta["max"]:
+                problems.append(f"{where} is longer than {meta['max']}")
+            if "min" in meta and len(value) < meta["min"]:
+                problems.append(f"{where} is shorter than {meta['min']}")
+            # The model gives every Arn member Forecast's own ARN pattern; the service itself takes IAM
+            # and KMS ARNs in RoleArn and KMSKeyArn, so those two are checked by their own rules below.
+            other_service_arn = where.endswith((".RoleArn", ".KMSKeyArn"))
+            if "pattern" in meta and not other_service_arn and not regex.fullmatch(meta["pattern"].strip("^$"), value, regex.DOTALL):
+                problems.append(f"{where} does not match {meta['pattern']}")
+            if shape.enum and value not in shape.enum:
+                problems.append(f"{where} must be one of {shape.enum}")
+
+    # --- operations ---------------------------------------------------------------------------------
+
+    def _job(self, arn: str) -> FakeJob:
+        job = self.jobs.get(arn)
+        if job is None or job.status(self.clock.now()) is None:
+            raise ServiceError("ResourceNotFoundException", f"No export job {arn}")
+        return job
+
+    def _check_tags(self, tags: dict[str, str]) -> None:
+        if len(tags) > 50:
+            raise ServiceError("LimitExceededException", "A resource can have at most 50 tags")
+        for key, value in tags.items():
+            if key.lower().startswith("aws:"):
+                raise ServiceError("InvalidInputException", f"Tag key {key} uses the reserved prefix aws:")
+            for text in (key, value):
+                if not re.fullmatch(r"[\w\s.:/=+\-@]*", text):
+                    raise ServiceError("InvalidInputException", f"Tag {key} has forbidden characters")
+
+    def _create_forecast_export_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock.now()
+        forecast_arn = params["ForecastArn"]
+        match = re.fullmatch(r"arn:aws:forecast:([^:]+):(\d{12}):forecast/(\w+)", forecast_arn)
+        if not match or match[1] != self.region or match[2] != self.account:
+            raise ServiceError("ResourceNotFoundException", f"No forecast {forecast_arn} in {self.account}/{self.region}")
+        s3 = params["Destination"]["S3Config"]
+        role_account = s3["RoleArn"].split(":")[4]
+        if role_account != self.account:
+            raise ServiceError("InvalidInputException", "The role must be in the caller's account")
+        if params.get("Format", "CSV") not in ("CSV", "PARQUET"):
+            raise ServiceError("InvalidInputException", f"Format {params['Format']} is not supported")
+        tags = {t["Key"]: t["Value"] for t in params.get("Tags", [])}
+        self._check_tags(tags)
+        name = params["ForecastExportJobName"]
+        arn = f"arn:aws:forecast:{self.region}:{self.account}:forecast-export-job/{match[3]}/{name}"
+        if arn in self.jobs and self.jobs[arn].status(now) is not None:
+            raise ServiceError("ResourceAlreadyExistsException", f"An export job named {name} already exists")
+        creating = [j for j in self.jobs.values() if j.status(now) in ("CREATE_PENDING", "CREATE_IN_PROGRESS", "CREATE_STOPPING")]
+        if len(creating) >= CONCURRENT_CREATIONS:
+            raise ServiceError("LimitExceededException", "You can have at most 3 export jobs being created concurrently")
+        base = name.rsplit("_", 1)[0]
+        self.jobs[arn] = FakeJob(
+            arn=arn, name=name, forecast_arn=forecast_arn, destination=params["Destination"],
+            format=params.get("Format", "CSV"), tags=tags, created_at=now,
+            outcome=self.outcomes.get(base, self.default_outcome),
+        )
+        return {"ForecastExportJobArn": arn}
+
+    def _describe_forecast_export_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job(params["ForecastExportJobArn"])
+        status = job.status(self.clock.now())
+        answer: dict[str, Any] = {
+            "ForecastExportJobArn": job.arn, "ForecastExportJobName": job.name, "ForecastArn": job.forecast_arn,
+            "Destination": job.destination, "Format": job.format, "Status": status, "CreationTime": job.created_at,
+            "LastModificationTime": self.clock.now(),
+        }
+        if status == "CREATE_FAILED":
+            answer["Message"] = job.outcome.message or "The export failed"
+        return answer
+
+    def _delete_forecast_export_job(self, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job(params["ForecastExportJobArn"])
+        status = job.status(self.clock.now())
+        deletable = {"ACTIVE", "CREATE_FAILED", "DELETE_FAILED"} | ({"CREATE_STOPPED"} if self.stopped_deletable else set())
+        if status not in deletable:
+            raise ServiceError("ResourceInUseException", f"Export job {job.name} is {status}")
+        job.delete_at = self.clock.now()
+        return {}
+
+    def _stop_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job(params["ResourceArn"])
+        status = job.status(self.clock.now())
+        if status not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
+            raise ServiceError("InvalidInputException", f"Export job {job.name} is {status} and cannot be stopped")
+        job.stop_at = self.clock.now()
+        return {}
+
+    def _tag_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job(params["ResourceArn"])
+        merged = {**job.tags, **{t["Key"]: t["Value"] for t in params["Tags"]}}
+        self._check_tags(merged)
+        job.tags = merged
+        return {}
+
+    def _untag_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job(params["ResourceArn"])
+        for key in params["TagKeys"]:
+            job.tags.pop(key, None)
+        return {}
+
+    def _list_tags_for_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job(params["ResourceArn"])
+        return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(job.tags.items())]}
+
+    def _list_forecast_export_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock.now()
+        summaries = []
+        for job in self.jobs.values():
+            status = job.status(now)
+            if status is None:
+                continue
+            keep = True
+            for f in params.get("Filters", []):
+                actual = job.forecast_arn if f["Key"] == "ForecastArn" else status
+                keep &= (actual == f["Value"]) == (f["Condition"] == "IS")
+            if keep:
+                summaries.append({"ForecastExportJobArn": job.arn, "ForecastExportJobName": job.name, "Status": status,
+                                  "Destination": job.destination, "CreationTime": job.created_at})
+        return {"ForecastExportJobs": summaries}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeForecast
+
+    def do_POST(self) -> None:  # noqa: N802
+        target = self.headers.get("X-Amz-Target", "")
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)) or 0)
+        operation = target.split(".", 1)[-1]
+        try:
+            status, payload = 200, self.fake.handle(operation, json.loads(body or b"{}"))
+        except ServiceError as error:
+            status, payload = error.status, {"__type": error.code, "message": error.message}
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class ForecastServer:
+    """Runs a FakeForecast on 127.0.0.1 in a background thread."""
+
+    def __init__(self, fake: FakeForecast) -> None:
+        handler = type("BoundHandler", (_Handler,), {"fake": fake})
+        self.fake = fake
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ForecastServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,89 @@
+"""A local HTTPS endpoint standing in for CloudFormation's presigned response URL.
+
+Its certificate comes from trustme; the handler trusts it through SSL_CERT_FILE, exactly as it
+would trust S3's certificate in AWS (no patching of crhelper or of the handler).
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+from .virtual_clock import VirtualClock
+
+
+@dataclass
+class Received:
+    request_id: str
+    body: dict[str, Any]
+    size: int
+    at: float
+    http_status: int
+
+
+@dataclass
+class ResponseStore:
+    clock: VirtualClock
+    received: list[Received] = field(default_factory=list)
+    scripted_statuses: list[int] = field(default_factory=list)  # answer these HTTP statuses first
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.received.clear()
+            self.scripted_statuses.clear()
+
+    def accepted(self, request_id: str) -> list[Received]:
+        return [r for r in self.received if r.request_id == request_id and r.http_status == 200]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    store: ResponseStore
+
+    def do_PUT(self) -> None:  # noqa: N802
+        data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        request_id = self.path.split("?")[0].rsplit("/", 1)[-1]
+        with self.store.lock:
+            status = self.store.scripted_statuses.pop(0) if self.store.scripted_statuses else 200
+            self.store.received.append(Received(request_id, json.loads(data), len(data), self.store.clock.now(), status))
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class HttpsReceiver:
+    def __init__(self, clock: VirtualClock, workdir: Path) -> None:
+        authority = trustme.CA()
+        certificate = authority.issue_cert("127.0.0.1", "localhost")
+        self.ca_file = workdir / "local-ca.pem"
+        authority.cert_pem.write_to_path(str(self.ca_file))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        certificate.configure_cert(context)
+        self.store = ResponseStore(clock)
+        handler = type("BoundHandler", (_Handler,), {"store": self.store})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> HttpsReceiver:
+        self._thread.start()
+        return self
+
+    def url_for(self, request_id: str) -> str:
+        port = self._server.server_address[1]
+        # Shaped like a presigned S3 URL, with a long signature (real ones run to ~1.5 KB).
+        return f"https://127.0.0.1:{port}/cloudformation-custom-resource-response-useast1/{request_id}?X-Amz-Signature={'ab' * 400}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
