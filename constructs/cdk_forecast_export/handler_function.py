@@ -71,7 +71,7 @@ class ForecastExportHandler(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ManageOwnPollingRules",
-                actions=["events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
+                actions=["events:DescribeRule", "events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
                 resources=[stack.format_arn(service="events", resource="rule", resource_name=f"{self.rule_prefix}*")],
             )
         )

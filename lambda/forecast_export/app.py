@@ -17,7 +17,7 @@ from . import naming, rules
 from .clock import Clock, SystemClock
 from .jobs import ForecastJobs, TransientError
 from .lifecycle import Lifecycle, PollState
-from .resource import ForecastExportResource
+from .resource import NOT_CREATED_SUFFIX, ForecastExportResource
 from .spec import ExportSpec, InvalidProperties, is_retained, parse_spec
 
 if TYPE_CHECKING:
@@ -79,9 +79,10 @@ def update(event: dict[str, Any], context: Any) -> str:
 def delete(event: dict[str, Any], context: Any) -> str:
     props = event.get("ResourceProperties", {})
     physical_id = event["PhysicalResourceId"]
+    account, region = _home(context)
     spec: ExportSpec | None
     try:
-        spec = parse_spec(props)
+        spec = parse_spec(props, account=account, region=region)
     except InvalidProperties:
         spec = None  # nothing can have been created from these properties
     job_arn: str | None = None
@@ -89,6 +90,8 @@ def delete(event: dict[str, Any], context: Any) -> str:
         logger.info("RemovalPolicy is Retain: leaving %s in place", physical_id)
     elif rules.parse_export_job_arn(physical_id):
         job_arn = physical_id
+    elif physical_id.endswith(NOT_CREATED_SUFFIX):
+        logger.info("The Create failed before any job was made; nothing to delete")
     elif spec is not None:
         # A failed Create answered with a made-up ID; look for the job its properties would make.
         job_arn = naming.job_arn(spec.forecast_arn, naming.job_name(spec, event["StackId"], event["LogicalResourceId"]))

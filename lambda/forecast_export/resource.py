@@ -8,8 +8,9 @@ What changes, and why:
 - Each invocation keeps polling every few seconds until just before the next rule firing, so a
   job is seen ACTIVE within seconds instead of within crhelper's minutes; quick results (adopted
   jobs, tag updates, deletes of gone jobs) never create a rule at all.
-- A permission statement named after the request works as a lock: a duplicate delivery of the
-  same request does not start a second poller.
+- A rule and permission statement named after the request work as a lock: a duplicate delivery
+  of the same request finds them and does not start a second poller (AddPermission's conflict
+  on the statement ID settles a race between two deliveries).
 - Poll state that changes (a job created after a LimitExceededException, a cleanup started) is
   written back into the rule target, because crhelper freezes it when polling starts.
 - Exactly one answer per invocation, at most 4096 bytes, with a non-empty physical ID, sent with
@@ -41,6 +42,7 @@ RULE_GUARD_SECONDS = 10  # stop polling this long before the rule fires again: i
 LAMBDA_SAFETY_SECONDS = 15  # and this long before the Lambda's own timeout
 PUBLIC_DATA_KEYS = ("ForecastExportJobArn", "ForecastExportJobName", "DestinationPath")
 DEFAULT_RULE_PREFIX = "fcx-"
+NOT_CREATED_SUFFIX = "-not-created"  # physical ID of a Create that failed before planning a job
 
 
 def _is_not_found(error: ClientError) -> bool:
@@ -118,8 +120,20 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
         room = RULE_NAME_MAX - len(self._rule_prefix) - len(digest) - 1
         return f"{self._rule_prefix}{event['LogicalResourceId'][:room]}-{digest}"
 
+    def _already_polled(self, name: str) -> bool:
+        try:
+            self._events_client.describe_rule(Name=name)
+        except ClientError as error:
+            if _is_not_found(error):
+                return False
+            raise
+        return True
+
     def _setup_polling(self) -> bool:
         name = self.rule_name()
+        if self._already_polled(name):
+            logger.warning("Request %s is already being polled by rule %s; this delivery stays silent", self.RequestId, name)
+            return False
         rule_arn = self._events_client.put_rule(
             Name=name, ScheduleExpression="rate(1 minute)", State="ENABLED",
             Description=f"Polls export job for {self._event['LogicalResourceId'][:400]}",
@@ -130,7 +144,7 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
                 Principal="events.amazonaws.com", SourceArn=rule_arn,
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ResourceConflictException":
+            if error.response.get("Error", {}).get("Code") == "ResourceConflictException":  # lost a race to a duplicate
                 logger.warning("Request %s is already being polled by rule %s; this delivery stays silent", self.RequestId, name)
                 return False
             raise
@@ -183,7 +197,7 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
     def generate_physical_id(self, event: dict[str, Any]) -> str:
         """For a failed Create: the job ARN when one was planned, so the rollback Delete finds it."""
         state = self.Data.get("State") or {}
-        return str(state.get("job_arn") or f"{event['LogicalResourceId'][:200]}-not-created")
+        return str(state.get("job_arn") or f"{event['LogicalResourceId'][:200]}{NOT_CREATED_SUFFIX}")
 
     def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
         with self._send_lock:

@@ -1,0 +1,43 @@
+"""Helpers that keep each lifecycle test to its point."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+RESOURCE_TYPE = "Custom::ForecastExportJob"
+
+
+def custom_logical_id(template: dict[str, Any]) -> str:
+    return next(k for k, v in template["Resources"].items() if v["Type"] == RESOURCE_TYPE)
+
+
+def with_props(template: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy of the template whose (first) export has some properties changed; None removes one."""
+    changed = copy.deepcopy(template)
+    props = changed["Resources"][custom_logical_id(changed)]["Properties"]
+    for key, value in changes.items():
+        if value is None:
+            props.pop(key, None)
+        else:
+            props[key] = value
+    return changed
+
+
+def with_exports(template: dict[str, Any], count: int) -> dict[str, Any]:
+    """A copy with ``count`` exports that differ only in their logical ID and base name."""
+    changed = copy.deepcopy(template)
+    logical_id = custom_logical_id(changed)
+    original = changed["Resources"].pop(logical_id)
+    for index in range(count):
+        export = copy.deepcopy(original)
+        export["Properties"]["ForecastExportJobName"] = f"export_{index}"
+        changed["Resources"][f"Export{index}"] = export
+    return changed
+
+
+def renamed(template: dict[str, Any], new_logical_id: str) -> dict[str, Any]:
+    changed = copy.deepcopy(template)
+    logical_id = custom_logical_id(changed)
+    changed["Resources"][new_logical_id] = changed["Resources"].pop(logical_id)
+    return changed
