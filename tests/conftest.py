@@ -26,7 +26,7 @@ for _variable in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE
     os.environ.pop(_variable, None)
 
 from tests.support import apps  # noqa: E402
-from tests.support.cfn_driver import TestBed  # noqa: E402
+from tests.support.cfn_driver import LocalCloud  # noqa: E402
 from tests.support.forecast_fake import FakeForecast, ForecastServer  # noqa: E402
 from tests.support.https_receiver import HttpsReceiver  # noqa: E402
 from tests.support.virtual_clock import VirtualClock  # noqa: E402
@@ -61,7 +61,7 @@ def every_prop_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
 
 
 @pytest.fixture(scope="session")
-def test_bed(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestBed]:
+def test_bed(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     from moto.server import ThreadedMotoServer
 
     clock = VirtualClock()
@@ -84,7 +84,7 @@ def test_bed(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         }
     )
     handler_module = load_handler_from_asset(asset_dir)
-    yield TestBed(clock, forecast, receiver, moto_url, handler_module)
+    yield LocalCloud(clock, forecast, receiver, moto_url, handler_module)
     receiver.stop()
     moto.stop()
     forecast_server.stop()
@@ -107,6 +107,6 @@ def load_handler_from_asset(asset_dir: Path) -> Any:
 
 
 @pytest.fixture
-def cloud(test_bed: TestBed) -> TestBed:
+def cloud(test_bed: LocalCloud) -> LocalCloud:
     test_bed.reset()
     return test_bed

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.support.cfn_driver import LocalStack, TestBed
+from tests.support.cfn_driver import LocalStack, LocalCloud
 from tests.support.forecast_fake import Outcome
 from tests.support.scenarios import custom_logical_id, with_props
 
 JOB_NAME = re.compile(r"^daily_export_[0-9a-f]{8}$")
 
 
-def test_create_waits_until_active_and_answers_with_the_job(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_create_waits_until_active_and_answers_with_the_job(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.forecast.default_outcome = Outcome("active", 420)
     stack = LocalStack(cloud, example_template)
     started = cloud.clock.now()
@@ -41,7 +41,7 @@ def test_create_waits_until_active_and_answers_with_the_job(cloud: TestBed, exam
     cloud.check_invariants()
 
 
-def test_a_repeated_create_adopts_the_job_it_already_made(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_a_repeated_create_adopts_the_job_it_already_made(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, example_template)
     props = stack._props(example_template["Resources"][custom_logical_id(example_template)])
     first = stack.start("Create", custom_logical_id(example_template), props)
@@ -56,7 +56,7 @@ def test_a_repeated_create_adopts_the_job_it_already_made(cloud: TestBed, exampl
     cloud.check_invariants()
 
 
-def test_create_failed_reports_forecasts_message_and_cleans_up(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_create_failed_reports_forecasts_message_and_cleans_up(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.forecast.outcomes["daily_export"] = Outcome("failed", 200, "Access denied writing to s3://bucket/prefix")
     result = LocalStack(cloud, example_template).create()
     assert result.status == "ROLLBACK_COMPLETE"
@@ -68,7 +68,7 @@ def test_create_failed_reports_forecasts_message_and_cleans_up(cloud: TestBed, e
     cloud.check_invariants()
 
 
-def test_a_tags_only_update_is_applied_in_place(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_a_tags_only_update_is_applied_in_place(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, example_template)
     stack.create()
     (job_arn,) = cloud.forecast.live_jobs()
@@ -84,7 +84,7 @@ def test_a_tags_only_update_is_applied_in_place(cloud: TestBed, example_template
     cloud.check_invariants()
 
 
-def test_a_timeout_or_removal_policy_change_touches_nothing(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_a_timeout_or_removal_policy_change_touches_nothing(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, example_template)
     stack.create()
     calls_before = len(cloud.forecast.calls)
@@ -96,7 +96,7 @@ def test_a_timeout_or_removal_policy_change_touches_nothing(cloud: TestBed, exam
     cloud.check_invariants()
 
 
-def test_a_replacing_update_creates_a_new_job_and_the_old_one_is_deleted(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_a_replacing_update_creates_a_new_job_and_the_old_one_is_deleted(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, example_template)
     stack.create()
     (old_arn,) = cloud.forecast.live_jobs()
@@ -111,7 +111,7 @@ def test_a_replacing_update_creates_a_new_job_and_the_old_one_is_deleted(cloud: 
     cloud.check_invariants()
 
 
-def test_delete_with_retain_leaves_the_job(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_delete_with_retain_leaves_the_job(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, with_props(example_template, RemovalPolicy="Retain"))
     stack.create()
     result = stack.delete()
@@ -121,7 +121,7 @@ def test_delete_with_retain_leaves_the_job(cloud: TestBed, example_template: dic
     cloud.check_invariants(allowed_jobs=1)
 
 
-def test_delete_of_a_running_job_stops_it_then_deletes_it(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_delete_of_a_running_job_stops_it_then_deletes_it(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.forecast.default_outcome = Outcome("never")
     stack = LocalStack(cloud, example_template)
     props = stack._props(example_template["Resources"][custom_logical_id(example_template)])
@@ -140,7 +140,7 @@ def test_delete_of_a_running_job_stops_it_then_deletes_it(cloud: TestBed, exampl
     cloud.check_invariants()
 
 
-def test_delete_with_a_made_up_physical_id_finds_the_job_by_its_properties(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_delete_with_a_made_up_physical_id_finds_the_job_by_its_properties(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, example_template)
     stack.create()
     logical_id = custom_logical_id(example_template)
@@ -151,7 +151,7 @@ def test_delete_with_a_made_up_physical_id_finds_the_job_by_its_properties(cloud
     cloud.check_invariants()
 
 
-def test_delete_of_a_job_already_gone_succeeds(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_delete_of_a_job_already_gone_succeeds(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, example_template)
     stack.create()
     for job in cloud.forecast.jobs.values():
@@ -161,7 +161,7 @@ def test_delete_of_a_job_already_gone_succeeds(cloud: TestBed, example_template:
     cloud.check_invariants()
 
 
-def test_delete_of_a_job_being_deleted_waits_until_it_is_gone(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_delete_of_a_job_being_deleted_waits_until_it_is_gone(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, example_template)
     stack.create()
     (job,) = cloud.forecast.jobs.values()
@@ -173,7 +173,7 @@ def test_delete_of_a_job_being_deleted_waits_until_it_is_gone(cloud: TestBed, ex
     cloud.check_invariants()
 
 
-def test_a_job_that_never_finishes_is_stopped_at_the_deadline(cloud: TestBed, example_template: dict[str, Any]) -> None:
+def test_a_job_that_never_finishes_is_stopped_at_the_deadline(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.forecast.default_outcome = Outcome("never")
     stack = LocalStack(cloud, with_props(example_template, TimeoutSeconds="600", ServiceTimeout="900"))
     result = stack.create()
@@ -211,7 +211,7 @@ DEPLOY_TIME_BAD_PROPS = [
 
 
 @pytest.mark.parametrize(("changes", "field"), [(c, f) for _, c, f in DEPLOY_TIME_BAD_PROPS], ids=[i for i, *_ in DEPLOY_TIME_BAD_PROPS])
-def test_bad_properties_fail_before_any_forecast_call(cloud: TestBed, example_template: dict[str, Any], changes: dict[str, Any], field: str) -> None:
+def test_bad_properties_fail_before_any_forecast_call(cloud: LocalCloud, example_template: dict[str, Any], changes: dict[str, Any], field: str) -> None:
     result = LocalStack(cloud, with_props(example_template, **changes)).create()
     create = result.by_type("Create")[0]
     assert create.status == "FAILED"

@@ -104,7 +104,7 @@ class StackResult:
         return [r for r in self.requests if r.request_type == request_type]
 
 
-class TestBed:
+class LocalCloud:
     """The servers one test session shares: local Forecast, moto, the response receiver."""
 
     def __init__(self, clock: VirtualClock, forecast: FakeForecast, receiver: HttpsReceiver, moto_url: str, handler_module: Any) -> None:
@@ -274,7 +274,7 @@ class TestBed:
 class LocalStack:
     """One stack's custom resources, driven through CloudFormation's request sequences."""
 
-    def __init__(self, bed: TestBed, template: dict[str, Any], name: str = "ForecastExportExample", exports: dict[str, str] | None = None) -> None:
+    def __init__(self, bed: LocalCloud, template: dict[str, Any], name: str = "ForecastExportExample", exports: dict[str, str] | None = None) -> None:
         self.bed = bed
         self.template = template
         self.name = name
