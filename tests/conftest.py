@@ -83,15 +83,17 @@ def test_bed(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "SSL_CERT_FILE": str(receiver.ca_file),
         }
     )
-    handler_module = load_handler_from_asset(asset_dir)
-    yield LocalCloud(clock, forecast, receiver, moto_url, handler_module)
+    check_handler_loads_from_asset(asset_dir)
+    yield LocalCloud(clock, forecast, receiver, moto_url, asset_dir)
     receiver.stop()
     moto.stop()
     forecast_server.stop()
 
 
-def load_handler_from_asset(asset_dir: Path) -> Any:
-    """Import forecast_export.app and crhelper from the asset folder: the code Lambda would run."""
+def check_handler_loads_from_asset(asset_dir: Path) -> Any:
+    """Import forecast_export.app and crhelper from the asset folder: the code Lambda would run.
+
+    The driver then loads one copy of the handler package per simulated Lambda container."""
     for name in list(sys.modules):
         if name.split(".")[0] in ("crhelper", "forecast_export"):
             del sys.modules[name]
@@ -107,6 +109,8 @@ def load_handler_from_asset(asset_dir: Path) -> Any:
 
 
 @pytest.fixture
-def cloud(test_bed: LocalCloud) -> LocalCloud:
+def cloud(test_bed: LocalCloud) -> Iterator[LocalCloud]:
     test_bed.reset()
-    return test_bed
+    test_bed.begin_test()
+    yield test_bed
+    test_bed.end_test()

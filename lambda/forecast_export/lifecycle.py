@@ -155,6 +155,7 @@ class Lifecycle:
             logger.info("An earlier job %s is still being deleted; creating it again once it is gone", job.arn)
             return None
         if not same_destination(job, spec):
+            state.job_arn = ""  # not ours: the rollback Delete must not find it through the physical ID
             raise ExportFailed(
                 f"An export job named {state.job_name} already exists for this forecast with another destination "
                 "or format, and was not made by this resource. Delete it or set another export job name."

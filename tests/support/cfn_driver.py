@@ -6,21 +6,26 @@ synthesized asset folder with the environment and context Lambda would give it. 
 on a local HTTPS URL; crhelper's EventBridge rules and Lambda permissions live in moto, and the
 driver fires each rule on its schedule, as EventBridge would. All time is virtual.
 
-Invocations run one after another; an invocation that is due while another runs starts when it
-ends, so concurrency is slightly pessimistic in virtual time (never optimistic).
+Each invocation runs in its own thread as a participant of the VirtualClock, so invocations that
+overlap in time (five exports polling at once) overlap in virtual time too, deterministically.
 Test support code: never shipped.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
+import importlib.util
 import io
 import json
 import math
 import os
+import threading
+import sys
 import uuid
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 from urllib.request import Request, urlopen
 
@@ -29,13 +34,14 @@ from botocore.exceptions import ClientError
 
 from .forecast_fake import FakeForecast
 from .https_receiver import HttpsReceiver, Received
-from .virtual_clock import VirtualClock
+from .virtual_clock import SimulationOver, VirtualClock
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 RESOURCE_TYPE = "Custom::ForecastExportJob"
 RULE_PERIOD = 60.0
 MAX_RESPONSE_BYTES = 4096
+DRIVER_STEP = 5.0  # how often (virtual seconds) the driver looks for new rules and answers
 
 
 class FakeLambdaContext:
@@ -73,6 +79,7 @@ class RequestRecord:
     invocations: list[Invocation] = field(default_factory=list)
     response: Received | None = None
     timed_out: bool = False
+    running: int = 0
 
     @property
     def request_id(self) -> str:
@@ -104,21 +111,59 @@ class StackResult:
         return [r for r in self.requests if r.request_type == request_type]
 
 
+class Containers:
+    """Warm Lambda containers: each holds its own copy of the handler module (and so its own
+    crhelper CfnResource), as concurrent invocations in AWS run in separate containers."""
+
+    def __init__(self, asset_dir: Path, clock: VirtualClock) -> None:
+        self._asset_dir = asset_dir
+        self._clock = clock
+        self._free: list[Any] = []
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        self._count += 1
+        package = f"forecast_export_container{self._count}"
+        folder = self._asset_dir / "forecast_export"
+        spec = importlib.util.spec_from_file_location(package, folder / "__init__.py", submodule_search_locations=[str(folder)])
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[package] = module
+        spec.loader.exec_module(module)
+        return importlib.import_module(f"{package}.app")
+
+    def acquire(self) -> Any:
+        with self._lock:
+            container = self._free.pop() if self._free else self._load()
+        container.RUNTIME.clock = self._clock
+        return container
+
+    def release(self, container: Any) -> None:
+        with self._lock:
+            self._free.append(container)
+
+    @property
+    def loaded(self) -> int:
+        return self._count
+
+
 class LocalCloud:
     """The servers one test session shares: local Forecast, moto, the response receiver."""
 
-    def __init__(self, clock: VirtualClock, forecast: FakeForecast, receiver: HttpsReceiver, moto_url: str, handler_module: Any) -> None:
+    def __init__(self, clock: VirtualClock, forecast: FakeForecast, receiver: HttpsReceiver, moto_url: str, asset_dir: Path) -> None:
         self.clock = clock
         self.forecast = forecast
         self.receiver = receiver
         self.moto_url = moto_url
-        self.handler = handler_module
+        self.containers = Containers(asset_dir, clock)
         self.events = boto3.client("events", region_name=REGION)
         self.lambda_ = boto3.client("lambda", region_name=REGION)
         self.iam = boto3.client("iam", region_name=REGION)
         self.violations: list[str] = []
         self.all_requests: list[RequestRecord] = []
         self._last_fire: dict[str, float] = {}
+        self._dirty = True
         self.functions: dict[str, float] = {}  # function name -> timeout
 
     def reset(self) -> None:
@@ -129,7 +174,6 @@ class LocalCloud:
         self.all_requests.clear()
         self._last_fire.clear()
         self.functions.clear()
-        self.handler.RUNTIME.clock = self.clock
 
     def ensure_function(self, name: str, timeout: float) -> None:
         """moto needs the function to exist before crhelper can add permissions to it."""
@@ -149,20 +193,44 @@ class LocalCloud:
 
     # --- invoking ----------------------------------------------------------------------------------
 
+    def begin_test(self) -> None:
+        """The test's own thread takes part in virtual time: time moves only while it waits in run()."""
+        self.clock.abandon_all()
+        self.clock.enlist()
+        self.clock.join_as_participant()
+
+    def end_test(self) -> None:
+        self.clock.abandon_all()
+
     def invoke(self, record: RequestRecord, event: dict[str, Any], function_arn: str, scheduled: float, rule: str = "") -> None:
+        """Run one invocation in its own thread; return once it has finished or is waiting in virtual time."""
+        if record.running:
+            self.violations.append(f"{record.logical_id}: a new invocation started at {scheduled:.0f} while another was still running")
+        record.running += 1
+        self.clock.enlist()
+        thread = threading.Thread(target=self._invocation, args=(record, copy.deepcopy(event), function_arn, scheduled, rule), daemon=True)
+        thread.start()
+        self.clock.wait_until_quiet()
+
+    def _invocation(self, record: RequestRecord, event: dict[str, Any], function_arn: str, scheduled: float, rule: str) -> None:
+        self.clock.join_as_participant()
         function_name = function_arn.split(":")[-1]
         timeout = self.functions[function_name]
-        if self.clock.now() > scheduled + 1e-6:
-            previous = record.invocations[-1] if record.invocations else None
-            if previous and previous.end > scheduled:
-                self.violations.append(f"{record.logical_id}: an invocation was due at {scheduled:.0f} while the previous ran until {previous.end:.0f}")
         context = FakeLambdaContext(self.clock, function_name, function_arn, timeout)
         start = self.clock.now()
-        self.handler.handler(copy.deepcopy(event), context)
+        container = self.containers.acquire()
+        try:
+            container.handler(event, context)
+        except SimulationOver:
+            return  # the test ended while this invocation waited; the container is dropped
+        self.containers.release(container)
         end = self.clock.now()
         record.invocations.append(Invocation(scheduled, start, end, rule))
         if end - start > timeout:
             self.violations.append(f"{record.logical_id}: an invocation ran {end - start:.0f} s, past the Lambda timeout {timeout:.0f} s")
+        record.running -= 1
+        self._dirty = True
+        self.clock.leave()
 
     def _rules(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(rule name, rule ARN, target) for every polling rule with a target."""
@@ -189,45 +257,57 @@ class LocalCloud:
             if len(statement.get("Sid", "")) > 100:
                 self.violations.append(f"permission statement id {statement['Sid']} is over 100 characters")
 
+    def _schedule(self) -> list[tuple[float, str, str, dict[str, Any], dict[str, Any]]]:
+        due = []
+        for name, arn, target in self._rules():
+            event = json.loads(target["Input"])
+            epoch = float(event.get("CrHelperData", {}).get("PollEpoch", self.clock.now()))
+            last = self._last_fire.get(name, epoch)
+            fire_at = epoch + RULE_PERIOD * (math.floor((last - epoch) / RULE_PERIOD + 1e-9) + 1)
+            due.append((fire_at, name, arn, target, event))
+        return sorted(due, key=lambda item: item[0])
+
     def run(self, records: list[RequestRecord], *, horizon: float | None = None) -> None:
-        """Fire rules until every request has an answer or CloudFormation gave up on it."""
+        """Let virtual time pass, firing rules as EventBridge would, until every request is answered
+        (or CloudFormation gave up on it), then until no invocation is still running."""
         pending = {r.request_id: r for r in records}
-        while pending:
+        self._dirty = True
+        schedule: list[tuple[float, str, str, dict[str, Any], dict[str, Any]]] = []
+        while pending or any(r.running for r in self.all_requests):
             for request_id, record in list(pending.items()):
                 accepted = self.receiver.store.accepted(request_id)
                 if accepted:
                     record.response = accepted[0]
                     del pending[request_id]
-            if not pending:
+            now = self.clock.now()
+            for record in [r for r in pending.values() if r.started_at + r.service_timeout <= now]:
+                record.timed_out = True
+                del pending[record.request_id]
+            if horizon is not None and now >= horizon:
+                return
+            if self._dirty:
+                self._dirty = False
+                schedule = self._schedule()
+            while schedule and schedule[0][0] <= now:
+                fire_at, name, arn, target, event = schedule.pop(0)
+                self._last_fire[name] = fire_at
+                self._check_rule(name, arn, target)
+                owner = next((r for r in self.all_requests if r.request_id == event["RequestId"]), None)
+                if owner is None:
+                    self.violations.append(f"rule {name} polls an unknown request")
+                    continue
+                self.invoke(owner, event, target["Arn"], fire_at, rule=name)
+                self._dirty = True
+            if not pending and not any(r.running for r in self.all_requests):
                 break
-            due: list[tuple[float, str, str, dict[str, Any], dict[str, Any]]] = []
-            for name, arn, target in self._rules():
-                event = json.loads(target["Input"])
-                epoch = float(event.get("CrHelperData", {}).get("PollEpoch", self.clock.now()))
-                last = self._last_fire.get(name, epoch)
-                fire_at = epoch + RULE_PERIOD * (math.floor((last - epoch) / RULE_PERIOD + 1e-9) + 1)
-                due.append((fire_at, name, arn, target, event))
-            give_up_at = min(r.started_at + r.service_timeout for r in pending.values())
+            wake = now + DRIVER_STEP
+            if schedule:
+                wake = min(wake, schedule[0][0])
+            if pending:
+                wake = min(wake, min(r.started_at + r.service_timeout for r in pending.values()))
             if horizon is not None:
-                give_up_at = min(give_up_at, horizon)
-            due.sort(key=lambda item: item[0])
-            if not due or due[0][0] > give_up_at:
-                self.clock.advance_to(give_up_at)
-                for record in [r for r in pending.values() if r.started_at + r.service_timeout <= self.clock.now() + 1e-6]:
-                    record.timed_out = True
-                    del pending[record.request_id]
-                if horizon is not None and self.clock.now() >= horizon:
-                    break
-                continue
-            fire_at, name, arn, target, event = due[0]
-            self.clock.advance_to(fire_at)
-            self._last_fire[name] = fire_at
-            self._check_rule(name, arn, target)
-            owner = next((r for r in self.all_requests if r.request_id == event["RequestId"]), None)
-            if owner is None:
-                self.violations.append(f"rule {name} polls an unknown request")
-                continue
-            self.invoke(owner, event, target["Arn"], fire_at, rule=name)
+                wake = min(wake, horizon)
+            self.clock.sleep(max(wake - now, 0.001))
 
     # --- invariants --------------------------------------------------------------------------------
 
@@ -388,8 +468,10 @@ class LocalStack:
         return record
 
     def redeliver(self, record: RequestRecord) -> None:
-        """Lambda's at-least-once delivery: the same event arrives again."""
+        """Lambda's at-least-once delivery: the same event arrives again, while the first may still run."""
+        running, record.running = record.running, 0  # a duplicate delivery is allowed to overlap
         self.bed.invoke(record, record.event, record.event["ServiceToken"], self.bed.clock.now())
+        record.running += running
 
     def create(self) -> StackResult:
         records = [self.start("Create", lid, self._props(res)) for lid, res in self.custom_resources().items()]

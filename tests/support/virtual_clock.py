@@ -1,28 +1,101 @@
-"""A clock the tests control: sleeping moves it forward instantly."""
+"""Virtual time shared by threads, as a discrete-event simulation.
+
+Threads that take part (participants) run concurrently in virtual time: a participant's
+``sleep`` parks it, and time jumps to the earliest wake-up only when every participant is parked.
+So five handler invocations polling side by side each see the clock they would see in AWS, and a
+50-minute job takes no real time. A thread that is not a participant moves time by sleeping.
+"""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
+
+
+class SimulationOver(BaseException):
+    """Raised in a parked thread when the test that owned it ends (BaseException: crhelper must not catch it)."""
 
 
 class VirtualClock:
     def __init__(self, start: float = 1_800_000_000.0) -> None:
         self._now = start
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._awake = 0
+        self._sleepers: list[list[object]] = []  # [wake, seq, released, abandoned]
+        self._seq = itertools.count()
+        self._local = threading.local()
         self.slept = 0.0
 
     def now(self) -> float:
-        with self._lock:
+        with self._cond:
             return self._now
 
+    # --- participants -------------------------------------------------------------------------
+
+    def enlist(self) -> None:
+        """Count one more participant; call before starting its thread so no time passes in between."""
+        with self._cond:
+            self._awake += 1
+
+    def join_as_participant(self) -> None:
+        """Mark the calling thread as the participant that ``enlist`` counted."""
+        self._local.participant = True
+
+    def leave(self) -> None:
+        self._local.participant = False
+        with self._cond:
+            self._awake -= 1
+            self._advance_if_all_parked()
+            self._cond.notify_all()
+
+    def wait_until_quiet(self) -> None:
+        """Block (without moving time) until every other participant is parked or gone."""
+        with self._cond:
+            while self._awake > 1:
+                self._cond.wait()
+
+    def abandon_all(self) -> None:
+        """End every parked thread (SimulationOver) and forget them."""
+        with self._cond:
+            for entry in self._sleepers:
+                entry[2] = entry[3] = True
+            self._sleepers.clear()
+            self._awake = 0
+            self._cond.notify_all()
+
+    # --- time ----------------------------------------------------------------------------------
+
     def sleep(self, seconds: float) -> None:
-        self.advance(max(0.0, seconds))
-        self.slept += max(0.0, seconds)
+        seconds = max(0.0, seconds)
+        self.slept += seconds
+        if not getattr(self._local, "participant", False):
+            self.advance(seconds)
+            return
+        with self._cond:
+            entry: list[object] = [self._now + seconds, next(self._seq), False, False]
+            heapq.heappush(self._sleepers, entry)
+            self._awake -= 1
+            self._advance_if_all_parked()
+            self._cond.notify_all()
+            while not entry[2]:
+                self._cond.wait()
+            if entry[3]:
+                raise SimulationOver()
+
+    def _advance_if_all_parked(self) -> None:
+        if self._awake > 0 or not self._sleepers:
+            return
+        self._now = max(self._now, float(self._sleepers[0][0]))  # type: ignore[arg-type]
+        while self._sleepers and float(self._sleepers[0][0]) <= self._now:  # type: ignore[arg-type]
+            entry = heapq.heappop(self._sleepers)
+            entry[2] = True
+            self._awake += 1
 
     def advance(self, seconds: float) -> None:
-        with self._lock:
+        with self._cond:
             self._now += seconds
 
     def advance_to(self, moment: float) -> None:
-        with self._lock:
+        with self._cond:
             self._now = max(self._now, moment)
