@@ -1,5 +1,6 @@
 # The two commands a new user needs:  make synth   and   make test
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -40,7 +41,7 @@ test: $(VENV)/.stamp-dev $(CHECKOV_VENV)/.stamp node_modules/.stamp
 
 ## e2e: only the lifecycle fault matrix, one line per scenario
 e2e: $(VENV)/.stamp-dev
-	$(PY) -m pytest -m e2e -p no:logging -rA -q tests/test_lifecycle_matrix.py | grep -E '^(PASSED|FAILED|ERROR)|passed|failed'
+	$(PY) -m pytest -m e2e -p no:logging -rA -q tests/test_lifecycle_matrix.py | grep -E '^(PASSED|FAILED|ERROR) |^[0-9]+ (passed|failed)'
 
 lint: $(VENV)/.stamp-dev
 	$(PY) -m ruff check .

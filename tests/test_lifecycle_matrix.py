@@ -338,3 +338,13 @@ def test_very_long_failure_message_still_fits_the_response(cloud: LocalCloud, ex
     assert create.status == "FAILED" and create.response is not None and create.response.size <= 4096
     assert create.reason.startswith("Export job daily_export_")
     cloud.check_invariants()
+
+
+def test_every_scenario_is_documented() -> None:
+    from pathlib import Path
+
+    documented = (Path(__file__).resolve().parents[1] / "docs" / "SCENARIOS.md").read_text()
+    scenarios = [name for name in globals() if name.startswith("test_") and name != "test_every_scenario_is_documented"]
+    assert len(scenarios) >= 25
+    missing = [name for name in scenarios if f"`{name}" not in documented]
+    assert not missing, f"add these to docs/SCENARIOS.md: {missing}"
