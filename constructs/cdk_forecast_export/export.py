@@ -13,6 +13,7 @@ from constructs import Construct
 
 from ._lambda.forecast_export import rules
 from ._lambda.forecast_export.naming import BASE_MAX_LENGTH
+from .compliance import acknowledge, acknowledge_wildcard_resource, annotate_auto_delete_provider, skip_checkov
 from .errors import ForecastExportValidationError
 from .export_format import ExportFormat
 from .handler_function import ForecastExportHandler
@@ -54,6 +55,7 @@ class ForecastExport(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
         timeout: cdk.Duration = DEFAULT_TIMEOUT,
         destroy_bucket_with_stack: bool = False,
+        access_logs_bucket: s3.IBucket | None = None,
     ) -> None:
         """
         :param forecast_arn: ARN of the forecast to export (same account and region as the stack).
@@ -74,6 +76,8 @@ class ForecastExport(Construct):
             60 s to 3300 s so the handler always answers before CloudFormation's 3600 s. Default 50 minutes.
         :param destroy_bucket_with_stack: only for a new bucket: delete the bucket *and every
             exported file in it* when the stack is deleted. Default False: the bucket is retained.
+        :param access_logs_bucket: only for a new bucket: where S3 server access logs go. Default:
+            none (cdk-nag's S1 and checkov's CKV_AWS_18 are acknowledged with the reason).
         """
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
@@ -95,12 +99,14 @@ class ForecastExport(Construct):
         )
         if bucket is not None and destroy_bucket_with_stack:
             problems.append("destroy_bucket_with_stack applies only to the bucket this construct creates, not to a passed-in bucket")
+        if bucket is not None and access_logs_bucket is not None:
+            problems.append("access_logs_bucket applies only to the bucket this construct creates; configure logging on your own bucket")
         if problems:
             raise ForecastExportValidationError(self.node.path, problems)
 
         key_prefix = key_prefix.rstrip("/")
         self.encryption_key = encryption_key
-        self.bucket: s3.IBucket = bucket if bucket is not None else self._new_bucket(encryption_key, destroy_bucket_with_stack)
+        self.bucket: s3.IBucket = bucket if bucket is not None else self._new_bucket(encryption_key, destroy_bucket_with_stack, access_logs_bucket)
         self.prefix = key_prefix
         self.destination_path = f"s3://{self.bucket.bucket_name}/{key_prefix}/" if key_prefix else f"s3://{self.bucket.bucket_name}/"
         self.role: iam.IRole = self._forecast_role(stack, key_prefix, encryption_key)
@@ -138,15 +144,18 @@ class ForecastExport(Construct):
             properties=properties,
             service_timeout=cdk.Duration.seconds(timeout.to_seconds() + rules.CLEANUP_MARGIN_SECONDS),
         )
-        # The handler needs its permissions, and Forecast its role and the bucket policy, before the job starts.
-        for prerequisite in (export_policy, self.handler.polling_permissions, self.handler.role, self.role, self.bucket):
+        # The handler needs its permissions, and Forecast its role's policy and the bucket policy, before the
+        # job starts. (The role and bucket themselves are referenced already.)
+        prerequisites: list[Construct] = [export_policy, self.handler.polling_permissions, self.handler.role]
+        prerequisites += [p for p in (self.role.node.try_find_child("DefaultPolicy"), self.bucket.policy) if p is not None]
+        for prerequisite in prerequisites:
             self.resource.node.add_dependency(prerequisite)
 
         self.export_job_arn: str = self.resource.get_att_string("ForecastExportJobArn")
         self.export_job_name: str = self.resource.get_att_string("ForecastExportJobName")
 
-    def _new_bucket(self, key: kms.IKey | None, destroy: bool) -> s3.Bucket:
-        return s3.Bucket(
+    def _new_bucket(self, key: kms.IKey | None, destroy: bool, access_logs: s3.IBucket | None) -> s3.Bucket:
+        bucket = s3.Bucket(
             self,
             "Bucket",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -158,7 +167,15 @@ class ForecastExport(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=cdk.RemovalPolicy.DESTROY if destroy else cdk.RemovalPolicy.RETAIN,
             auto_delete_objects=destroy,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="forecast-export-access-logs/" if access_logs is not None else None,
         )
+        if destroy:
+            annotate_auto_delete_provider(self)
+        if access_logs is None:
+            acknowledge(bucket, "AwsSolutions-S1", "bucket-access-logs")
+            skip_checkov(bucket.node.default_child, {"CKV_AWS_18": "bucket-access-logs"})  # type: ignore[arg-type]
+        return bucket
 
     def _forecast_role(self, stack: cdk.Stack, key_prefix: str, key: kms.IKey | None) -> iam.Role:
         source_arn = stack.format_arn(service="forecast", resource="*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)
@@ -176,6 +193,7 @@ class ForecastExport(Construct):
         )
         objects = self.bucket.arn_for_objects(f"{key_prefix}/*" if key_prefix else "*")
         role.add_to_policy(iam.PolicyStatement(sid="WriteExportFiles", actions=["s3:PutObject"], resources=[objects]))
+        acknowledge_wildcard_resource(role, objects, "export-files-wildcard")
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="FindExportBucket", actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[self.bucket.bucket_arn]
@@ -189,9 +207,10 @@ class ForecastExport(Construct):
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` list and read the exported files (and decrypt them, with a KMS key)."""
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee, actions=["s3:GetObject"], resource_arns=[self.bucket.arn_for_objects(f"{self.prefix}/*")]
-        )
+        files = self.bucket.arn_for_objects(f"{self.prefix}/*")
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"], resource_arns=[files])
+        if isinstance(grantee, Construct):
+            acknowledge_wildcard_resource(grantee, files, "export-files-read-wildcard")
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],

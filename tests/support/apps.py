@@ -70,3 +70,22 @@ def every_prop_stack(app: cdk.App, name: str = "EveryProp") -> cdk.Stack:
     reader = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
     retained.grant_read(reader)
     return stack
+
+
+def opt_in_stack(app: cdk.App, name: str = "OptIns") -> cdk.Stack:
+    """The explicit opt-ins: access logs for the new bucket, and destroying it with the stack."""
+    stack = cdk.Stack(app, name, env=ENV)
+    logs_bucket = s3.Bucket(
+        stack,
+        "AccessLogs",
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        versioned=True,
+    )
+    # A log bucket does not log to another bucket; this is the test app's own bucket, not the construct's.
+    logs_bucket.node.default_child.add_metadata(  # type: ignore[union-attr]
+        "checkov", {"skip": [{"id": "CKV_AWS_18", "comment": "the access-log bucket itself"}]}
+    )
+    ForecastExport(stack, "Scratch", forecast_arn=FORECAST_ARN, destroy_bucket_with_stack=True, access_logs_bucket=logs_bucket)
+    return stack

@@ -157,6 +157,10 @@ class LocalCloud:
         self.receiver = receiver
         self.moto_url = moto_url
         self.containers = Containers(asset_dir, clock)
+        self.aws_calls: list[tuple[str, dict[str, Any]]] = []  # (service:Operation, params) made by the handler
+        boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._record_call)
         self.events = boto3.client("events", region_name=REGION)
         self.lambda_ = boto3.client("lambda", region_name=REGION)
         self.iam = boto3.client("iam", region_name=REGION)
@@ -166,6 +170,10 @@ class LocalCloud:
         self._dirty = True
         self.functions: dict[str, float] = {}  # function name -> timeout
 
+    def _record_call(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        if threading.current_thread().name.startswith("invocation-"):
+            self.aws_calls.append((f"{model.service_model.signing_name}:{model.name}", dict(params)))
+
     def reset(self) -> None:
         urlopen(Request(self.moto_url + "/moto-api/reset", method="POST")).read()
         self.forecast.reset()
@@ -174,6 +182,7 @@ class LocalCloud:
         self.all_requests.clear()
         self._last_fire.clear()
         self.functions.clear()
+        self.aws_calls.clear()
 
     def ensure_function(self, name: str, timeout: float) -> None:
         """moto needs the function to exist before crhelper can add permissions to it."""
@@ -208,7 +217,10 @@ class LocalCloud:
             self.violations.append(f"{record.logical_id}: a new invocation started at {scheduled:.0f} while another was still running")
         record.running += 1
         self.clock.enlist()
-        thread = threading.Thread(target=self._invocation, args=(record, copy.deepcopy(event), function_arn, scheduled, rule), daemon=True)
+        thread = threading.Thread(
+            target=self._invocation, args=(record, copy.deepcopy(event), function_arn, scheduled, rule),
+            name=f"invocation-{record.logical_id[:40]}", daemon=True,
+        )
         thread.start()
         self.clock.wait_until_quiet()
 
