@@ -20,6 +20,8 @@ os.environ.update(
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
+        # moto answers as the same account the templates use (its default is 123456789012).
+        "MOTO_ACCOUNT_ID": "111122223333",
     }
 )
 for _variable in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):

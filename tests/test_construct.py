@@ -31,6 +31,7 @@ def test_three_exports_share_one_handler_function(template: Template) -> None:
             "Architectures": ["arm64"],
             "Handler": "forecast_export.app.handler",
             "Timeout": 90,
+            "MemorySize": 128,
             "LoggingConfig": {"LogGroup": Match.any_value()},
             "Environment": {"Variables": {"POLL_RULE_PREFIX": Match.string_like_regexp(r"^fcx-[0-9a-f]{8}-$")}},
         },
@@ -134,19 +135,24 @@ def test_handler_gets_per_export_forecast_passrole_and_kms_permissions(template:
     assert all("*" != s["Resource"] for s in statements)
 
 
-def test_polling_permissions_name_only_the_handler_and_its_rules(template: Template) -> None:
-    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": [{
-        "Action": ["lambda:AddPermission", "lambda:RemovePermission"],
-        "Resource": {"Fn::GetAtt": [Match.string_like_regexp("ForecastExportHandlerFunction"), "Arn"]},
-        "Sid": "LetOwnRulesInvokeThisFunction", "Effect": "Allow"}]}})
+def test_one_permission_lets_only_this_handlers_rules_invoke_it(template: Template) -> None:
+    template.resource_count_is("AWS::Lambda::Permission", 1)
+    template.has_resource_properties("AWS::Lambda::Permission", {
+        "Action": "lambda:InvokeFunction",
+        "Principal": "events.amazonaws.com",
+        "SourceAccount": ACCOUNT,
+        "SourceArn": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp(r":rule/fcx-[0-9a-f]{8}-\*$")])]},
+    })
     template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
         "Sid": "ManageOwnPollingRules",
         "Resource": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp(r":rule/fcx-[0-9a-f]{8}-\*$")])]}})])}})
+    statements = [s for p in template.find_resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert not [s for s in statements if "lambda:AddPermission" in str(s["Action"])]
 
 
 def test_custom_resource_waits_for_every_permission_it_needs(template: Template) -> None:
     depends_on = _custom(template, "encrypted_daily")["DependsOn"]
-    for needed in ("ForecastExportHandlerExportPermissions", "ForecastExportHandlerPollingPermissions",
+    for needed in ("ForecastExportHandlerExportPermissions", "ForecastExportHandlerFunctionPollingRulesMayInvoke",
                    "EncryptedOwnBucketForecastRoleDefaultPolicy", "EncryptedOwnBucketPolicy"):
         assert any(d.startswith(needed) for d in depends_on), (needed, depends_on)
 

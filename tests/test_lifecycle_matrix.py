@@ -95,7 +95,7 @@ def test_failed_update_rolls_back_to_the_old_job(cloud: LocalCloud, example_temp
     update, rollback = result.requests[:2]
     assert update.status == "FAILED" and "Role cannot write to the new path" in update.reason
     assert rollback.status == "SUCCESS" and rollback.physical_id == next(iter(original.values()))
-    assert list(cloud.forecast.live_jobs()) == list(original.values())
+    assert list(cloud.forecast.kept_jobs()) == list(original.values())
     stack.delete()
     cloud.check_invariants()
 

@@ -146,7 +146,7 @@ class ForecastExport(Construct):
         )
         # The handler needs its permissions, and Forecast its role's policy and the bucket policy, before the
         # job starts. (The role and bucket themselves are referenced already.)
-        prerequisites: list[Construct] = [export_policy, self.handler.polling_permissions, self.handler.role]
+        prerequisites: list[Construct] = [export_policy, self.handler.role, self.handler.polling_permission]
         prerequisites += [p for p in (self.role.node.try_find_child("DefaultPolicy"), self.bucket.policy) if p is not None]
         for prerequisite in prerequisites:
             self.resource.node.add_dependency(prerequisite)

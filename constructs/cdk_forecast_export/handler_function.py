@@ -91,7 +91,7 @@ class ForecastExportHandler(Construct):
                 exclude=["**/__pycache__", "**/*.pyc"],
                 bundling=cdk.BundlingOptions(image=RUNTIME.bundling_image, local=LocalHandlerBundling()),
             ),
-            memory_size=256,
+            memory_size=128,
             timeout=FUNCTION_TIMEOUT,
             retry_attempts=0,
             role=self.role,
@@ -102,20 +102,16 @@ class ForecastExportHandler(Construct):
         skip_checkov(function_resource, CHECKOV_FUNCTION_SKIPS)
         # aws-cdk-lib's Function adds DependsOn on the role it also references; cfn-lint calls that redundant.
         function_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-        # A separate policy: in the role's default policy, naming the function would make a cycle
-        # (function -> default policy -> function).
-        self.polling_permissions = iam.Policy(
-            self,
-            "PollingPermissions",
-            roles=[self.role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="LetOwnRulesInvokeThisFunction",
-                    actions=["lambda:AddPermission", "lambda:RemovePermission"],
-                    resources=[self.function.function_arn],
-                )
-            ],
+        # One permission for all of this handler's polling rules, instead of crhelper's statement per
+        # request, which would overflow Lambda's 20 KB resource policy with many exports in flight.
+        self.function.add_permission(
+            "PollingRulesMayInvoke",
+            principal=iam.ServicePrincipal("events.amazonaws.com"),
+            action="lambda:InvokeFunction",
+            source_arn=own_rules,
+            source_account=stack.account,
         )
+        self.polling_permission = self.function.node.find_child("PollingRulesMayInvoke")
 
     @property
     def service_token(self) -> str:

@@ -225,7 +225,9 @@ class Lifecycle:
     def _delete(self, state: PollState, job: JobView) -> None:
         try:
             self._jobs.delete(job.arn)
-            state.phase = "delete"
+            # A failed request answers as soon as Forecast accepted the deletion: waiting for the job to
+            # be gone would only delay the error. A Delete request waits until it is gone.
+            state.phase = "done" if state.failure else "delete"
         except ClientError as error:
             code = error_code(error)
             if code == "ResourceNotFoundException":

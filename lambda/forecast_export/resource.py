@@ -8,9 +8,11 @@ What changes, and why:
 - Each invocation keeps polling every few seconds until just before the next rule firing, so a
   job is seen ACTIVE within seconds instead of within crhelper's minutes; quick results (adopted
   jobs, tag updates, deletes of gone jobs) never create a rule at all.
-- A rule and permission statement named after the request work as a lock: a duplicate delivery
-  of the same request finds them and does not start a second poller (AddPermission's conflict
-  on the statement ID settles a race between two deliveries).
+- No Lambda permission per request: one permission, made by CloudFormation, lets this handler's
+  rules (by name prefix) invoke it. crhelper's statement per request would pass Lambda's 20 KB
+  resource-policy limit with ~60 exports polling at once.
+- A rule named after the request works as a marker: a duplicate delivery of the same request finds
+  it and does not start a second poller.
 - Poll state that changes (a job created after a LimitExceededException, a cleanup started) is
   written back into the rule target, because crhelper freezes it when polling starts.
 - Exactly one answer per invocation, at most 4096 bytes, with a non-empty physical ID, sent with
@@ -138,21 +140,10 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
             Name=name, ScheduleExpression="rate(1 minute)", State="ENABLED",
             Description=f"Polls export job for {self._event['LogicalResourceId'][:400]}",
         )["RuleArn"]
-        try:
-            self._lambda_client.add_permission(
-                FunctionName=self._context.function_name, StatementId=name, Action="lambda:InvokeFunction",
-                Principal="events.amazonaws.com", SourceArn=rule_arn,
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ResourceConflictException":  # lost a race to a duplicate
-                logger.warning("Request %s is already being polled by rule %s; this delivery stays silent", self.RequestId, name)
-                return False
-            raise
         self.Data["PollEpoch"] = self._clock().now()
         self._event["CrHelperData"] = self.Data
         self._event["CrHelperPoll"] = True
         self._event["CrHelperRule"] = rule_arn
-        self._event["CrHelperPermission"] = name
         self._put_targets(self._context.function_name)
         return True
 
@@ -176,13 +167,12 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
         self._saved_state = json.dumps(self.Data, sort_keys=True)
 
     def _remove_polling(self) -> None:
-        """Remove target, permission and rule; each step tolerates what is already gone."""
+        """Remove target and rule; each step tolerates what is already gone."""
         self._event.pop("CrHelperData", None)
         self.Data.pop("PhysicalResourceId", None)
         rule_name = self._event["CrHelperRule"].split("/")[-1]
         steps = (
             lambda: self._events_client.remove_targets(Rule=rule_name, Ids=["1"]),
-            lambda: self._lambda_client.remove_permission(FunctionName=self._context.function_name, StatementId=self._event["CrHelperPermission"]),
             lambda: self._events_client.delete_rule(Name=rule_name),
         )
         for remove in steps:

@@ -25,6 +25,7 @@ import sys
 import uuid
 import zipfile
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Callable
 from urllib.request import Request, urlopen
@@ -168,6 +169,7 @@ class LocalCloud:
         self.all_requests: list[RequestRecord] = []
         self._last_fire: dict[str, float] = {}
         self._dirty = True
+        self.template_permissions: dict[str, list[str]] = {}  # function name -> SourceArn patterns (AWS::Lambda::Permission)
         self.functions: dict[str, float] = {}  # function name -> timeout
 
     def _record_call(self, model: Any, params: dict[str, Any], **_: Any) -> None:
@@ -263,6 +265,7 @@ class LocalCloud:
         except ClientError:
             policy = {"Statement": []}
         allowed = [s for s in policy["Statement"] if json.dumps(s).find(arn) >= 0]
+        allowed += [p for p in self.template_permissions.get(function_name, []) if fnmatchcase(arn, p)]
         if not allowed:
             self.violations.append(f"rule {name} fired but no Lambda permission lets it invoke {function_name}")
         for statement in policy["Statement"]:
@@ -357,7 +360,8 @@ class LocalCloud:
         if unanswered != expect_unanswered:
             problems.append(f"{unanswered} request(s) never answered (expected {expect_unanswered})")
         problems += [f"left behind: {item}" for item in self.leftovers()]
-        live = self.forecast.live_jobs()
+        # A job Forecast is deleting counts as gone: failures answer once the deletion is accepted.
+        live = self.forecast.kept_jobs()
         if len(live) > allowed_jobs:
             problems.append(f"jobs left in Forecast: {live} (allowed {allowed_jobs})")
         assert not problems, "\n".join(problems)
@@ -381,6 +385,10 @@ class LocalStack:
                 bed.ensure_function(self._function_name(logical_id), float(resource["Properties"].get("Timeout", 3)))
                 for key, value in resource["Properties"].get("Environment", {}).get("Variables", {}).items():
                     os.environ[key] = str(self.resolve(value))
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::Lambda::Permission" and resource["Properties"]["Principal"] == "events.amazonaws.com":
+                function_name = str(self.resolve(resource["Properties"]["FunctionName"])).split(":")[-1]
+                bed.template_permissions.setdefault(function_name, []).append(str(self.resolve(resource["Properties"]["SourceArn"])))
 
     # --- resolving the template --------------------------------------------------------------------
 

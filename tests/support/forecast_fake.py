@@ -122,6 +122,10 @@ class FakeForecast:
         with self.lock:
             return {arn: s for arn, job in self.jobs.items() if (s := job.status(now)) is not None}
 
+    def kept_jobs(self) -> dict[str, str]:
+        """Live jobs that are not being deleted."""
+        return {arn: s for arn, s in self.live_jobs().items() if s not in ("DELETE_PENDING", "DELETE_IN_PROGRESS")}
+
     def calls_to(self, operation: str) -> list[Call]:
         return [c for c in self.calls if c.operation == operation and not c.error]
 
