@@ -232,12 +232,22 @@ class Lifecycle:
             code = error_code(error)
             if code == "ResourceNotFoundException":
                 state.phase = "done"
-            elif code == "ResourceInUseException" and job.status is JobStatus.CREATE_STOPPED:
-                state.warning = f"Forecast refuses to delete the stopped job {job.arn}; it is left in CREATE_STOPPED (it holds no data)"
-                logger.warning(state.warning)
-                state.phase = "done"
-            elif code != "ResourceInUseException":
+            elif code == "ResourceInUseException":
+                self._delete_refused(state, job.arn)
+            else:
                 raise
+
+    def _delete_refused(self, state: PollState, arn: str) -> None:
+        """Look again: someone else may have started the deletion, or Forecast keeps stopped jobs."""
+        current = self._jobs.describe(arn)
+        if current is None:
+            state.phase = "done"
+        elif current.status.is_deleting:
+            state.phase = "done" if state.failure else "delete"
+        elif current.status is JobStatus.CREATE_STOPPED:
+            state.warning = f"Forecast refuses to delete the stopped job {arn}; it is left in CREATE_STOPPED (it holds no data)"
+            logger.warning(state.warning)
+            state.phase = "done"
 
     def _finish(self, state: PollState) -> str:
         if state.failure:
