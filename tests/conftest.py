@@ -11,27 +11,12 @@ from typing import Any
 
 import pytest
 
-# Before anything imports boto3 or jsii: no real credentials, no real endpoints, no Node banner.
-os.environ.update(
-    {
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        # moto answers as the same account the templates use (its default is 123456789012).
-        "MOTO_ACCOUNT_ID": "111122223333",
-    }
-)
-for _variable in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-    os.environ.pop(_variable, None)
+from tests.support.bed import go_offline, local_cloud  # noqa: E402  (imports no boto3 client yet)
+
+go_offline()
 
 from tests.support import apps  # noqa: E402
 from tests.support.cfn_driver import LocalCloud  # noqa: E402
-from tests.support.forecast_fake import FakeForecast, ForecastServer  # noqa: E402
-from tests.support.https_receiver import HttpsReceiver  # noqa: E402
-from tests.support.virtual_clock import VirtualClock  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -64,32 +49,9 @@ def every_prop_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
 
 @pytest.fixture(scope="session")
 def test_bed(asset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    from moto.server import ThreadedMotoServer
-
-    clock = VirtualClock()
-    forecast = FakeForecast(clock)
-    forecast_server = ForecastServer(forecast).start()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    moto_url = f"http://{host}:{port}"
-    receiver = HttpsReceiver(clock, tmp_path_factory.mktemp("tls")).start()
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL_FORECAST": forecast_server.url,
-            # botocore derives the name from the service ID: EventBridge, not events.
-            "AWS_ENDPOINT_URL_EVENTBRIDGE": moto_url,
-            "AWS_ENDPOINT_URL_LAMBDA": moto_url,
-            "AWS_ENDPOINT_URL_LOGS": moto_url,
-            "AWS_ENDPOINT_URL_IAM": moto_url,
-            "SSL_CERT_FILE": str(receiver.ca_file),
-        }
-    )
-    check_handler_loads_from_asset(asset_dir)
-    yield LocalCloud(clock, forecast, receiver, moto_url, asset_dir)
-    receiver.stop()
-    moto.stop()
-    forecast_server.stop()
+    with local_cloud(asset_dir, tmp_path_factory.mktemp("tls")) as cloud:
+        check_handler_loads_from_asset(asset_dir)
+        yield cloud
 
 
 def check_handler_loads_from_asset(asset_dir: Path) -> Any:

@@ -20,8 +20,9 @@ import io
 import json
 import math
 import os
-import threading
+import re
 import sys
+import threading
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -40,7 +41,6 @@ from .virtual_clock import SimulationOver, VirtualClock
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 RESOURCE_TYPE = "Custom::ForecastExportJob"
-RULE_PERIOD = 60.0
 MAX_RESPONSE_BYTES = 4096
 DRIVER_STEP = 5.0  # how often (virtual seconds) the driver looks for new rules and answers
 
@@ -116,17 +116,18 @@ class Containers:
     """Warm Lambda containers: each holds its own copy of the handler module (and so its own
     crhelper CfnResource), as concurrent invocations in AWS run in separate containers."""
 
-    def __init__(self, asset_dir: Path, clock: VirtualClock) -> None:
+    def __init__(self, asset_dir: Path, clock: VirtualClock, package: str = "forecast_export") -> None:
         self._asset_dir = asset_dir
         self._clock = clock
+        self._package = package
         self._free: list[Any] = []
         self._count = 0
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
         self._count += 1
-        package = f"forecast_export_container{self._count}"
-        folder = self._asset_dir / "forecast_export"
+        package = f"{self._package}_container{self._count}"
+        folder = self._asset_dir / self._package
         spec = importlib.util.spec_from_file_location(package, folder / "__init__.py", submodule_search_locations=[str(folder)])
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
@@ -159,6 +160,7 @@ class LocalCloud:
         self.moto_url = moto_url
         self.containers = Containers(asset_dir, clock)
         self.aws_calls: list[tuple[str, dict[str, Any]]] = []  # (service:Operation, params) made by the handler
+        self.rule_created_at: dict[str, float] = {}
         boto3.setup_default_session()
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._record_call)
@@ -174,7 +176,10 @@ class LocalCloud:
 
     def _record_call(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         if threading.current_thread().name.startswith("invocation-"):
-            self.aws_calls.append((f"{model.service_model.signing_name}:{model.name}", dict(params)))
+            operation = f"{model.service_model.signing_name}:{model.name}"
+            self.aws_calls.append((operation, dict(params)))
+            if operation == "events:PutRule":
+                self.rule_created_at.setdefault(params["Name"], self.clock.now())
 
     def reset(self) -> None:
         urlopen(Request(self.moto_url + "/moto-api/reset", method="POST")).read()
@@ -185,6 +190,7 @@ class LocalCloud:
         self._last_fire.clear()
         self.functions.clear()
         self.aws_calls.clear()
+        self.rule_created_at.clear()
 
     def ensure_function(self, name: str, timeout: float) -> None:
         """moto needs the function to exist before crhelper can add permissions to it."""
@@ -246,12 +252,12 @@ class LocalCloud:
         self._dirty = True
         self.clock.leave()
 
-    def _rules(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """(rule name, rule ARN, target) for every polling rule with a target."""
+    def _rules(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(rule, target) for every scheduled rule with a target."""
         found = []
-        for rule in self.events.list_rules(NamePrefix="fcx-").get("Rules", []):
+        for rule in self.events.list_rules().get("Rules", []):
             for target in self.events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
-                found.append((rule["Name"], rule["Arn"], target))
+                found.append((rule, target))
         return found
 
     def _check_rule(self, name: str, arn: str, target: dict[str, Any]) -> None:
@@ -274,12 +280,15 @@ class LocalCloud:
 
     def _schedule(self) -> list[tuple[float, str, str, dict[str, Any], dict[str, Any]]]:
         due = []
-        for name, arn, target in self._rules():
+        for rule, target in self._rules():
+            name = rule["Name"]
+            amount, unit = re.fullmatch(r"rate\((\d+) (minutes?|hours?)\)", rule["ScheduleExpression"]).groups()  # type: ignore[union-attr]
+            period = int(amount) * (60.0 if unit.startswith("minute") else 3600.0)
             event = json.loads(target["Input"])
-            epoch = float(event.get("CrHelperData", {}).get("PollEpoch", self.clock.now()))
+            epoch = self.rule_created_at.get(name, float(event.get("CrHelperData", {}).get("PollEpoch", self.clock.now())))
             last = self._last_fire.get(name, epoch)
-            fire_at = epoch + RULE_PERIOD * (math.floor((last - epoch) / RULE_PERIOD + 1e-9) + 1)
-            due.append((fire_at, name, arn, target, event))
+            fire_at = epoch + period * (math.floor((last - epoch) / period + 1e-9) + 1)
+            due.append((fire_at, name, rule["Arn"], target, event))
         return sorted(due, key=lambda item: item[0])
 
     def run(self, records: list[RequestRecord], *, horizon: float | None = None) -> None:
@@ -328,7 +337,7 @@ class LocalCloud:
 
     def leftovers(self) -> list[str]:
         """Polling rules and Lambda permissions still in the account."""
-        left = [f"rule {r['Name']}" for r in self.events.list_rules(NamePrefix="fcx-").get("Rules", [])]
+        left = [f"rule {r['Name']}" for r in self.events.list_rules().get("Rules", [])]
         for name in self.functions:
             try:
                 policy = json.loads(self.lambda_.get_policy(FunctionName=name)["Policy"])
