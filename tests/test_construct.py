@@ -101,11 +101,12 @@ def test_forecast_role_trusts_forecast_with_confused_deputy_conditions(template:
 
 
 def _policy_of_role(template: Template, role_prefix: str) -> list[dict[str, Any]]:
-    policies = template.find_resources("AWS::IAM::Policy")
-    for logical_id, policy in policies.items():
-        if logical_id.startswith(role_prefix + "ForecastRoleDefaultPolicy"):
-            return list(policy["Properties"]["PolicyDocument"]["Statement"])
-    raise AssertionError(f"no policy for {role_prefix}")
+    roles = template.find_resources("AWS::IAM::Role")
+    for logical_id, role in roles.items():
+        if logical_id.startswith(role_prefix + "ForecastRole"):
+            (policy,) = role["Properties"]["Policies"]
+            return list(policy["PolicyDocument"]["Statement"])
+    raise AssertionError(f"no role for {role_prefix}")
 
 
 def test_forecast_role_may_only_write_under_the_export_path(template: Template) -> None:
@@ -153,7 +154,7 @@ def test_one_permission_lets_only_this_handlers_rules_invoke_it(template: Templa
 def test_custom_resource_waits_for_every_permission_it_needs(template: Template) -> None:
     depends_on = _custom(template, "encrypted_daily")["DependsOn"]
     for needed in ("ForecastExportHandlerExportPermissions", "ForecastExportHandlerFunctionPollingRulesMayInvoke",
-                   "EncryptedOwnBucketForecastRoleDefaultPolicy", "EncryptedOwnBucketPolicy"):
+                   "EncryptedOwnBucketPolicy"):
         assert any(d.startswith(needed) for d in depends_on), (needed, depends_on)
 
 

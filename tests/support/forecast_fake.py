@@ -92,6 +92,7 @@ class FakeForecast:
     account: str = "111122223333"
     region: str = "us-east-1"
     stopped_deletable: bool = True
+    concurrent_creations: int = CONCURRENT_CREATIONS  # the account quota (adjustable in AWS)
     default_outcome: Outcome = field(default_factory=Outcome)
     outcomes: dict[str, Outcome] = field(default_factory=dict)  # by base name (job name without _hash)
     jobs: dict[str, FakeJob] = field(default_factory=dict)
@@ -112,6 +113,7 @@ class FakeForecast:
             self.outcomes.clear()
             self.default_outcome = Outcome()
             self.stopped_deletable = True
+            self.concurrent_creations = CONCURRENT_CREATIONS
 
     def fail_next(self, operation: str, code: str = "ThrottlingException", status: int = 400, times: int = 1) -> None:
         self.faults.append((operation, code, status, times))
@@ -226,7 +228,7 @@ class FakeForecast:
         if arn in self.jobs and self.jobs[arn].status(now) is not None:
             raise ServiceError("ResourceAlreadyExistsException", f"An export job named {name} already exists")
         creating = [j for j in self.jobs.values() if j.status(now) in ("CREATE_PENDING", "CREATE_IN_PROGRESS", "CREATE_STOPPING")]
-        if len(creating) >= CONCURRENT_CREATIONS:
+        if len(creating) >= self.concurrent_creations:
             raise ServiceError("LimitExceededException", "You can have at most 3 export jobs being created concurrently")
         base = name.rsplit("_", 1)[0]
         self.jobs[arn] = FakeJob(
