@@ -106,6 +106,7 @@ def measure(cloud: LocalCloud, template: dict[str, Any]) -> Runs:
         (job,) = cloud.forecast.jobs.values()
         assert delete.status == "SUCCESS" and job.delete_at is not None
         runs.delete_overheads.append(delete.response.at - (job.delete_at + DELETE_SECONDS))  # type: ignore[union-attr]
+        runs.longest_invocation = max([runs.longest_invocation] + [i.end - i.start for i in delete.invocations])
         runs.violations += cloud.violations
     return runs
 
@@ -222,6 +223,9 @@ def plot(ours: Runs, base: Runs, path: Path) -> None:
 
 
 def main() -> None:
+    import logging
+
+    logging.getLogger().addHandler(logging.NullHandler())  # the handlers' own logs would drown the table
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     sys.path.insert(0, str(REPO))
     from app import build_app
@@ -258,7 +262,7 @@ def main() -> None:
     rows.append(("CREATE_FAILED reported, p95 (s)", f"{a:.1f}", f"{b:.1f}", f"{b / a:.1f}x faster"))
     a, b = p95(ours.delete_overheads), p95(base.delete_overheads)
     rows.append(("delete overhead after the job is gone, p95 (s)", f"{a:.1f}", f"{b:.1f}", f"{b / a:.1f}x faster"))
-    rows.append(("longest handler invocation (s; Lambda timeout 90)", f"{ours.longest_invocation:.0f}", f"{base.longest_invocation:.0f}", "-"))
+    rows.append(("longest handler invocation (s; Lambda timeout 90, baseline 300)", f"{ours.longest_invocation:.0f}", f"{base.longest_invocation:.0f}", "-"))
     rows.append(("overlapping invocations / other driver violations", str(len(ours.violations)), str(len(base.violations)), "-"))
     for minutes in (5, 50):
         sfn_inv, sfn_gbs, sfn_usd = step_functions_cost(minutes)

@@ -1,0 +1,53 @@
+"""Timing behaviour on the virtual clock (the figures themselves come from `make bench`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.cfn_driver import LocalCloud, LocalStack
+from tests.support.forecast_fake import DELETE_SECONDS, Outcome
+from tests.support.scenarios import with_props
+
+
+def test_a_50_minute_job_is_seen_within_seconds_without_overlapping_invocations(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    cloud.forecast.default_outcome = Outcome("active", 50 * 60 + 17)
+    stack = LocalStack(cloud, with_props(example_template, TimeoutSeconds="3300", ServiceTimeout="3600"))
+    (create,) = stack.create().requests
+    (job,) = cloud.forecast.jobs.values()
+    assert create.status == "SUCCESS"
+    assert create.response.at - job.finished_at() <= 10  # type: ignore[operator,union-attr]
+    invocations = create.invocations
+    assert 50 <= len(invocations) <= 55  # about one a minute
+    for earlier, later in zip(invocations, invocations[1:]):
+        assert earlier.end <= later.start  # never two at once
+    assert max(i.end - i.start for i in invocations) <= 90 - 15  # inside the Lambda timeout with margin
+    cloud.check_invariants(allowed_jobs=1)
+
+
+def test_a_failure_is_reported_within_seconds(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    cloud.forecast.default_outcome = Outcome("failed", 7 * 60 + 41, "bad data")
+    create = LocalStack(cloud, example_template).create().by_type("Create")[0]
+    (job,) = cloud.forecast.jobs.values()
+    assert create.status == "FAILED"
+    assert create.response.at - job.finished_at() <= 10  # type: ignore[operator,union-attr]
+
+
+def test_a_delete_answers_within_seconds_of_the_job_being_gone(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    stack = LocalStack(cloud, example_template)
+    stack.create()
+    cloud.clock.advance(23)
+    (delete,) = stack.delete().requests
+    (job,) = cloud.forecast.jobs.values()
+    assert delete.status == "SUCCESS"
+    overhead = delete.response.at - (job.delete_at + DELETE_SECONDS)  # type: ignore[operator,union-attr]
+    assert 0 <= overhead <= 10
+    cloud.check_invariants()
+
+
+def test_the_delete_is_logged_before_it_is_answered(cloud: LocalCloud, example_template: dict[str, Any], caplog: Any) -> None:
+    stack = LocalStack(cloud, example_template)
+    stack.create()
+    caplog.set_level("INFO")
+    stack.delete()
+    messages = [r.getMessage() for r in caplog.records if r.name.endswith("responses")]
+    assert any("Sent SUCCESS" in m for m in messages)
