@@ -9,6 +9,7 @@ from .errors import ForecastExportValidationError
 from .export import ForecastExport
 from .export_format import ExportFormat
 from .handler_function import ForecastExportHandler
+from .provider import ForecastExportProvider
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,7 @@ __all__ = [
     "ExportFormat",
     "ForecastExport",
     "ForecastExportHandler",
+    "ForecastExportProvider",
     "ForecastExportValidationError",
     "__version__",
 ]

@@ -47,12 +47,15 @@ class ForecastExportHandler(Construct):
             return existing
         return cls(stack, HANDLER_ID)
 
-    def __init__(self, scope: Construct, id_: str) -> None:
+    def __init__(self, scope: Construct, id_: str, *, role_path: str | None = None) -> None:
+        """
+        :param role_path: IAM path for the handler's role, to follow the platform's naming conventions.
+            Default: ``/``.
+        """
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
         self.rule_prefix = "fcx-" + hashlib.sha256(self.node.path.encode()).hexdigest()[:8] + "-"
-        self._export_count = 0
-        self._policy_shards: list[iam.ManagedPolicy] = []
+        self._exports_per_holder: dict[str, int] = {}
 
         self.log_group = logs.LogGroup(
             self,
@@ -61,7 +64,7 @@ class ForecastExportHandler(Construct):
             # Kept after the stack is gone: the logs of the final Delete are what explains it.
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), path=role_path)
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
@@ -117,18 +120,32 @@ class ForecastExportHandler(Construct):
     def service_token(self) -> str:
         return self.function.function_arn
 
-    def _policy_for_next_export(self) -> iam.ManagedPolicy:
-        if self._export_count % EXPORTS_PER_POLICY == 0:
-            shard = iam.ManagedPolicy(self, f"ExportPermissions{len(self._policy_shards)}", roles=[self.role])
-            self._policy_shards.append(shard)
-        self._export_count += 1
-        return self._policy_shards[-1]
+    def _policy_for_next_export(self, export: Construct) -> iam.ManagedPolicy:
+        """The managed policy (12 exports each) that holds this export's statements.
+
+        It lives in the export's own stack: with a shared provider in another stack, the policy
+        names the export's forecast, role and key where they are defined, and is attached to the
+        provider's role there (no reference from the provider's stack back to the export's).
+        """
+        stack = cdk.Stack.of(export)
+        if stack is cdk.Stack.of(self):
+            holder: Construct = self
+        else:
+            holder_id = f"ForecastExportPermissions{cdk.Names.unique_id(self)}"
+            found = stack.node.try_find_child(holder_id)
+            holder = found if found is not None else Construct(stack, holder_id)
+        shards = [c for c in holder.node.children if isinstance(c, iam.ManagedPolicy)]
+        count = self._exports_per_holder.get(holder.node.path, 0)
+        if count % EXPORTS_PER_POLICY == 0:
+            shards.append(iam.ManagedPolicy(holder, f"ExportPermissions{len(shards)}", roles=[self.role]))
+        self._exports_per_holder[holder.node.path] = count + 1
+        return shards[-1]
 
     def grant_export(
-        self, *, forecast_arn: str, job_arn_pattern: str, role: iam.IRole, key: kms.IKey | None
+        self, export: Construct, *, forecast_arn: str, job_arn_pattern: str, role: iam.IRole, key: kms.IKey | None
     ) -> iam.ManagedPolicy:
         """Allow the handler to run one export; returns the policy the custom resource must wait for."""
-        policy = self._policy_for_next_export()
+        policy = self._policy_for_next_export(export)
         policy.add_statements(
             iam.PolicyStatement(actions=["forecast:CreateForecastExportJob"], resources=[forecast_arn]),
             iam.PolicyStatement(actions=FORECAST_JOB_ACTIONS, resources=[job_arn_pattern]),
