@@ -89,3 +89,30 @@ def opt_in_stack(app: cdk.App, name: str = "OptIns") -> cdk.Stack:
     )
     ForecastExport(stack, "Scratch", forecast_arn=FORECAST_ARN, destroy_bucket_with_stack=True, access_logs_bucket=logs_bucket)
     return stack
+
+
+def shared_provider_stacks(app: cdk.App) -> cdk.Stack:
+    """A provider stack and a team stack whose exports use it; returns the team stack."""
+    from aws_cdk import aws_iam as iam
+
+    from cdk_forecast_export import ForecastExportProvider
+
+    shared = cdk.Stack(app, "SharedProvider", env=ENV)
+    provider = ForecastExportProvider(shared, "Provider", role_path="/platform/")
+    team = cdk.Stack(app, "TeamExports", env=ENV)
+    cdk.Tags.of(team).add("costcenter", "42")
+    cdk.Tags.of(team).add("team", "from-scope")
+    iam.PermissionsBoundary.of(app).apply(iam.ManagedPolicy.from_managed_policy_name(team, "Boundary", "platform-boundary"))
+    key = kms.Key(team, "Key", enable_key_rotation=True)
+    ForecastExport(team, "Daily", forecast_arn=FORECAST_ARN, tags={"team": "demand"}, provider=provider, encryption_key=key,
+                   role_path="/platform/")
+    ForecastExport(team, "Weekly", forecast_arn=FORECAST_ARN.replace("demand_forecast", "weekly_forecast"), provider=provider)
+    return team
+
+
+def load_yaml_template(path: Path) -> dict[str, Any]:
+    from cfnlint.decode import decode_str
+
+    template, problems = decode_str(path.read_text())
+    assert not problems, problems
+    return json.loads(json.dumps(template))

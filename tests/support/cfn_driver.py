@@ -431,6 +431,8 @@ class LocalStack:
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{ref}"
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{ref}"
+        if kind == "AWS::IAM::ManagedPolicy" and attribute == "PolicyArn":
+            return f"arn:aws:iam::{ACCOUNT}:policy/{ref}"
         if kind == "AWS::Logs::LogGroup" and attribute == "Arn":
             return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{ref}:*"
         raise KeyError(f"GetAtt {logical_id}.{attribute} ({kind}) is not modelled")
@@ -455,11 +457,26 @@ class LocalStack:
             if key == "Fn::ImportValue":
                 return self.exports[self.resolve(arg)]
             if key == "Fn::Sub":
-                text = arg if isinstance(arg, str) else arg[0]
-                for name in ("AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName"):
-                    text = text.replace("${" + name + "}", str(self._ref(name)))
-                return text
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+                def substitute(match: re.Match[str]) -> str:
+                    name = match.group(1)
+                    if name in variables:
+                        return str(variables[name])
+                    if "." in name and not name.startswith("AWS::"):
+                        return str(self._get_att(*name.split(".", 1)))
+                    return str(self._ref(name))
+
+                return re.sub(r"\$\{([^}]+)\}", substitute, text)
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def exported_values(self) -> dict[str, str]:
+        """The stack's Outputs that carry an Export name, resolved: what Fn::ImportValue returns elsewhere."""
+        return {
+            str(self.resolve(output["Export"]["Name"])): str(self.resolve(output["Value"]))
+            for output in self.template.get("Outputs", {}).values()
+            if "Export" in output
+        }
 
     def custom_resources(self, template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
         resources = (template or self.template)["Resources"]

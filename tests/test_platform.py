@@ -1,0 +1,124 @@
+"""Platform use: a shared provider, plain CloudFormation templates, and CDK-native tags and boundaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+from cfnlint.api import ManualArgs, lint
+
+from tests.support import apps
+from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack
+from tests.support.iam_eval import PolicySet
+from tests.test_least_privilege import required_permissions
+
+PLAIN = apps.REPO / "examples" / "plain-cloudformation.yaml"
+
+
+@pytest.fixture(scope="module")
+def shared_assembly(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("shared")), context={**apps.cdk_json_context(), **apps.NO_BUNDLING})
+    apps.shared_provider_stacks(app)
+    assembly = app.synth()
+    return {name: dict(assembly.get_stack_by_name(name).template) for name in ("SharedProvider", "TeamExports")}
+
+
+def policies_for_role(stacks: list[LocalStack], role_export_or_ref: list[Any]) -> PolicySet:
+    """Every statement attached, in any of the stacks, to the provider's role."""
+    statements: list[dict[str, Any]] = []
+    for stack in stacks:
+        for resource in stack.template["Resources"].values():
+            if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                roles = [stack.resolve(r) for r in resource["Properties"].get("Roles", [])]
+                if set(roles) & set(role_export_or_ref):
+                    statements += stack.resolve(resource["Properties"]["PolicyDocument"])["Statement"]
+    return PolicySet(statements)
+
+
+def provider_role_name(provider: LocalStack) -> str:
+    return next(v for k, v in provider.exported_values().items() if k.endswith("-RoleName"))
+
+
+def test_the_plain_template_passes_cfn_lint() -> None:
+    matches = lint(PLAIN.read_text(), config=ManualArgs(regions=["us-east-1"], include_checks=["I"]))
+    assert [f"{m.rule.id} {m.message}" for m in matches if m.rule.id[0] in "EW" or m.rule.id == "I3510"] == []
+
+
+def test_a_plain_cloudformation_template_runs_through_the_whole_lifecycle(cloud: LocalCloud, shared_assembly: dict[str, Any]) -> None:
+    provider = LocalStack(cloud, shared_assembly["SharedProvider"], name="SharedProvider")
+    plain_template = apps.load_yaml_template(PLAIN)
+    stack = LocalStack(cloud, plain_template, name="PlainExport", exports=provider.exported_values())
+    created = stack.create()
+    assert created.status == "CREATE_COMPLETE", [r.reason for r in created.requests]
+    (job_arn,) = cloud.forecast.live_jobs()
+    assert "/demand_forecast/daily_plain_" in job_arn
+    assert cloud.forecast.jobs[job_arn].tags == {"source": "plain-cloudformation"}
+    retagged = apps.load_yaml_template(PLAIN)
+    retagged["Resources"]["DailyExport"]["Properties"]["Tags"] = [{"Key": "source", "Value": "changed"}]
+    assert stack.update(retagged).status == "UPDATE_COMPLETE"
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+    policies = policies_for_role([provider, stack], [provider_role_name(provider), provider._ref(
+        next(k for k, v in provider.template["Resources"].items() if v["Type"] == "AWS::IAM::Role"))])
+    denied = [n for call, params in cloud.aws_calls for n in required_permissions(call, params) if not policies.allows(*n)]
+    assert denied == []
+    other_job = f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast-export-job/demand_forecast/someone_else_0a1b2c3d"
+    assert not policies.allows("forecast:DeleteForecastExportJob", other_job)
+
+
+def test_exports_in_another_stack_use_the_shared_provider_with_least_privilege(cloud: LocalCloud, shared_assembly: dict[str, Any]) -> None:
+    provider = LocalStack(cloud, shared_assembly["SharedProvider"], name="SharedProvider")
+    team = LocalStack(cloud, shared_assembly["TeamExports"], name="TeamExports", exports=provider.exported_values())
+    assert team.create().status == "CREATE_COMPLETE"
+    assert team.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+    role_logical_id = next(k for k, v in provider.template["Resources"].items() if v["Type"] == "AWS::IAM::Role")
+    policies = policies_for_role([provider, team], [provider._ref(role_logical_id)])
+    needed = [n for call, params in cloud.aws_calls for n in required_permissions(call, params)]
+    assert any(action == "kms:GenerateDataKey" for action, _, _ in needed)
+    assert [n for n in needed if not policies.allows(*n)] == []
+    assert not policies.allows("forecast:CreateForecastExportJob", f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast/other_forecast")
+
+
+def test_the_provider_stack_holds_the_only_handler_and_exports_its_token(shared_assembly: dict[str, Any]) -> None:
+    provider = Template.from_json(shared_assembly["SharedProvider"])
+    team = Template.from_json(shared_assembly["TeamExports"])
+    provider.resource_count_is("AWS::Lambda::Function", 1)
+    team.resource_count_is("AWS::Lambda::Function", 0)
+    outputs = shared_assembly["SharedProvider"]["Outputs"]
+    assert {o["Export"]["Name"] for o in outputs.values()} >= {"ForecastExportProvider-ServiceToken", "ForecastExportProvider-RoleName"}
+    provider.has_resource_properties("AWS::IAM::Role", {"Path": "/platform/"})
+    # The export's permissions live in the team's stack, attached to the provider's role.
+    team.has_resource_properties("AWS::IAM::ManagedPolicy", {"Roles": [{"Fn::ImportValue": Match.string_like_regexp("SharedProvider:")}]})
+
+
+def test_tags_of_scope_reach_the_job_and_the_prop_wins(shared_assembly: dict[str, Any]) -> None:
+    team = Template.from_json(shared_assembly["TeamExports"])
+    jobs = team.find_resources("Custom::ForecastExportJob")
+    tags = sorted((k, tuple((t["Key"], t["Value"]) for t in v["Properties"]["Tags"])) for k, v in jobs.items())
+    assert tags[0][1] == (("costcenter", "42"), ("team", "demand"))  # Daily: its own tag wins
+    assert tags[1][1] == (("costcenter", "42"), ("team", "from-scope"))  # Weekly: only the scope's tags
+
+
+def test_permissions_boundary_applies_to_every_role_the_construct_creates(shared_assembly: dict[str, Any]) -> None:
+    for name in ("SharedProvider", "TeamExports"):
+        roles = shared_assembly[name]["Resources"]
+        for logical_id, resource in roles.items():
+            if resource["Type"] == "AWS::IAM::Role":
+                assert "platform-boundary" in str(resource["Properties"].get("PermissionsBoundary")), (name, logical_id)
+    team_roles = Template.from_json(shared_assembly["TeamExports"]).find_resources("AWS::IAM::Role", {"Properties": {"Path": "/platform/"}})
+    assert len(team_roles) == 1  # Daily asked for the platform path; Weekly kept the default
+
+
+def test_merged_tags_are_still_checked() -> None:
+    app = cdk.App(context=apps.NO_BUNDLING)
+    stack = cdk.Stack(app, "TooManyTags", env=apps.ENV)
+    for index in range(30):
+        cdk.Tags.of(stack).add(f"scope{index}", "x")
+    from cdk_forecast_export import ForecastExport
+
+    ForecastExport(stack, "Export", forecast_arn=apps.FORECAST_ARN, tags={f"own{i}": "y" for i in range(30)})
+    with pytest.raises(Exception, match="60 tags; at most 50"):
+        app.synth()
