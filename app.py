@@ -11,7 +11,6 @@ The default forecast ARN is a placeholder so the app synthesizes offline, withou
 from __future__ import annotations
 
 import aws_cdk as cdk
-
 from cdk_forecast_export import ExportFormat, ForecastExport
 
 

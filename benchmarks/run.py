@@ -28,12 +28,12 @@ from tests.support.bed import go_offline, local_cloud  # noqa: E402
 go_offline()
 
 import aws_cdk as cdk  # noqa: E402
-
 from cdk_forecast_export import ForecastExport  # noqa: E402
+
 from tests.support import apps  # noqa: E402
 from tests.support.cfn_driver import Containers, LocalCloud, LocalStack  # noqa: E402
 from tests.support.forecast_fake import DELETE_SECONDS, Outcome  # noqa: E402
-from tests.support.scenarios import custom_logical_id, with_exports, with_props  # noqa: E402
+from tests.support.scenarios import with_props  # noqa: E402
 
 SAMPLES = 20
 DURATIONS_MINUTES = (1, 5, 20, 50)
@@ -75,7 +75,7 @@ def measure(cloud: LocalCloud, template: dict[str, Any]) -> Runs:
         invocations, billed = [], []
         for sample in range(SAMPLES):
             fresh(cloud)
-            offset = 60.0 * sample / SAMPLES  # spreads the finish over the polling cycle
+            offset = 120.0 * sample / SAMPLES  # spreads the finish over a whole polling cycle of either handler
             cloud.forecast.default_outcome = Outcome("active", minutes * 60 + offset)
             stack = LocalStack(cloud, template)
             result = stack.create()
@@ -91,7 +91,7 @@ def measure(cloud: LocalCloud, template: dict[str, Any]) -> Runs:
         runs.billed_seconds[minutes] = statistics.mean(billed)
     for sample in range(SAMPLES):
         fresh(cloud)
-        cloud.forecast.default_outcome = Outcome("failed", 300 + 60.0 * sample / SAMPLES, "no data in the export window")
+        cloud.forecast.default_outcome = Outcome("failed", 300 + 120.0 * sample / SAMPLES, "no data in the export window")
         create = LocalStack(cloud, template).create().requests[0]
         (job,) = cloud.forecast.jobs.values()
         assert create.status == "FAILED"
@@ -101,7 +101,7 @@ def measure(cloud: LocalCloud, template: dict[str, Any]) -> Runs:
         cloud.forecast.default_outcome = Outcome("active", 60)
         stack = LocalStack(cloud, template)
         stack.create()
-        cloud.clock.advance(60.0 * sample / SAMPLES)
+        cloud.clock.advance(120.0 * sample / SAMPLES)
         (delete,) = stack.delete().requests
         (job,) = cloud.forecast.jobs.values()
         assert delete.status == "SUCCESS" and job.delete_at is not None
@@ -128,7 +128,9 @@ def lambda_usd(invocations: float, billed_seconds: float) -> float:
 def many_exports(app: cdk.App, count: int) -> cdk.Stack:
     stack = cdk.Stack(app, f"Scale{count}", env=apps.ENV)
     for index in range(count):
-        ForecastExport(stack, f"Export{index}", forecast_arn=f"arn:aws:forecast:{apps.REGION}:{apps.ACCOUNT}:forecast/forecast_{index}")
+        ForecastExport(
+            stack, f"Export{index}", forecast_arn=f"arn:aws:forecast:{apps.REGION}:{apps.ACCOUNT}:forecast/forecast_{index}"
+        )
     return stack
 
 
@@ -147,14 +149,21 @@ def policy_sizes(cloud: LocalCloud, template: dict[str, Any]) -> dict[str, int]:
     for resource in resources.values():
         if resource["Type"] == "AWS::IAM::Policy":
             for role in resource["Properties"]["Roles"]:
-                inline_per_role[role["Ref"]] = inline_per_role.get(role["Ref"], 0) + compact(resource["Properties"]["PolicyDocument"])
+                inline_per_role[role["Ref"]] = inline_per_role.get(role["Ref"], 0) + compact(
+                    resource["Properties"]["PolicyDocument"]
+                )
     trust = [compact(r["Properties"]["AssumeRolePolicyDocument"]) for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
     permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     statement = {
-        "Sid": "x" * 64, "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "lambda:InvokeFunction",
+        "Sid": "x" * 64,
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "lambda:InvokeFunction",
         "Resource": f"arn:aws:lambda:{apps.REGION}:{apps.ACCOUNT}:function:{'f' * 64}",
-        "Condition": {"StringEquals": {"AWS:SourceAccount": apps.ACCOUNT},
-                      "ArnLike": {"AWS:SourceArn": stack.resolve(permissions[0]["Properties"]["SourceArn"])}},
+        "Condition": {
+            "StringEquals": {"AWS:SourceAccount": apps.ACCOUNT},
+            "ArnLike": {"AWS:SourceArn": stack.resolve(permissions[0]["Properties"]["SourceArn"])},
+        },
     }
     return {
         "functions": sum(1 for r in resources.values() if r["Type"] == "AWS::Lambda::Function"),
@@ -173,7 +182,11 @@ def hundred_in_flight(cloud: LocalCloud, template: dict[str, Any]) -> dict[str, 
     result = LocalStack(cloud, template, name="Scale100").create()
     statuses = [r.status for r in result.requests]
     add_permission_calls = sum(1 for call, _ in cloud.aws_calls if call == "lambda:AddPermission")
-    return {"succeeded": statuses.count("SUCCESS"), "add_permission_calls": add_permission_calls, "containers": cloud.containers.loaded}
+    return {
+        "succeeded": statuses.count("SUCCESS"),
+        "add_permission_calls": add_permission_calls,
+        "containers": cloud.containers.loaded,
+    }
 
 
 def cold_start(asset_dir: Path, workdir: Path) -> dict[str, float]:
@@ -189,8 +202,16 @@ def cold_start(asset_dir: Path, workdir: Path) -> dict[str, float]:
     for _ in range(5):
         result = subprocess.run(
             [sys.executable, "-S", "-X", "importtime", "-c", "import forecast_export.app"],
-            env={"PYTHONPATH": f"{asset_dir}:{only}", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
-            capture_output=True, text=True, check=True, cwd=workdir,
+            env={
+                "PYTHONPATH": f"{asset_dir}:{only}",
+                "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "x",
+                "AWS_SECRET_ACCESS_KEY": "x",
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=workdir,
         )
         for line in result.stderr.splitlines():
             parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
@@ -206,11 +227,20 @@ def plot(ours: Runs, base: Runs, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 4))
-    for runs, label, colour in ((ours, "cdk-forecast-export", "tab:blue"), (base, "crhelper defaults (2-minute rule)", "tab:red")):
+    for runs, label, colour in (
+        (ours, "cdk-forecast-export", "tab:blue"),
+        (base, "crhelper defaults (2-minute rule)", "tab:red"),
+    ):
         xs = [m for m in DURATIONS_MINUTES for _ in runs.latencies[m]]
         ys = [v for m in DURATIONS_MINUTES for v in runs.latencies[m]]
         axis.scatter(xs, ys, s=10, alpha=0.35, color=colour)
-        axis.plot(DURATIONS_MINUTES, [p95(runs.latencies[m]) for m in DURATIONS_MINUTES], marker="o", color=colour, label=f"{label}: p95")
+        axis.plot(
+            DURATIONS_MINUTES,
+            [p95(runs.latencies[m]) for m in DURATIONS_MINUTES],
+            marker="o",
+            color=colour,
+            label=f"{label}: p95",
+        )
     axis.axhline(10, linestyle="--", color="grey", linewidth=1, label="target: 10 s")
     axis.set_xscale("log")
     axis.set_xticks(DURATIONS_MINUTES, [str(m) for m in DURATIONS_MINUTES])
@@ -262,35 +292,103 @@ def main() -> None:
     rows.append(("CREATE_FAILED reported, p95 (s)", f"{a:.1f}", f"{b:.1f}", f"{b / a:.1f}x faster"))
     a, b = p95(ours.delete_overheads), p95(base.delete_overheads)
     rows.append(("delete overhead after the job is gone, p95 (s)", f"{a:.1f}", f"{b:.1f}", f"{b / a:.1f}x faster"))
-    rows.append(("longest handler invocation (s; Lambda timeout 90, baseline 300)", f"{ours.longest_invocation:.0f}", f"{base.longest_invocation:.0f}", "-"))
+    rows.append(
+        (
+            "longest handler invocation (s; Lambda timeout 90, baseline 300)",
+            f"{ours.longest_invocation:.0f}",
+            f"{base.longest_invocation:.0f}",
+            "-",
+        )
+    )
     rows.append(("overlapping invocations / other driver violations", str(len(ours.violations)), str(len(base.violations)), "-"))
     for minutes in (5, 50):
         sfn_inv, sfn_gbs, sfn_usd = step_functions_cost(minutes)
         gbs = ours.billed_seconds[minutes] * MEMORY_GB
         usd = lambda_usd(ours.invocations[minutes], ours.billed_seconds[minutes])
-        rows.append((f"{minutes}-min job: handler invocations (vs Step Functions waiter, 5 s)", f"{ours.invocations[minutes]:.0f}",
-                     f"{sfn_inv:.0f}", f"{sfn_inv / ours.invocations[minutes]:.0f}x fewer"))
-        rows.append((f"{minutes}-min job: Lambda GB-seconds (vs Step Functions waiter)", f"{gbs:.1f}", f"{sfn_gbs:.1f}",
-                     f"{gbs / sfn_gbs:.1f}x more"))
-        rows.append((f"{minutes}-min job: USD incl. state transitions (vs Step Functions waiter)", f"{usd:.5f}", f"{sfn_usd:.5f}",
-                     f"{sfn_usd / usd:.1f}x cheaper"))
+        rows.append(
+            (
+                f"{minutes}-min job: handler invocations (vs Step Functions waiter, 5 s)",
+                f"{ours.invocations[minutes]:.0f}",
+                f"{sfn_inv:.0f}",
+                f"{sfn_inv / ours.invocations[minutes]:.0f}x fewer",
+            )
+        )
+        rows.append(
+            (
+                f"{minutes}-min job: Lambda GB-seconds (vs Step Functions waiter)",
+                f"{gbs:.1f}",
+                f"{sfn_gbs:.1f}",
+                f"{gbs / sfn_gbs:.1f}x more",
+            )
+        )
+        rows.append(
+            (
+                f"{minutes}-min job: USD incl. state transitions (vs Step Functions waiter)",
+                f"{usd:.5f}",
+                f"{sfn_usd:.5f}",
+                f"{sfn_usd / usd:.1f}x cheaper",
+            )
+        )
         base_usd = lambda_usd(base.invocations[minutes], base.billed_seconds[minutes])
-        rows.append((f"{minutes}-min job: invocations, USD (vs crhelper defaults)", f"{ours.invocations[minutes]:.0f}, {usd:.5f}",
-                     f"{base.invocations[minutes]:.0f}, {base_usd:.5f}", f"{usd / base_usd:.1f}x the cost"))
+        rows.append(
+            (
+                f"{minutes}-min job: invocations, USD (vs crhelper defaults)",
+                f"{ours.invocations[minutes]:.0f}, {usd:.5f}",
+                f"{base.invocations[minutes]:.0f}, {base_usd:.5f}",
+                f"{usd / base_usd:.1f}x the cost",
+            )
+        )
     rows.append(("synth time, 100 exports ÷ 1 export", f"{synth[100] / synth[1]:.1f}", "100 (linear)", "-"))
-    rows.append(("synth time per export at 10 / 50 / 100 exports (ms)",
-                 " / ".join(f"{1000 * (synth[n] - synth[1]) / (n - 1):.0f}" for n in (10, 50, 100)), "-", "-"))
+    rows.append(
+        (
+            "synth time per export at 10 / 50 / 100 exports (ms)",
+            " / ".join(f"{1000 * (synth[n] - synth[1]) / (n - 1):.0f}" for n in (10, 50, 100)),
+            "-",
+            "-",
+        )
+    )
     rows.append(("100 exports: handler functions", str(sizes["functions"]), "-", "-"))
-    rows.append(("100 exports: largest managed policy (chars; IAM limit 6144)", str(sizes["largest_managed_policy"]), "6144",
-                 f"{sizes['managed_policies']} policies"))
-    rows.append(("100 exports: inline policies per role (chars; IAM limit 10240)", str(sizes["largest_inline_total_per_role"]), "10240", "-"))
-    rows.append(("handler resource policy with 100 polls in flight (bytes; limit 20480)", str(sizes["resource_policy_bytes"]),
-                 f"~{100 * 330} (crhelper: one statement per poll)", "-"))
-    rows.append(("100 exports created at once (quota raised): succeeded / AddPermission calls",
-                 f"{in_flight['succeeded']:.0f} / {in_flight['add_permission_calls']:.0f}", "-", "-"))
+    rows.append(
+        (
+            "100 exports: largest managed policy (chars; IAM limit 6144)",
+            str(sizes["largest_managed_policy"]),
+            "6144",
+            f"{sizes['managed_policies']} policies",
+        )
+    )
+    rows.append(
+        (
+            "100 exports: inline policies per role (chars; IAM limit 10240)",
+            str(sizes["largest_inline_total_per_role"]),
+            "10240",
+            "-",
+        )
+    )
+    rows.append(
+        (
+            "handler resource policy with 100 polls in flight (bytes; limit 20480)",
+            str(sizes["resource_policy_bytes"]),
+            f"~{100 * 330} (crhelper: one statement per poll)",
+            "-",
+        )
+    )
+    rows.append(
+        (
+            "100 exports created at once (quota raised): succeeded / AddPermission calls",
+            f"{in_flight['succeeded']:.0f} / {in_flight['add_permission_calls']:.0f}",
+            "-",
+            "-",
+        )
+    )
     rows.append(("handler asset zipped (KB; target 100)", f"{cold['zip_kb']:.1f}", "100", "-"))
-    rows.append(("import time: forecast_export.app / boto3 / crhelper (ms, real, median of 5)",
-                 f"{cold['forecast_export.app']:.0f} / {cold['boto3']:.0f} / {cold['crhelper']:.0f}", "-", "-"))
+    rows.append(
+        (
+            "import time: forecast_export.app / boto3 / crhelper (ms, real, median of 5)",
+            f"{cold['forecast_export.app']:.0f} / {cold['boto3']:.0f} / {cold['crhelper']:.0f}",
+            "-",
+            "-",
+        )
+    )
 
     header = ("figure", "this project", "baseline", "ratio")
     lines = ["| " + " | ".join(header) + " |", "|---|---|---|---|"] + ["| " + " | ".join(row) + " |" for row in rows]
@@ -302,7 +400,8 @@ def main() -> None:
         f"Generated by `make bench` ({SAMPLES} jobs per figure; latency, invocations and GB-seconds in virtual time on the local "
         "test bed; synth and import time in real time).\n\nBaselines: crhelper 2.0.12 with its defaults (2-minute rule, 120 s "
         "sleep before answering a Delete; `benchmarks/baseline_handler/`), and for cost the CDK Provider framework's Step "
-        f"Functions waiter polling every {SFN_POLL_SECONDS} s, modelled on the same job durations with {SFN_INVOCATION_SECONDS} s "
+        f"Functions waiter polling every {SFN_POLL_SECONDS} s, modelled on the same job durations with "
+        f"{SFN_INVOCATION_SECONDS} s "
         "per isComplete call. Prices: Lambda arm64 $0.0000133334/GB-s and $0.20 per million requests, Step Functions $0.025 per "
         "1000 state transitions; EventBridge scheduled rules cost nothing. Memory 128 MB everywhere.\n"
     )

@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """One export into a new bucket the construct creates (private, TLS-only, versioned, retained).
 
-    python examples/own_bucket.py        # or: npx cdk synth --app "python examples/own_bucket.py"
+python examples/own_bucket.py        # or: npx cdk synth --app "python examples/own_bucket.py"
 """
 
 from __future__ import annotations
 
 import aws_cdk as cdk
-
 from cdk_forecast_export import ExportFormat, ForecastExport
 
 ENV = cdk.Environment(account="111122223333", region="us-east-1")

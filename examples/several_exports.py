@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-
 from cdk_forecast_export import ForecastExport
 
 ENV = cdk.Environment(account="111122223333", region="us-east-1")
@@ -14,7 +13,9 @@ FORECASTS = ("demand_forecast", "supply_forecast", "returns_forecast")
 def build(app: cdk.App) -> list[cdk.Stack]:
     stack = cdk.Stack(app, "SeveralExports", env=ENV)
     for name in FORECASTS:
-        ForecastExport(stack, name.title().replace("_", ""), forecast_arn=f"arn:aws:forecast:us-east-1:111122223333:forecast/{name}")
+        ForecastExport(
+            stack, name.title().replace("_", ""), forecast_arn=f"arn:aws:forecast:us-east-1:111122223333:forecast/{name}"
+        )
     # Forecast creates at most 3 export jobs at once per account; more wait their turn within `timeout`.
     return [stack]
 

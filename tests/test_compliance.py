@@ -6,15 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from cdk_forecast_export.compliance import REASONS
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
 
-from cdk_forecast_export.compliance import REASONS
 from tests.support import apps
 
 README = (apps.REPO / "README.md").read_text()
@@ -74,9 +75,19 @@ def _checkov() -> str:
 def test_checkov_passes_every_template(synthesized: dict[str, Any]) -> None:
     files = [str(path) for _, path, _ in synthesized.values()]
     result = subprocess.run(
-        [_checkov(), "--framework", "cloudformation", "--output", "json", "--compact", "--skip-download",
-         *[arg for f in files for arg in ("-f", f)]],
-        capture_output=True, text=True, check=False,
+        [
+            _checkov(),
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--compact",
+            "--skip-download",
+            *[arg for f in files for arg in ("-f", f)],
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     report = json.loads(result.stdout)
     assert report["summary"]["passed"] > 50, report["summary"]

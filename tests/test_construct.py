@@ -74,29 +74,43 @@ def test_default_bucket_is_private_tls_only_versioned_encrypted_and_retained(tem
     for bucket in own.values():
         assert bucket["DeletionPolicy"] == "Retain"
         assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
         }
     algorithms = sorted(
-        b["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        b["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+            "SSEAlgorithm"
+        ]
         for b in own.values()
     )
     assert algorithms == ["AES256", "aws:kms"]
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",
-        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}},
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
     )
 
 
 def test_forecast_role_trusts_forecast_with_confused_deputy_conditions(template: Template) -> None:
-    roles = template.find_resources("AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {"Statement": [
-        {"Principal": {"Service": "forecast.amazonaws.com"}}]}}})
+    roles = template.find_resources(
+        "AWS::IAM::Role",
+        {"Properties": {"AssumeRolePolicyDocument": {"Statement": [{"Principal": {"Service": "forecast.amazonaws.com"}}]}}},
+    )
     assert len(roles) == 3
     for role in roles.values():
         statement = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
         assert statement["Condition"] == {
             "StringEquals": {"aws:SourceAccount": ACCOUNT},
-            "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":forecast:{REGION}:{ACCOUNT}:*"]]}},
+            "ArnLike": {
+                "aws:SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":forecast:{REGION}:{ACCOUNT}:*"]]}
+            },
         }
 
 
@@ -127,7 +141,9 @@ def test_handler_gets_per_export_forecast_passrole_and_kms_permissions(template:
     resources = [r for s in create for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
     assert sorted(resources) == sorted({FORECAST_ARN, FORECAST_ARN.replace("demand_forecast", "weekly_forecast")})
     passrole = [s for s in statements if s["Action"] == "iam:PassRole"]
-    assert passrole and all(s["Condition"] == {"StringEquals": {"iam:PassedToService": "forecast.amazonaws.com"}} for s in passrole)
+    assert passrole and all(
+        s["Condition"] == {"StringEquals": {"iam:PassedToService": "forecast.amazonaws.com"}} for s in passrole
+    )
     job_actions = [s for s in statements if "forecast:DescribeForecastExportJob" in s["Action"]]
     job_resources = [r for s in job_actions for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
     assert len(job_resources) == 3
@@ -138,23 +154,47 @@ def test_handler_gets_per_export_forecast_passrole_and_kms_permissions(template:
 
 def test_one_permission_lets_only_this_handlers_rules_invoke_it(template: Template) -> None:
     template.resource_count_is("AWS::Lambda::Permission", 1)
-    template.has_resource_properties("AWS::Lambda::Permission", {
-        "Action": "lambda:InvokeFunction",
-        "Principal": "events.amazonaws.com",
-        "SourceAccount": ACCOUNT,
-        "SourceArn": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp(r":rule/fcx-[0-9a-f]{8}-\*$")])]},
-    })
-    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-        "Sid": "ManageOwnPollingRules",
-        "Resource": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp(r":rule/fcx-[0-9a-f]{8}-\*$")])]}})])}})
-    statements = [s for p in template.find_resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "Principal": "events.amazonaws.com",
+            "SourceAccount": ACCOUNT,
+            "SourceArn": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp(r":rule/fcx-[0-9a-f]{8}-\*$")])]},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Sid": "ManageOwnPollingRules",
+                                "Resource": {
+                                    "Fn::Join": ["", Match.array_with([Match.string_like_regexp(r":rule/fcx-[0-9a-f]{8}-\*$")])]
+                                },
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    statements = [
+        s for p in template.find_resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
     assert not [s for s in statements if "lambda:AddPermission" in str(s["Action"])]
 
 
 def test_custom_resource_waits_for_every_permission_it_needs(template: Template) -> None:
     depends_on = _custom(template, "encrypted_daily")["DependsOn"]
-    for needed in ("ForecastExportHandlerExportPermissions", "ForecastExportHandlerFunctionPollingRulesMayInvoke",
-                   "EncryptedOwnBucketPolicy"):
+    for needed in (
+        "ForecastExportHandlerExportPermissions",
+        "ForecastExportHandlerFunctionPollingRulesMayInvoke",
+        "EncryptedOwnBucketPolicy",
+    ):
         assert any(d.startswith(needed) for d in depends_on), (needed, depends_on)
 
 

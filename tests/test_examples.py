@@ -35,7 +35,9 @@ def test_example_synthesizes_cleanly(path: Path, tmp_path: Path) -> None:
     assembly = app.synth()
     for stack in stacks:
         template = assembly.get_stack_by_name(stack.stack_name).template
-        assert any(r["Type"] == "Custom::ForecastExportJob" for r in template["Resources"].values()) or stack.stack_name.endswith("Platform")
+        assert any(r["Type"] == "Custom::ForecastExportJob" for r in template["Resources"].values()) or stack.stack_name.endswith(
+            "Platform"
+        )
         import json
 
         matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"], include_checks=["I"]))

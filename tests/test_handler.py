@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cfn_driver import LocalStack, LocalCloud
+from tests.support.cfn_driver import LocalCloud, LocalStack
 from tests.support.forecast_fake import Outcome
 from tests.support.scenarios import custom_logical_id, with_props
 
@@ -96,7 +96,9 @@ def test_a_timeout_or_removal_policy_change_touches_nothing(cloud: LocalCloud, e
     cloud.check_invariants()
 
 
-def test_a_replacing_update_creates_a_new_job_and_the_old_one_is_deleted(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+def test_a_replacing_update_creates_a_new_job_and_the_old_one_is_deleted(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
     stack = LocalStack(cloud, example_template)
     stack.create()
     (old_arn,) = cloud.forecast.live_jobs()
@@ -131,7 +133,9 @@ def test_delete_of_a_running_job_stops_it_then_deletes_it(cloud: LocalCloud, exa
     delete = stack.start("Delete", create.logical_id, props, physical_id=job_arn)
     cloud.run([delete])
     assert delete.status == "SUCCESS"
-    operations = [c.operation for c in cloud.forecast.calls if c.operation in ("StopResource", "DeleteForecastExportJob") and not c.error]
+    operations = [
+        c.operation for c in cloud.forecast.calls if c.operation in ("StopResource", "DeleteForecastExportJob") and not c.error
+    ]
     assert operations[:2] == ["StopResource", "DeleteForecastExportJob"]
     assert not cloud.forecast.live_jobs()
     # The create request is still polling; CloudFormation would have cancelled it. Let it end.
@@ -140,11 +144,15 @@ def test_delete_of_a_running_job_stops_it_then_deletes_it(cloud: LocalCloud, exa
     cloud.check_invariants()
 
 
-def test_delete_with_a_made_up_physical_id_finds_the_job_by_its_properties(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+def test_delete_with_a_made_up_physical_id_finds_the_job_by_its_properties(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
     stack = LocalStack(cloud, example_template)
     stack.create()
     logical_id = custom_logical_id(example_template)
-    delete = stack.start("Delete", logical_id, stack.properties[logical_id], physical_id="ForecastExportExample_DailyExport_ABCD1234")
+    delete = stack.start(
+        "Delete", logical_id, stack.properties[logical_id], physical_id="ForecastExportExample_DailyExport_ABCD1234"
+    )
     cloud.run([delete])
     assert delete.status == "SUCCESS"
     assert not cloud.forecast.live_jobs()
@@ -198,20 +206,52 @@ DEPLOY_TIME_BAD_PROPS = [
     ("timeout not a number", {"TimeoutSeconds": "ten"}, "TimeoutSeconds"),
     ("tag with aws: prefix", {"Tags": [{"Key": "aws:x", "Value": "y"}]}, "Tags"),
     ("51 tags", {"Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(51)]}, "Tags"),
-    ("role in another account", {"Destination": {"S3Config": {"Path": "s3://b/p/", "RoleArn": "arn:aws:iam::444455556666:role/r"}}},
-     "Destination.S3Config.RoleArn"),
-    ("KMS alias", {"Destination": {"S3Config": {"Path": "s3://b/p/", "RoleArn": "arn:aws:iam::111122223333:role/r",
-                                                "KMSKeyArn": "arn:aws:kms:us-east-1:111122223333:alias/x"}}}, "Destination.S3Config.KMSKeyArn"),
-    ("KMS key in another account", {"Destination": {"S3Config": {"Path": "s3://b/p/", "RoleArn": "arn:aws:iam::111122223333:role/r",
-                                    "KMSKeyArn": "arn:aws:kms:us-east-1:444455556666:key/abc"}}}, "Destination.S3Config.KMSKeyArn"),
-    ("path not s3://", {"Destination": {"S3Config": {"Path": "https://bucket/x", "RoleArn": "arn:aws:iam::111122223333:role/r"}}},
-     "Destination.S3Config.Path"),
+    (
+        "role in another account",
+        {"Destination": {"S3Config": {"Path": "s3://b/p/", "RoleArn": "arn:aws:iam::444455556666:role/r"}}},
+        "Destination.S3Config.RoleArn",
+    ),
+    (
+        "KMS alias",
+        {
+            "Destination": {
+                "S3Config": {
+                    "Path": "s3://b/p/",
+                    "RoleArn": "arn:aws:iam::111122223333:role/r",
+                    "KMSKeyArn": "arn:aws:kms:us-east-1:111122223333:alias/x",
+                }
+            }
+        },
+        "Destination.S3Config.KMSKeyArn",
+    ),
+    (
+        "KMS key in another account",
+        {
+            "Destination": {
+                "S3Config": {
+                    "Path": "s3://b/p/",
+                    "RoleArn": "arn:aws:iam::111122223333:role/r",
+                    "KMSKeyArn": "arn:aws:kms:us-east-1:444455556666:key/abc",
+                }
+            }
+        },
+        "Destination.S3Config.KMSKeyArn",
+    ),
+    (
+        "path not s3://",
+        {"Destination": {"S3Config": {"Path": "https://bucket/x", "RoleArn": "arn:aws:iam::111122223333:role/r"}}},
+        "Destination.S3Config.Path",
+    ),
     ("unknown removal policy", {"RemovalPolicy": "Snapshot"}, "RemovalPolicy"),
 ]
 
 
-@pytest.mark.parametrize(("changes", "field"), [(c, f) for _, c, f in DEPLOY_TIME_BAD_PROPS], ids=[i for i, *_ in DEPLOY_TIME_BAD_PROPS])
-def test_bad_properties_fail_before_any_forecast_call(cloud: LocalCloud, example_template: dict[str, Any], changes: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "field"), [(c, f) for _, c, f in DEPLOY_TIME_BAD_PROPS], ids=[i for i, *_ in DEPLOY_TIME_BAD_PROPS]
+)
+def test_bad_properties_fail_before_any_forecast_call(
+    cloud: LocalCloud, example_template: dict[str, Any], changes: dict[str, Any], field: str
+) -> None:
     result = LocalStack(cloud, with_props(example_template, **changes)).create()
     create = result.by_type("Create")[0]
     assert create.status == "FAILED"

@@ -25,7 +25,9 @@ def handler_policies(stack: LocalStack) -> PolicySet:
     role_logical_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     statements: list[dict[str, Any]] = []
     for resource in resources.values():
-        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": role_logical_id} in resource["Properties"].get("Roles", []):
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": role_logical_id} in resource[
+            "Properties"
+        ].get("Roles", []):
             statements += stack.resolve(resource["Properties"]["PolicyDocument"])["Statement"]
     return PolicySet(statements)
 
@@ -37,8 +39,10 @@ def required_permissions(service_operation: str, params: dict[str, Any]) -> list
     if service == "forecast":
         if operation == "CreateForecastExportJob":
             s3 = params["Destination"]["S3Config"]
-            needed = [(action, params["ForecastArn"], {}),
-                      ("iam:PassRole", s3["RoleArn"], {"iam:PassedToService": "forecast.amazonaws.com"})]
+            needed = [
+                (action, params["ForecastArn"], {}),
+                ("iam:PassRole", s3["RoleArn"], {"iam:PassedToService": "forecast.amazonaws.com"}),
+            ]
             if s3.get("KMSKeyArn"):
                 needed += [("kms:Decrypt", s3["KMSKeyArn"], {}), ("kms:GenerateDataKey", s3["KMSKeyArn"], {})]
             return [n for n in needed if n[1]]
@@ -72,9 +76,19 @@ def exercised(cloud: LocalCloud, every_prop_template: dict[str, Any]) -> LocalSt
 def test_every_call_the_handler_makes_is_allowed(cloud: LocalCloud, exercised: LocalStack) -> None:
     policies = handler_policies(exercised)
     operations = {call for call, _ in cloud.aws_calls}
-    for needed in ("forecast:CreateForecastExportJob", "forecast:DescribeForecastExportJob", "forecast:DeleteForecastExportJob",
-                   "forecast:StopResource", "forecast:TagResource", "forecast:UntagResource", "events:PutRule",
-                   "events:PutTargets", "events:RemoveTargets", "events:DeleteRule", "events:DescribeRule"):
+    for needed in (
+        "forecast:CreateForecastExportJob",
+        "forecast:DescribeForecastExportJob",
+        "forecast:DeleteForecastExportJob",
+        "forecast:StopResource",
+        "forecast:TagResource",
+        "forecast:UntagResource",
+        "events:PutRule",
+        "events:PutTargets",
+        "events:RemoveTargets",
+        "events:DeleteRule",
+        "events:DescribeRule",
+    ):
         assert needed in operations, f"the scenario never exercised {needed}"
     denied = [
         (action, resource, context)
@@ -91,7 +105,9 @@ def test_calls_outside_the_stacks_exports_are_denied(cloud: LocalCloud, exercise
     base = f"arn:aws:forecast:{REGION}:{ACCOUNT}"
     own_job = next(p["ForecastExportJobArn"] for c, p in cloud.aws_calls if c == "forecast:DescribeForecastExportJob")
     assert policies.allows("forecast:DescribeForecastExportJob", own_job)
-    own_role = next(p["Destination"]["S3Config"]["RoleArn"] for c, p in cloud.aws_calls if c == "forecast:CreateForecastExportJob")
+    own_role = next(
+        p["Destination"]["S3Config"]["RoleArn"] for c, p in cloud.aws_calls if c == "forecast:CreateForecastExportJob"
+    )
     outsiders = [
         ("forecast:DescribeForecastExportJob", f"{base}:forecast-export-job/demand_forecast/someone_else_0a1b2c3d", {}),
         ("forecast:DeleteForecastExportJob", f"{base}:forecast-export-job/other_forecast/Plain_0a1b2c3d", {}),

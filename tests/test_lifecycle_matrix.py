@@ -118,7 +118,9 @@ def test_stack_delete_while_the_job_is_still_running(cloud: LocalCloud, example_
     cloud.forecast.default_outcome = Outcome("never")
     stack, create = _start_create(cloud, example_template)
     cloud.run([create], horizon=cloud.clock.now() + 120)
-    delete = stack.start("Delete", create.logical_id, create.event["ResourceProperties"], physical_id=create.event["LogicalResourceId"])
+    delete = stack.start(
+        "Delete", create.logical_id, create.event["ResourceProperties"], physical_id=create.event["LogicalResourceId"]
+    )
     cloud.run([delete, create])
     assert delete.status == "SUCCESS"
     assert not cloud.forecast.live_jobs()
@@ -187,7 +189,9 @@ def test_server_errors_are_retried(cloud: LocalCloud, example_template: dict[str
     cloud.check_invariants()
 
 
-def test_five_exports_queue_behind_the_three_concurrent_creations_limit(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+def test_five_exports_queue_behind_the_three_concurrent_creations_limit(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
     cloud.forecast.default_outcome = Outcome("active", 400)
     stack = LocalStack(cloud, with_exports(example_template, 5))
     result = stack.create()

@@ -8,7 +8,6 @@ import sys
 import sysconfig
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -59,8 +58,14 @@ def test_the_handler_imports_from_the_asset_with_only_boto3_installed(asset_dir:
         print("handler", app.handler.__name__)
         """
     )
-    env = {"PYTHONPATH": f"{asset_dir}{os.pathsep}{_boto3_only_path(tmp_path)}", "AWS_REGION": "us-east-1", "PATH": os.environ["PATH"]}
-    result = subprocess.run([sys.executable, "-S", "-c", script, str(asset_dir)], env=env, capture_output=True, text=True, cwd=tmp_path)
+    env = {
+        "PYTHONPATH": f"{asset_dir}{os.pathsep}{_boto3_only_path(tmp_path)}",
+        "AWS_REGION": "us-east-1",
+        "PATH": os.environ["PATH"],
+    }
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", script, str(asset_dir)], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "handler handler"
 
@@ -69,8 +74,20 @@ def test_the_handler_imports_from_the_asset_with_only_boto3_installed(asset_dir:
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out), str(REPO)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(out),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
     )
     (built,) = out.glob("cdk_forecast_export-*.whl")
     return built
@@ -80,19 +97,26 @@ def test_the_wheel_carries_the_handler(wheel: Path) -> None:
     import zipfile
 
     names = zipfile.ZipFile(wheel).namelist()
-    for needed in ("cdk_forecast_export/py.typed", "cdk_forecast_export/_lambda/requirements.txt",
-                   "cdk_forecast_export/_lambda/forecast_export/app.py", "cdk_forecast_export/_lambda/forecast_export/rules.py"):
+    for needed in (
+        "cdk_forecast_export/py.typed",
+        "cdk_forecast_export/_lambda/requirements.txt",
+        "cdk_forecast_export/_lambda/forecast_export/app.py",
+        "cdk_forecast_export/_lambda/forecast_export/rules.py",
+    ):
         assert needed in names
     assert not any(n.startswith(("tests/", "constructs/")) for n in names)
 
 
 def test_the_installed_wheel_synthesizes_three_exports_outside_the_repository(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)], check=True
+    )
     project = tmp_path / "platform-app"
     project.mkdir()
-    (project / "app.py").write_text(textwrap.dedent(
-        """
+    (project / "app.py").write_text(
+        textwrap.dedent(
+            """
         import json, sys
         import aws_cdk as cdk
         import cdk_forecast_export
@@ -106,11 +130,15 @@ def test_the_installed_wheel_synthesizes_three_exports_outside_the_repository(wh
         kinds = [r["Type"] for r in template["Resources"].values()]
         print(kinds.count("Custom::ForecastExportJob"), kinds.count("AWS::Lambda::Function"))
         """
-    ))
+        )
+    )
     # -S: no site processing, so the repository's editable install is invisible; only the wheel
     # and the third-party packages (aws-cdk-lib, jsii, constructs, crhelper) are on the path.
     site_packages = sysconfig.get_paths()["purelib"]
-    bootstrap = f"import sys; sys.path[:0] = [{str(target)!r}, {site_packages!r}]; sys.argv = ['app.py', {str(target)!r}]; exec(open('app.py').read())"
+    bootstrap = (
+        f"import sys; sys.path[:0] = [{str(target)!r}, {site_packages!r}]; "
+        f"sys.argv = ['app.py', {str(target)!r}]; exec(open('app.py').read())"
+    )
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     env.pop("PYTHONPATH", None)
     result = subprocess.run([sys.executable, "-S", "-c", bootstrap], cwd=project, env=env, capture_output=True, text=True)

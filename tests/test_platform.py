@@ -46,7 +46,9 @@ def test_the_plain_template_passes_cfn_lint() -> None:
     assert [f"{m.rule.id} {m.message}" for m in matches if m.rule.id[0] in "EW" or m.rule.id == "I3510"] == []
 
 
-def test_a_plain_cloudformation_template_runs_through_the_whole_lifecycle(cloud: LocalCloud, shared_assembly: dict[str, Any]) -> None:
+def test_a_plain_cloudformation_template_runs_through_the_whole_lifecycle(
+    cloud: LocalCloud, shared_assembly: dict[str, Any]
+) -> None:
     provider = LocalStack(cloud, shared_assembly["SharedProvider"], name="SharedProvider")
     plain_template = apps.load_yaml_template(PLAIN)
     stack = LocalStack(cloud, plain_template, name="PlainExport", exports=provider.exported_values())
@@ -60,15 +62,22 @@ def test_a_plain_cloudformation_template_runs_through_the_whole_lifecycle(cloud:
     assert stack.update(retagged).status == "UPDATE_COMPLETE"
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
-    policies = policies_for_role([provider, stack], [provider_role_name(provider), provider._ref(
-        next(k for k, v in provider.template["Resources"].items() if v["Type"] == "AWS::IAM::Role"))])
+    policies = policies_for_role(
+        [provider, stack],
+        [
+            provider_role_name(provider),
+            provider._ref(next(k for k, v in provider.template["Resources"].items() if v["Type"] == "AWS::IAM::Role")),
+        ],
+    )
     denied = [n for call, params in cloud.aws_calls for n in required_permissions(call, params) if not policies.allows(*n)]
     assert denied == []
     other_job = f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast-export-job/demand_forecast/someone_else_0a1b2c3d"
     assert not policies.allows("forecast:DeleteForecastExportJob", other_job)
 
 
-def test_exports_in_another_stack_use_the_shared_provider_with_least_privilege(cloud: LocalCloud, shared_assembly: dict[str, Any]) -> None:
+def test_exports_in_another_stack_use_the_shared_provider_with_least_privilege(
+    cloud: LocalCloud, shared_assembly: dict[str, Any]
+) -> None:
     provider = LocalStack(cloud, shared_assembly["SharedProvider"], name="SharedProvider")
     team = LocalStack(cloud, shared_assembly["TeamExports"], name="TeamExports", exports=provider.exported_values())
     assert team.create().status == "CREATE_COMPLETE"
@@ -88,10 +97,15 @@ def test_the_provider_stack_holds_the_only_handler_and_exports_its_token(shared_
     provider.resource_count_is("AWS::Lambda::Function", 1)
     team.resource_count_is("AWS::Lambda::Function", 0)
     outputs = shared_assembly["SharedProvider"]["Outputs"]
-    assert {o["Export"]["Name"] for o in outputs.values()} >= {"ForecastExportProvider-ServiceToken", "ForecastExportProvider-RoleName"}
+    assert {o["Export"]["Name"] for o in outputs.values()} >= {
+        "ForecastExportProvider-ServiceToken",
+        "ForecastExportProvider-RoleName",
+    }
     provider.has_resource_properties("AWS::IAM::Role", {"Path": "/platform/"})
     # The export's permissions live in the team's stack, attached to the provider's role.
-    team.has_resource_properties("AWS::IAM::ManagedPolicy", {"Roles": [{"Fn::ImportValue": Match.string_like_regexp("SharedProvider:")}]})
+    team.has_resource_properties(
+        "AWS::IAM::ManagedPolicy", {"Roles": [{"Fn::ImportValue": Match.string_like_regexp("SharedProvider:")}]}
+    )
 
 
 def test_tags_of_scope_reach_the_job_and_the_prop_wins(shared_assembly: dict[str, Any]) -> None:
@@ -108,7 +122,9 @@ def test_permissions_boundary_applies_to_every_role_the_construct_creates(shared
         for logical_id, resource in roles.items():
             if resource["Type"] == "AWS::IAM::Role":
                 assert "platform-boundary" in str(resource["Properties"].get("PermissionsBoundary")), (name, logical_id)
-    team_roles = Template.from_json(shared_assembly["TeamExports"]).find_resources("AWS::IAM::Role", {"Properties": {"Path": "/platform/"}})
+    team_roles = Template.from_json(shared_assembly["TeamExports"]).find_resources(
+        "AWS::IAM::Role", {"Properties": {"Path": "/platform/"}}
+    )
     assert len(team_roles) == 1  # Daily asked for the platform path; Weekly kept the default
 
 

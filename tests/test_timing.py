@@ -10,7 +10,9 @@ from tests.support.forecast_fake import DELETE_SECONDS, Outcome
 from tests.support.scenarios import with_props
 
 
-def test_a_50_minute_job_is_seen_within_seconds_without_overlapping_invocations(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+def test_a_50_minute_job_is_seen_within_seconds_without_overlapping_invocations(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
     cloud.forecast.default_outcome = Outcome("active", 50 * 60 + 17)
     stack = LocalStack(cloud, with_props(example_template, TimeoutSeconds="3300", ServiceTimeout="3600"))
     (create,) = stack.create().requests
@@ -19,7 +21,7 @@ def test_a_50_minute_job_is_seen_within_seconds_without_overlapping_invocations(
     assert create.response.at - job.finished_at() <= 10  # type: ignore[operator,union-attr]
     invocations = create.invocations
     assert 50 <= len(invocations) <= 55  # about one a minute
-    for earlier, later in zip(invocations, invocations[1:]):
+    for earlier, later in zip(invocations, invocations[1:], strict=False):
         assert earlier.end <= later.start  # never two at once
     assert max(i.end - i.start for i in invocations) <= 90 - 15  # inside the Lambda timeout with margin
     cloud.check_invariants(allowed_jobs=1)

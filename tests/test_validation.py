@@ -8,8 +8,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-
 from cdk_forecast_export import ForecastExport, ForecastExportValidationError
+
 from tests.support.apps import ACCOUNT, ENV, FORECAST_ARN, NO_BUNDLING, REGION
 
 OTHER_ACCOUNT = "444455556666"
@@ -36,11 +36,31 @@ BAD_INPUTS = [
     ("job name with a hyphen", {"export_job_name": "daily-export"}, "export_job_name", "'daily-export'"),
     ("job name with spaces", {"export_job_name": "daily export"}, "export_job_name", "'daily export'"),
     ("job name with non-ASCII", {"export_job_name": "prévision"}, "export_job_name", "'prévision'"),
-    ("forecast ARN of another service", {"forecast_arn": f"arn:aws:s3:{REGION}:{ACCOUNT}:forecast/x"}, "forecast_arn", "not a forecast ARN"),
-    ("forecast ARN of another resource type", {"forecast_arn": f"arn:aws:forecast:{REGION}:{ACCOUNT}:dataset/x"}, "forecast_arn", "dataset/x"),
+    (
+        "forecast ARN of another service",
+        {"forecast_arn": f"arn:aws:s3:{REGION}:{ACCOUNT}:forecast/x"},
+        "forecast_arn",
+        "not a forecast ARN",
+    ),
+    (
+        "forecast ARN of another resource type",
+        {"forecast_arn": f"arn:aws:forecast:{REGION}:{ACCOUNT}:dataset/x"},
+        "forecast_arn",
+        "dataset/x",
+    ),
     ("malformed forecast ARN", {"forecast_arn": "demand_forecast"}, "forecast_arn", "'demand_forecast'"),
-    ("forecast in another account", {"forecast_arn": f"arn:aws:forecast:{REGION}:{OTHER_ACCOUNT}:forecast/x"}, "forecast_arn", "account 444455556666"),
-    ("forecast in another region", {"forecast_arn": f"arn:aws:forecast:eu-west-1:{ACCOUNT}:forecast/x"}, "forecast_arn", "region eu-west-1"),
+    (
+        "forecast in another account",
+        {"forecast_arn": f"arn:aws:forecast:{REGION}:{OTHER_ACCOUNT}:forecast/x"},
+        "forecast_arn",
+        "account 444455556666",
+    ),
+    (
+        "forecast in another region",
+        {"forecast_arn": f"arn:aws:forecast:eu-west-1:{ACCOUNT}:forecast/x"},
+        "forecast_arn",
+        "region eu-west-1",
+    ),
     ("over-long forecast ARN", {"forecast_arn": FORECAST_ARN + "x" * 250}, "forecast_arn", "at most 256"),
     ("prefix with a leading slash", {"prefix": "/exports"}, "prefix", "must not start with '/'"),
     ("prefix with empty segments", {"prefix": "exports//daily"}, "prefix", "empty segments"),
@@ -48,11 +68,24 @@ BAD_INPUTS = [
     ("over-long prefix", {"prefix": "p" * 4100}, "prefix", "4096"),
     ("lower-case format", {"format": "csv"}, "format", "'csv'"),
     ("unknown format", {"format": "JSON"}, "format", "'JSON'"),
-    ("KMS alias instead of a key", {"kms_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/exports"}, "encryption_key", "not an alias"),
-    ("KMS key in another account", {"kms_arn": f"arn:aws:kms:{REGION}:{OTHER_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
-     "encryption_key", "account 444455556666"),
-    ("KMS key in another region", {"kms_arn": f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
-     "encryption_key", "region eu-west-1"),
+    (
+        "KMS alias instead of a key",
+        {"kms_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/exports"},
+        "encryption_key",
+        "not an alias",
+    ),
+    (
+        "KMS key in another account",
+        {"kms_arn": f"arn:aws:kms:{REGION}:{OTHER_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+        "encryption_key",
+        "account 444455556666",
+    ),
+    (
+        "KMS key in another region",
+        {"kms_arn": f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+        "encryption_key",
+        "region eu-west-1",
+    ),
     ("51 tags", {"tags": TAGS_51}, "tags", "51 tags"),
     ("129-character tag key", {"tags": {"k" * 129: "v"}}, "tags", "129 characters"),
     ("257-character tag value", {"tags": {"k": "v" * 257}}, "tags", "257 characters"),
@@ -66,7 +99,12 @@ BAD_INPUTS = [
     ("timeout under the minimum", {"timeout": cdk.Duration.seconds(30)}, "timeout", "timeout 30 seconds"),
     ("timeout over the maximum", {"timeout": cdk.Duration.minutes(56)}, "timeout", "3360"),
     ("bucket in another account", {"bucket_account": OTHER_ACCOUNT}, "bucket", "account 444455556666"),
-    ("destroying a passed-in bucket", {"bucket_account": ACCOUNT, "destroy_bucket_with_stack": True}, "destroy_bucket_with_stack", "passed-in"),
+    (
+        "destroying a passed-in bucket",
+        {"bucket_account": ACCOUNT, "destroy_bucket_with_stack": True},
+        "destroy_bucket_with_stack",
+        "passed-in",
+    ),
 ]
 
 
@@ -95,4 +133,6 @@ def test_values_known_only_at_deploy_time_are_left_to_the_handler() -> None:
 
 
 def test_a_maximal_valid_configuration_synthesizes() -> None:
-    build(export_job_name="a" * 63, tags={f"k{i}": "v" * 256 for i in range(50)}, timeout=cdk.Duration.seconds(3300), prefix="a/b/c")
+    build(
+        export_job_name="a" * 63, tags={f"k{i}": "v" * 256 for i in range(50)}, timeout=cdk.Duration.seconds(3300), prefix="a/b/c"
+    )

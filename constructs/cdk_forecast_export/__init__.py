@@ -1,8 +1,8 @@
 """cdk-forecast-export: an Amazon Forecast export job as an ordinary CDK resource.
 
-    from cdk_forecast_export import ForecastExport, ExportFormat
+from cdk_forecast_export import ForecastExport, ExportFormat
 
-    export = ForecastExport(stack, "DailyExport", forecast_arn="arn:aws:forecast:...:forecast/demand")
+export = ForecastExport(stack, "DailyExport", forecast_arn="arn:aws:forecast:...:forecast/demand")
 """
 
 from .errors import ForecastExportValidationError

@@ -39,7 +39,9 @@ def build_handler_asset(output_dir: Path) -> None:
         # Found without importing it, so the process that synthesizes keeps no crhelper loaded.
         spec = importlib.util.find_spec("crhelper")
         assert spec is not None and spec.submodule_search_locations
-        shutil.copytree(Path(list(spec.submodule_search_locations)[0]), output_dir / "crhelper", ignore=_IGNORE, dirs_exist_ok=True)
+        shutil.copytree(
+            Path(list(spec.submodule_search_locations)[0]), output_dir / "crhelper", ignore=_IGNORE, dirs_exist_ok=True
+        )
     else:
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(output_dir), "-r", str(REQUIREMENTS_FILE)],

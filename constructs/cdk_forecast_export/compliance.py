@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import aws_cdk as cdk
+
 from constructs import Construct
 
 REASONS: dict[str, str] = {

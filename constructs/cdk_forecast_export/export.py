@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
-import constructs
 import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+
+import constructs
 from constructs import Construct
 
 from ._lambda.forecast_export import rules
@@ -136,17 +137,25 @@ class ForecastExport(Construct):
             timeout=timeout,
         )
         if bucket is not None and destroy_bucket_with_stack:
-            problems.append("destroy_bucket_with_stack applies only to the bucket this construct creates, not to a passed-in bucket")
+            problems.append(
+                "destroy_bucket_with_stack applies only to the bucket this construct creates, not to a passed-in bucket"
+            )
         if bucket is not None and access_logs_bucket is not None:
-            problems.append("access_logs_bucket applies only to the bucket this construct creates; configure logging on your own bucket")
+            problems.append(
+                "access_logs_bucket applies only to the bucket this construct creates; configure logging on your own bucket"
+            )
         if problems:
             raise ForecastExportValidationError(self.node.path, problems)
 
         key_prefix = key_prefix.rstrip("/")
         self.encryption_key = encryption_key
-        self.bucket: s3.IBucket = bucket if bucket is not None else self._new_bucket(encryption_key, destroy_bucket_with_stack, access_logs_bucket)
+        self.bucket: s3.IBucket = (
+            bucket if bucket is not None else self._new_bucket(encryption_key, destroy_bucket_with_stack, access_logs_bucket)
+        )
         self.prefix = key_prefix
-        self.destination_path = f"s3://{self.bucket.bucket_name}/{key_prefix}/" if key_prefix else f"s3://{self.bucket.bucket_name}/"
+        self.destination_path = (
+            f"s3://{self.bucket.bucket_name}/{key_prefix}/" if key_prefix else f"s3://{self.bucket.bucket_name}/"
+        )
         self.role: iam.IRole = self._forecast_role(stack, key_prefix, encryption_key, role_name, role_path)
 
         self.handler = provider.handler if provider is not None else ForecastExportHandler.of(self)
@@ -158,8 +167,7 @@ class ForecastExport(Construct):
             arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
         )
         export_policy = self.handler.grant_export(
-            self,
-            forecast_arn=forecast_arn, job_arn_pattern=job_arn_pattern, role=self.role, key=encryption_key
+            self, forecast_arn=forecast_arn, job_arn_pattern=job_arn_pattern, role=self.role, key=encryption_key
         )
 
         s3_config: dict[str, str] = {"Path": self.destination_path, "RoleArn": self.role.role_arn}
@@ -187,7 +195,7 @@ class ForecastExport(Construct):
         )
         # The handler needs its permissions, and Forecast the bucket policy, before the job starts. (Forecast's
         # role, with its inline policy, and the bucket are referenced already.)
-        prerequisites: list[Construct] = [export_policy]
+        prerequisites: list[constructs.IConstruct] = [export_policy]
         if cdk.Stack.of(self.handler) is stack:  # across stacks, CloudFormation orders the stacks instead
             prerequisites += [self.handler.role, self.handler.polling_permission]
         if self.bucket.policy is not None:
@@ -233,11 +241,15 @@ class ForecastExport(Construct):
         objects = self.bucket.arn_for_objects(f"{key_prefix}/*" if key_prefix else "*")
         statements = [
             iam.PolicyStatement(sid="WriteExportFiles", actions=["s3:PutObject"], resources=[objects]),
-            iam.PolicyStatement(sid="FindExportBucket", actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[self.bucket.bucket_arn]),
+            iam.PolicyStatement(
+                sid="FindExportBucket", actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[self.bucket.bucket_arn]
+            ),
         ]
         if key is not None:
             statements.append(
-                iam.PolicyStatement(sid="EncryptExportFiles", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn])
+                iam.PolicyStatement(
+                    sid="EncryptExportFiles", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]
+                )
             )
         role = iam.Role(
             self,

@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+
 from constructs import Construct
 
 from .bundling import LocalHandlerBundling
@@ -76,7 +77,13 @@ class ForecastExportHandler(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ManageOwnPollingRules",
-                actions=["events:DescribeRule", "events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
+                actions=[
+                    "events:DescribeRule",
+                    "events:PutRule",
+                    "events:DeleteRule",
+                    "events:PutTargets",
+                    "events:RemoveTargets",
+                ],
                 resources=[own_rules],
             )
         )
@@ -133,7 +140,7 @@ class ForecastExportHandler(Construct):
         else:
             holder_id = f"ForecastExportPermissions{cdk.Names.unique_id(self)}"
             found = stack.node.try_find_child(holder_id)
-            holder = found if found is not None else Construct(stack, holder_id)
+            holder = found if isinstance(found, Construct) else Construct(stack, holder_id)
         shards = [c for c in holder.node.children if isinstance(c, iam.ManagedPolicy)]
         count = self._exports_per_holder.get(holder.node.path, 0)
         if count % EXPORTS_PER_POLICY == 0:

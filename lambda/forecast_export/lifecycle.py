@@ -9,8 +9,9 @@ failed deploy never leaves a job behind.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -182,7 +183,9 @@ class Lifecycle:
 
     def _step_wait(self, state: PollState, job: JobView | None) -> str | None:
         if job is None:
-            raise ExportFailed(f"Export job {state.job_name} disappeared while it was being created (deleted outside CloudFormation?)")
+            raise ExportFailed(
+                f"Export job {state.job_name} disappeared while it was being created (deleted outside CloudFormation?)"
+            )
         if job.status is JobStatus.ACTIVE:
             logger.info("Export job %s is ACTIVE", job.arn)
             return state.physical_id
@@ -195,7 +198,9 @@ class Lifecycle:
                 state, f"Export job {state.job_name} was not ACTIVE within {state.timeout_seconds} s, so it was stopped", None
             )
         if job.status is JobStatus.CREATE_STOPPING or job.status.is_deleting:
-            return self._fail_and_clean_up(state, f"Export job {state.job_name} is {job.status.value}: stopped or deleted outside CloudFormation", job)
+            return self._fail_and_clean_up(
+                state, f"Export job {state.job_name} is {job.status.value}: stopped or deleted outside CloudFormation", job
+            )
         return None
 
     def _fail_and_clean_up(self, state: PollState, reason: str, job: JobView | None) -> str | None:

@@ -27,7 +27,8 @@ import logging
 import math
 import os
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 from crhelper import CfnResource
@@ -51,9 +52,22 @@ def _is_not_found(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in ("ResourceNotFoundException", "ResourceNotFound")
 
 
-class ForecastExportResource(CfnResource):  # type: ignore[misc]
+class ForecastExportResource(CfnResource):
+    if TYPE_CHECKING:  # crhelper internals this subclass builds on (crhelper's stubs declare only its public API)
+        _event: dict[str, Any]
+        _context: Any
+        _response_url: str
+        _sleep_on_delete: int
+        _events_client: Any
+        _send_response: bool
+        RequestType: str
+
+        def _wrap_function(self, func: Any) -> None: ...
+
     def __init__(self, clock_of: Callable[[], Clock], poll_interval_seconds: float = 5.0, sleep_on_delete: int = 2) -> None:
-        super().__init__(json_logging=True, log_level="INFO", boto_level="WARNING", polling_interval=1, sleep_on_delete=sleep_on_delete)
+        super().__init__(
+            json_logging=True, log_level="INFO", boto_level="WARNING", polling_interval=1, sleep_on_delete=sleep_on_delete
+        )
         self._clock_of = clock_of
         self._poll_interval = poll_interval_seconds
         self._rule_prefix = DEFAULT_RULE_PREFIX
@@ -68,7 +82,7 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
         self._answered = False
         self._rule_prefix = os.environ.get("POLL_RULE_PREFIX", DEFAULT_RULE_PREFIX)
         self._saved_state = json.dumps(event.get("CrHelperData", {}), sort_keys=True)
-        return bool(super()._crhelper_init(event, context))
+        return bool(cast(Any, super())._crhelper_init(event, context))
 
     def _clock(self) -> Clock:
         return self._clock_of()
@@ -86,7 +100,7 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
         if first and self.Status != "FAILED":
             self.Data["PhysicalResourceId"] = self.PhysicalResourceId
             self._event["CrHelperData"] = self.Data
-            self.PhysicalResourceId = None
+            self.PhysicalResourceId = ""
             self._wrap_function(self._poll_func())  # a quick result needs no rule
             if not self._done():
                 if not self._setup_polling():
@@ -103,7 +117,7 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
 
     def _window_end(self) -> float:
         now = self._clock().now()
-        by_lambda = now + self._context.get_remaining_time_in_millis() / 1000 - LAMBDA_SAFETY_SECONDS
+        by_lambda = now + float(self._context.get_remaining_time_in_millis()) / 1000 - LAMBDA_SAFETY_SECONDS
         epoch = float(self.Data.get("PollEpoch", now))
         next_firing = epoch + RULE_PERIOD_SECONDS * (math.floor((now - epoch) / RULE_PERIOD_SECONDS) + 1)
         return min(by_lambda, next_firing - RULE_GUARD_SECONDS)
@@ -137,7 +151,9 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
             logger.warning("Request %s is already being polled by rule %s; this delivery stays silent", self.RequestId, name)
             return False
         rule_arn = self._events_client.put_rule(
-            Name=name, ScheduleExpression="rate(1 minute)", State="ENABLED",
+            Name=name,
+            ScheduleExpression="rate(1 minute)",
+            State="ENABLED",
             Description=f"Polls export job for {self._event['LogicalResourceId'][:400]}",
         )["RuleArn"]
         self.Data["PollEpoch"] = self._clock().now()
@@ -171,13 +187,12 @@ class ForecastExportResource(CfnResource):  # type: ignore[misc]
         self._event.pop("CrHelperData", None)
         self.Data.pop("PhysicalResourceId", None)
         rule_name = self._event["CrHelperRule"].split("/")[-1]
-        steps = (
-            lambda: self._events_client.remove_targets(Rule=rule_name, Ids=["1"]),
-            lambda: self._events_client.delete_rule(Name=rule_name),
-        )
-        for remove in steps:
+        for remove, arguments in (
+            (self._events_client.remove_targets, {"Rule": rule_name, "Ids": ["1"]}),
+            (self._events_client.delete_rule, {"Name": rule_name}),
+        ):
             try:
-                remove()
+                remove(**arguments)
             except ClientError as error:
                 if not _is_not_found(error):
                     logger.error("Could not remove polling resource of %s: %s", rule_name, error)

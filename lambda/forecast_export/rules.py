@@ -43,9 +43,7 @@ EXPORT_JOB_ARN_PATTERN = re.compile(
     rf"arn:(?P<partition>{_PARTITION}):forecast:(?P<region>{_REGION}):(?P<account>\d{{12}}):"
     r"forecast-export-job/(?P<forecast>[a-zA-Z][a-zA-Z0-9_]{0,62})/(?P<name>[a-zA-Z][a-zA-Z0-9_]{0,62})"
 )
-ROLE_ARN_PATTERN = re.compile(
-    rf"arn:(?P<partition>{_PARTITION}):iam::(?P<account>\d{{12}}):role/[\w+=,.@/-]{{1,512}}"
-)
+ROLE_ARN_PATTERN = re.compile(rf"arn:(?P<partition>{_PARTITION}):iam::(?P<account>\d{{12}}):role/[\w+=,.@/-]{{1,512}}")
 KMS_KEY_ARN_PATTERN = re.compile(
     rf"arn:(?P<partition>{_PARTITION}):kms:(?P<region>{_REGION}):(?P<account>\d{{12}}):"
     r"key/[a-zA-Z0-9-]{1,128}"
@@ -101,10 +99,7 @@ def check_forecast_arn(field: str, value: str, *, account: str | None = None, re
         return [f"{field} {show(value)} is {len(value)} characters; at most {ARN_MAX_LENGTH}"]
     parts = parse_forecast_arn(value)
     if parts is None:
-        return [
-            f"{field} {show(value)} is not a forecast ARN "
-            "(arn:<partition>:forecast:<region>:<account>:forecast/<name>)"
-        ]
+        return [f"{field} {show(value)} is not a forecast ARN (arn:<partition>:forecast:<region>:<account>:forecast/<name>)"]
     return check_same_place(field, value, parts, account=account, region=region)
 
 
@@ -177,13 +172,17 @@ def check_tags(field: str, tags: dict[str, str]) -> list[str]:
         if not 1 <= len(key) <= TAG_KEY_MAX_LENGTH:
             problems.append(f"{field} key {show(key)} is {len(key)} characters; it must be 1-{TAG_KEY_MAX_LENGTH}")
         if len(value) > TAG_VALUE_MAX_LENGTH:
-            problems.append(f"{field}[{show(key)}] value {show(value)} is {len(value)} characters; at most {TAG_VALUE_MAX_LENGTH}")
+            problems.append(
+                f"{field}[{show(key)}] value {show(value)} is {len(value)} characters; at most {TAG_VALUE_MAX_LENGTH}"
+            )
         if key.lower().startswith("aws:"):
             problems.append(f"{field} key {show(key)} starts with 'aws:', which AWS reserves")
         if not _tag_text_ok(key):
             problems.append(f"{field} key {show(key)} may hold only letters, numbers, spaces and _ . : / = + - @")
         if not _tag_text_ok(value):
-            problems.append(f"{field}[{show(key)}] value {show(value)} may hold only letters, numbers, spaces and _ . : / = + - @")
+            problems.append(
+                f"{field}[{show(key)}] value {show(value)} may hold only letters, numbers, spaces and _ . : / = + - @"
+            )
     return problems
 
 

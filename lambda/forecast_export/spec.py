@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from . import rules
 
@@ -101,7 +102,9 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
     if role_arn:
         problems.extend(rules.check_role_arn("Destination.S3Config.RoleArn", role_arn, account=account))
     if kms_key_arn is not None:
-        problems.extend(rules.check_kms_key_arn("Destination.S3Config.KMSKeyArn", str(kms_key_arn), account=account, region=region))
+        problems.extend(
+            rules.check_kms_key_arn("Destination.S3Config.KMSKeyArn", str(kms_key_arn), account=account, region=region)
+        )
     if export_format:
         problems.extend(rules.check_format("Format", export_format))
     problems.extend(rules.check_tags("Tags", tags))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-
 from cdk_forecast_export import ExportFormat, ForecastExport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,7 +25,9 @@ def cdk_json_context() -> dict[str, Any]:
     return dict(json.loads((REPO / "cdk.json").read_text())["context"])
 
 
-def synth(build: Callable[[cdk.App], cdk.Stack], outdir: Path, *, bundle: bool = False, context: dict[str, Any] | None = None) -> dict[str, Any]:
+def synth(
+    build: Callable[[cdk.App], cdk.Stack], outdir: Path, *, bundle: bool = False, context: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Synthesize one stack and return its template as CloudFormation would read it."""
     app = cdk.App(outdir=str(outdir), context={**cdk_json_context(), **(context or {}), **({} if bundle else NO_BUNDLING)})
     stack = build(app)
@@ -94,7 +96,6 @@ def opt_in_stack(app: cdk.App, name: str = "OptIns") -> cdk.Stack:
 def shared_provider_stacks(app: cdk.App) -> cdk.Stack:
     """A provider stack and a team stack whose exports use it; returns the team stack."""
     from aws_cdk import aws_iam as iam
-
     from cdk_forecast_export import ForecastExportProvider
 
     shared = cdk.Stack(app, "SharedProvider", env=ENV)
@@ -104,8 +105,15 @@ def shared_provider_stacks(app: cdk.App) -> cdk.Stack:
     cdk.Tags.of(team).add("team", "from-scope")
     iam.PermissionsBoundary.of(app).apply(iam.ManagedPolicy.from_managed_policy_name(team, "Boundary", "platform-boundary"))
     key = kms.Key(team, "Key", enable_key_rotation=True)
-    ForecastExport(team, "Daily", forecast_arn=FORECAST_ARN, tags={"team": "demand"}, provider=provider, encryption_key=key,
-                   role_path="/platform/")
+    ForecastExport(
+        team,
+        "Daily",
+        forecast_arn=FORECAST_ARN,
+        tags={"team": "demand"},
+        provider=provider,
+        encryption_key=key,
+        role_path="/platform/",
+    )
     ForecastExport(team, "Weekly", forecast_arn=FORECAST_ARN.replace("demand_forecast", "weekly_forecast"), provider=provider)
     return team
 

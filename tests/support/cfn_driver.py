@@ -25,10 +25,11 @@ import sys
 import threading
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.request import Request, urlopen
 
 import boto3
@@ -153,7 +154,9 @@ class Containers:
 class LocalCloud:
     """The servers one test session shares: local Forecast, moto, the response receiver."""
 
-    def __init__(self, clock: VirtualClock, forecast: FakeForecast, receiver: HttpsReceiver, moto_url: str, asset_dir: Path) -> None:
+    def __init__(
+        self, clock: VirtualClock, forecast: FakeForecast, receiver: HttpsReceiver, moto_url: str, asset_dir: Path
+    ) -> None:
         self.clock = clock
         self.forecast = forecast
         self.receiver = receiver
@@ -204,7 +207,11 @@ class LocalCloud:
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr("index.py", "")
         self.lambda_.create_function(
-            FunctionName=name, Runtime="python3.12", Role=role, Handler="forecast_export.app.handler", Code={"ZipFile": buffer.getvalue()}
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role,
+            Handler="forecast_export.app.handler",
+            Code={"ZipFile": buffer.getvalue()},
         )
         self.functions[name] = timeout
 
@@ -222,12 +229,16 @@ class LocalCloud:
     def invoke(self, record: RequestRecord, event: dict[str, Any], function_arn: str, scheduled: float, rule: str = "") -> None:
         """Run one invocation in its own thread; return once it has finished or is waiting in virtual time."""
         if record.running:
-            self.violations.append(f"{record.logical_id}: a new invocation started at {scheduled:.0f} while another was still running")
+            self.violations.append(
+                f"{record.logical_id}: a new invocation started at {scheduled:.0f} while another was still running"
+            )
         record.running += 1
         self.clock.enlist()
         thread = threading.Thread(
-            target=self._invocation, args=(record, copy.deepcopy(event), function_arn, scheduled, rule),
-            name=f"invocation-{record.logical_id[:40]}", daemon=True,
+            target=self._invocation,
+            args=(record, copy.deepcopy(event), function_arn, scheduled, rule),
+            name=f"invocation-{record.logical_id[:40]}",
+            daemon=True,
         )
         thread.start()
         self.clock.wait_until_quiet()
@@ -247,7 +258,9 @@ class LocalCloud:
         end = self.clock.now()
         record.invocations.append(Invocation(scheduled, start, end, rule))
         if end - start > timeout:
-            self.violations.append(f"{record.logical_id}: an invocation ran {end - start:.0f} s, past the Lambda timeout {timeout:.0f} s")
+            self.violations.append(
+                f"{record.logical_id}: an invocation ran {end - start:.0f} s, past the Lambda timeout {timeout:.0f} s"
+            )
         record.running -= 1
         self._dirty = True
         self.clock.leave()
@@ -379,7 +392,13 @@ class LocalCloud:
 class LocalStack:
     """One stack's custom resources, driven through CloudFormation's request sequences."""
 
-    def __init__(self, bed: LocalCloud, template: dict[str, Any], name: str = "ForecastExportExample", exports: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        bed: LocalCloud,
+        template: dict[str, Any],
+        name: str = "ForecastExportExample",
+        exports: dict[str, str] | None = None,
+    ) -> None:
         self.bed = bed
         self.template = template
         self.name = name
@@ -397,7 +416,9 @@ class LocalStack:
         for resource in template["Resources"].values():
             if resource["Type"] == "AWS::Lambda::Permission" and resource["Properties"]["Principal"] == "events.amazonaws.com":
                 function_name = str(self.resolve(resource["Properties"]["FunctionName"])).split(":")[-1]
-                bed.template_permissions.setdefault(function_name, []).append(str(self.resolve(resource["Properties"]["SourceArn"])))
+                bed.template_permissions.setdefault(function_name, []).append(
+                    str(self.resolve(resource["Properties"]["SourceArn"]))
+                )
 
     # --- resolving the template --------------------------------------------------------------------
 
@@ -405,8 +426,14 @@ class LocalStack:
         return f"{self.name}-{logical_id}"[:64]
 
     def _ref(self, logical_id: str) -> Any:
-        pseudo = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
-                  "AWS::StackName": self.name, "AWS::StackId": self.stack_id}
+        pseudo = {
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": self.name,
+            "AWS::StackId": self.stack_id,
+        }
         if logical_id in pseudo:
             return pseudo[logical_id]
         if logical_id in self.template.get("Parameters", {}):
@@ -443,7 +470,7 @@ class LocalStack:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":
@@ -488,8 +515,16 @@ class LocalStack:
 
     # --- requests ----------------------------------------------------------------------------------
 
-    def start(self, request_type: str, logical_id: str, props: dict[str, Any], *, old_props: dict[str, Any] | None = None,
-              physical_id: str | None = None, event_override: dict[str, Any] | None = None) -> RequestRecord:
+    def start(
+        self,
+        request_type: str,
+        logical_id: str,
+        props: dict[str, Any],
+        *,
+        old_props: dict[str, Any] | None = None,
+        physical_id: str | None = None,
+        event_override: dict[str, Any] | None = None,
+    ) -> RequestRecord:
         request_id = str(uuid.uuid4())
         event: dict[str, Any] = {
             "RequestType": request_type,
@@ -538,13 +573,23 @@ class LocalStack:
         for logical_id, resource in self.custom_resources().items():
             props = self._props(resource)
             if logical_id in self.physical_ids and props != self.properties[logical_id]:
-                updates.append(self.start("Update", logical_id, props, old_props=self.properties[logical_id],
-                                          physical_id=self.physical_ids[logical_id]))
+                updates.append(
+                    self.start(
+                        "Update",
+                        logical_id,
+                        props,
+                        old_props=self.properties[logical_id],
+                        physical_id=self.physical_ids[logical_id],
+                    )
+                )
         self.bed.run(updates)
         failed = another_resource_fails or any(r.status != "SUCCESS" for r in updates)
         if not failed:
-            cleanup = [self.start("Delete", r.logical_id, r.event["OldResourceProperties"], physical_id=r.event["PhysicalResourceId"])
-                       for r in updates if r.physical_id != r.event["PhysicalResourceId"]]
+            cleanup = [
+                self.start("Delete", r.logical_id, r.event["OldResourceProperties"], physical_id=r.event["PhysicalResourceId"])
+                for r in updates
+                if r.physical_id != r.event["PhysicalResourceId"]
+            ]
             self.bed.run(cleanup)
             for r in updates:
                 self.physical_ids[r.logical_id] = r.physical_id
@@ -554,11 +599,24 @@ class LocalStack:
         rollbacks = []
         for r in updates:
             new_physical = r.physical_id if r.status == "SUCCESS" else r.event["PhysicalResourceId"]
-            rollbacks.append((r, self.start("Update", r.logical_id, r.event["OldResourceProperties"],
-                                            old_props=r.event["ResourceProperties"], physical_id=new_physical)))
+            rollbacks.append(
+                (
+                    r,
+                    self.start(
+                        "Update",
+                        r.logical_id,
+                        r.event["OldResourceProperties"],
+                        old_props=r.event["ResourceProperties"],
+                        physical_id=new_physical,
+                    ),
+                )
+            )
         self.bed.run([rb for _, rb in rollbacks])
-        cleanup = [self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=rb.event["PhysicalResourceId"])
-                   for r, rb in rollbacks if rb.event["PhysicalResourceId"] != rb.physical_id]
+        cleanup = [
+            self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=rb.event["PhysicalResourceId"])
+            for r, rb in rollbacks
+            if rb.event["PhysicalResourceId"] != rb.physical_id
+        ]
         self.bed.run(cleanup)
         for r, rb in rollbacks:
             self.physical_ids[r.logical_id] = rb.physical_id

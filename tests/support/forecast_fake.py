@@ -186,7 +186,11 @@ class FakeForecast:
             # The model gives every Arn member Forecast's own ARN pattern; the service itself takes IAM
             # and KMS ARNs in RoleArn and KMSKeyArn, so those two are checked by their own rules below.
             other_service_arn = where.endswith((".RoleArn", ".KMSKeyArn"))
-            if "pattern" in meta and not other_service_arn and not regex.fullmatch(meta["pattern"].strip("^$"), value, regex.DOTALL):
+            if (
+                "pattern" in meta
+                and not other_service_arn
+                and not regex.fullmatch(meta["pattern"].strip("^$"), value, regex.DOTALL)
+            ):
                 problems.append(f"{where} does not match {meta['pattern']}")
             if shape.enum and value not in shape.enum:
                 problems.append(f"{where} must be one of {shape.enum}")
@@ -232,8 +236,13 @@ class FakeForecast:
             raise ServiceError("LimitExceededException", "You can have at most 3 export jobs being created concurrently")
         base = name.rsplit("_", 1)[0]
         self.jobs[arn] = FakeJob(
-            arn=arn, name=name, forecast_arn=forecast_arn, destination=params["Destination"],
-            format=params.get("Format", "CSV"), tags=tags, created_at=now,
+            arn=arn,
+            name=name,
+            forecast_arn=forecast_arn,
+            destination=params["Destination"],
+            format=params.get("Format", "CSV"),
+            tags=tags,
+            created_at=now,
             outcome=self.outcomes.get(base, self.default_outcome),
         )
         return {"ForecastExportJobArn": arn}
@@ -242,8 +251,13 @@ class FakeForecast:
         job = self._job(params["ForecastExportJobArn"])
         status = job.status(self.clock.now())
         answer: dict[str, Any] = {
-            "ForecastExportJobArn": job.arn, "ForecastExportJobName": job.name, "ForecastArn": job.forecast_arn,
-            "Destination": job.destination, "Format": job.format, "Status": status, "CreationTime": job.created_at,
+            "ForecastExportJobArn": job.arn,
+            "ForecastExportJobName": job.name,
+            "ForecastArn": job.forecast_arn,
+            "Destination": job.destination,
+            "Format": job.format,
+            "Status": status,
+            "CreationTime": job.created_at,
             "LastModificationTime": self.clock.now(),
         }
         if status == "CREATE_FAILED":
@@ -296,8 +310,15 @@ class FakeForecast:
                 actual = job.forecast_arn if f["Key"] == "ForecastArn" else status
                 keep &= (actual == f["Value"]) == (f["Condition"] == "IS")
             if keep:
-                summaries.append({"ForecastExportJobArn": job.arn, "ForecastExportJobName": job.name, "Status": status,
-                                  "Destination": job.destination, "CreationTime": job.created_at})
+                summaries.append(
+                    {
+                        "ForecastExportJobArn": job.arn,
+                        "ForecastExportJobName": job.name,
+                        "Status": status,
+                        "Destination": job.destination,
+                        "CreationTime": job.created_at,
+                    }
+                )
         return {"ForecastExportJobs": summaries}
 
 

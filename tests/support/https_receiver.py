@@ -82,7 +82,9 @@ class HttpsReceiver:
     def url_for(self, request_id: str) -> str:
         port = self._server.server_address[1]
         # Shaped like a presigned S3 URL, with a long signature (real ones run to ~1.5 KB).
-        return f"https://127.0.0.1:{port}/cloudformation-custom-resource-response-useast1/{request_id}?X-Amz-Signature={'ab' * 400}"
+        return (
+            f"https://127.0.0.1:{port}/cloudformation-custom-resource-response-useast1/{request_id}?X-Amz-Signature={'ab' * 400}"
+        )
 
     def stop(self) -> None:
         self._server.shutdown()
