@@ -1,0 +1,54 @@
+"""The documentation keeps up with the code: failure reasons, version, changelog, diagrams."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import cdk_forecast_export
+from tests.support.apps import REPO
+
+HANDLER = REPO / "lambda" / "forecast_export"
+TROUBLESHOOTING = (REPO / "docs" / "TROUBLESHOOTING.md").read_text()
+
+# Fragments of every FAILED reason the handler can produce, as they appear in its source.
+REASON_FRAGMENTS = [
+    "Invalid properties:",
+    "could not be created later: the properties were too large to keep",
+    "already exists for this forecast with another destination",
+    "could not start within",
+    "CreateForecastExportJob refused",
+    "disappeared while it was being created",
+    "was not ACTIVE within",
+    "stopped or deleted outside CloudFormation",
+    "gave up after",
+    "The handler ran out of time before the request finished",
+    "gave up after {len(RETRY_DELAYS_SECONDS) + 1} attempts",
+    "EventBridge allows",
+    "Forecast refuses to delete the stopped job",
+]
+
+
+def test_every_failure_reason_in_the_handler_is_documented() -> None:
+    source = "".join(p.read_text() for p in HANDLER.glob("*.py"))
+    raised = re.findall(r"raise (?:ExportFailed|RuntimeError|TransientError|InvalidProperties)\(", source)
+    assert len(raised) >= 9
+    for fragment in REASON_FRAGMENTS:
+        assert fragment in source, f"the handler no longer says {fragment!r}: update this list and the doc"
+        shown = fragment.replace("{len(RETRY_DELAYS_SECONDS) + 1}", "5")
+        assert shown.split(" {")[0] in TROUBLESHOOTING, f"docs/TROUBLESHOOTING.md does not explain {fragment!r}"
+
+
+def test_the_version_is_the_same_everywhere() -> None:
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert cdk_forecast_export.__version__ == version
+    changelog = (REPO / "CHANGELOG.md").read_text()
+    assert re.search(r"^## \[?(\d+\.\d+\.\d+)", changelog, re.MULTILINE).group(1) == version  # type: ignore[union-attr]
+
+
+def test_the_diagrams_exist_with_their_source() -> None:
+    assert (REPO / "docs" / "diagrams.py").is_file()
+    for name in ("architecture.png", "lifecycle.png", "detection-latency.png"):
+        image = REPO / "docs" / name
+        assert image.is_file() and image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert f"docs/{name}" in (REPO / "README.md").read_text(), f"README does not show {name}"
