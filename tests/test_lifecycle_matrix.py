@@ -293,7 +293,6 @@ def test_response_url_that_refuses_the_answer(cloud: LocalCloud, example_templat
     cloud.run([create])
     assert create.timed_out  # CloudFormation never got the answer; the handler did not hang or loop
     assert [r.http_status for r in cloud.receiver.store.received] == [403]
-    stack.delete_physical = create.physical_id
     delete = stack.start("Delete", create.logical_id, create.event["ResourceProperties"], physical_id=create.logical_id)
     cloud.run([delete])
     cloud.check_invariants(expect_unanswered=1)

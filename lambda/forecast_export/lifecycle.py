@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from . import naming, rules
 from .clock import Clock
 from .jobs import ForecastJobs, JobView, error_code, same_destination
-from .spec import ExportSpec, _tags
+from .spec import ExportSpec, parse_tags
 from .status import JobStatus
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Lifecycle:
         if state.job_arn != physical_id:
             logger.info("Settings that need a new job changed: replacing %s with %s", physical_id, state.job_arn)
             return state
-        old_tags = _tags(old_props.get("Tags"), [])
+        old_tags = parse_tags(old_props.get("Tags"), [])
         try:
             self._jobs.sync_tags(state.job_arn, old_tags, spec.tags)
         except ClientError as error:

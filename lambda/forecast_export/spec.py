@@ -47,7 +47,8 @@ def _text(props: Mapping[str, Any], key: str, problems: list[str], default: str 
     return value
 
 
-def _tags(raw: Any, problems: list[str]) -> dict[str, str]:
+def parse_tags(raw: Any, problems: list[str]) -> dict[str, str]:
+    """Tags as CloudFormation sends them ([{Key, Value}]) as a dict; problems are appended."""
     if raw in (None, ""):
         return {}
     if not isinstance(raw, list) or not all(isinstance(t, dict) and set(t) == {"Key", "Value"} for t in raw):
@@ -87,7 +88,7 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
     role_arn = _text(s3_config, "RoleArn", problems)
     kms_key_arn = s3_config.get("KMSKeyArn") or None
     export_format = _text(props, "Format", problems, default="CSV")
-    tags = _tags(props.get("Tags"), problems)
+    tags = parse_tags(props.get("Tags"), problems)
     timeout_seconds = _timeout(props.get("TimeoutSeconds", rules.TIMEOUT_DEFAULT_SECONDS), problems)
     removal = props.get("RemovalPolicy", "Delete")
     if removal not in ("Delete", "Retain"):

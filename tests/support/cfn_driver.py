@@ -25,7 +25,6 @@ import sys
 import threading
 import uuid
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -406,8 +405,6 @@ class LocalStack:
         self.exports = exports or {}
         self.physical_ids: dict[str, str] = {}
         self.properties: dict[str, dict[str, Any]] = {}
-        self.service_timeouts: dict[str, float] = {}
-        self.mutate_event: Callable[[dict[str, Any]], None] | None = None
         for logical_id, resource in template["Resources"].items():
             if resource["Type"] == "AWS::Lambda::Function":
                 bed.ensure_function(self._function_name(logical_id), float(resource["Properties"].get("Timeout", 3)))
@@ -541,8 +538,6 @@ class LocalStack:
         if physical_id is not None:
             event["PhysicalResourceId"] = physical_id
         event.update(event_override or {})
-        if self.mutate_event:
-            self.mutate_event(event)
         record = RequestRecord(request_type, logical_id, event, self.bed.clock.now(), float(props.get("ServiceTimeout", 3600)))
         self.bed.all_requests.append(record)
         self.bed.invoke(record, event, props["ServiceToken"], self.bed.clock.now())
