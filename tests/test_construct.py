@@ -52,6 +52,7 @@ def test_custom_resource_properties_mirror_the_create_request(template: Template
     assert props["TimeoutSeconds"] == "3000"
     assert props["ServiceTimeout"] == "3300"  # the handler gives up 300 s before CloudFormation would
     assert props["RemovalPolicy"] == "Delete"
+    assert props["Polling"] == "Fast"
     assert props["ServiceToken"]["Fn::GetAtt"][1] == "Arn"
 
 

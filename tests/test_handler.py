@@ -243,6 +243,7 @@ DEPLOY_TIME_BAD_PROPS = [
         "Destination.S3Config.Path",
     ),
     ("unknown removal policy", {"RemovalPolicy": "Snapshot"}, "RemovalPolicy"),
+    ("unknown polling mode", {"Polling": "Slow"}, "Polling"),
 ]
 
 

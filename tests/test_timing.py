@@ -63,3 +63,17 @@ def test_the_delete_is_logged_before_it_is_answered(cloud: LocalCloud, example_t
     sent = [r for r in records if r.name.endswith("responses") and "Sent SUCCESS" in r.getMessage()]
     assert len(sent) == 1
     assert delete.invocations[-1].end - delete.response.at <= 2  # answered last, after a short wait for the logs
+
+
+def test_economy_polling_looks_once_a_minute_and_uses_almost_no_lambda_time(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    cloud.forecast.default_outcome = Outcome("active", 20 * 60 + 17)
+    stack = LocalStack(cloud, with_props(example_template, Polling="Economy"))
+    (create,) = stack.create().requests
+    (job,) = cloud.forecast.jobs.values()
+    assert create.status == "SUCCESS"
+    assert create.response.at - job.finished_at() <= 61  # type: ignore[operator,union-attr]
+    assert 20 <= len(create.invocations) <= 22
+    assert sum(i.end - i.start for i in create.invocations) <= 1  # one Describe per invocation, no waiting
+    cloud.check_invariants(allowed_jobs=1)

@@ -9,6 +9,7 @@ from .errors import ForecastExportValidationError
 from .export import ForecastExport
 from .export_format import ExportFormat
 from .handler_function import ForecastExportHandler
+from .polling_mode import PollingMode
 from .provider import ForecastExportProvider
 
 __version__ = "0.1.0"
@@ -19,5 +20,6 @@ __all__ = [
     "ForecastExportHandler",
     "ForecastExportProvider",
     "ForecastExportValidationError",
+    "PollingMode",
     "__version__",
 ]

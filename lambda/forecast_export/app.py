@@ -17,7 +17,7 @@ from . import naming, rules
 from .clock import Clock, SystemClock
 from .jobs import ForecastJobs, TransientError
 from .lifecycle import Lifecycle, PollState
-from .resource import NOT_CREATED_SUFFIX, ForecastExportResource
+from .resource import NOT_CREATED_SUFFIX, POLL_WITHIN_INVOCATION, ForecastExportResource
 from .spec import ExportSpec, InvalidProperties, is_retained, parse_spec
 
 if TYPE_CHECKING:
@@ -53,8 +53,9 @@ def _home(context: Any) -> tuple[str, str]:
     return arn_parts[4], arn_parts[3]
 
 
-def _keep(state: PollState) -> str:
+def _keep(state: PollState, spec: ExportSpec | None) -> str:
     helper.Data.update(state.to_data())
+    helper.Data[POLL_WITHIN_INVOCATION] = spec.fast_polling if spec is not None else True
     return state.physical_id
 
 
@@ -62,7 +63,7 @@ def _keep(state: PollState) -> str:
 def create(event: dict[str, Any], context: Any) -> str:
     account, region = _home(context)
     spec = parse_spec(event["ResourceProperties"], account=account, region=region)
-    return _keep(RUNTIME.lifecycle().begin_create(spec, event["StackId"], event["LogicalResourceId"]))
+    return _keep(RUNTIME.lifecycle().begin_create(spec, event["StackId"], event["LogicalResourceId"]), spec)
 
 
 @helper.update
@@ -72,7 +73,7 @@ def update(event: dict[str, Any], context: Any) -> str:
     state = RUNTIME.lifecycle().begin_update(
         spec, event.get("OldResourceProperties", {}), event["PhysicalResourceId"], event["StackId"], event["LogicalResourceId"]
     )
-    return _keep(state)
+    return _keep(state, spec)
 
 
 @helper.delete
@@ -95,7 +96,7 @@ def delete(event: dict[str, Any], context: Any) -> str:
     elif spec is not None:
         # A failed Create answered with a made-up ID; look for the job its properties would make.
         job_arn = naming.job_arn(spec.forecast_arn, naming.job_name(spec, event["StackId"], event["LogicalResourceId"]))
-    return _keep(RUNTIME.lifecycle().begin_delete(spec, job_arn, physical_id))
+    return _keep(RUNTIME.lifecycle().begin_delete(spec, job_arn, physical_id), spec)
 
 
 @helper.poll_create

@@ -46,6 +46,7 @@ LAMBDA_SAFETY_SECONDS = 15  # and this long before the Lambda's own timeout
 PUBLIC_DATA_KEYS = ("ForecastExportJobArn", "ForecastExportJobName", "DestinationPath")
 DEFAULT_RULE_PREFIX = "fcx-"
 NOT_CREATED_SUFFIX = "-not-created"  # physical ID of a Create that failed before planning a job
+POLL_WITHIN_INVOCATION = "PollWithinInvocation"  # Data key: False leaves each look to the next rule firing
 
 
 def _is_not_found(error: ClientError) -> bool:
@@ -123,6 +124,8 @@ class ForecastExportResource(CfnResource):
         return min(by_lambda, next_firing - RULE_GUARD_SECONDS)
 
     def _poll_until_window_end(self) -> None:
+        if not self.Data.get(POLL_WITHIN_INVOCATION, True):
+            return
         clock = self._clock()
         end = self._window_end()
         while not self._done() and clock.now() + self._poll_interval <= end:

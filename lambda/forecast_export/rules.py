@@ -19,6 +19,8 @@ S3_PATH_MIN_LENGTH = 7
 S3_PATH_MAX_LENGTH = 4096
 S3_PATH_PATTERN = re.compile(r"s3://[a-z0-9].+", re.DOTALL)
 EXPORT_FORMATS = ("CSV", "PARQUET")
+# Fast: look every 5 s inside each invocation (seen within seconds). Economy: one look per minute.
+POLLING_MODES = ("Fast", "Economy")
 MAX_USER_TAGS = 50
 TAG_KEY_MAX_LENGTH = 128
 TAG_VALUE_MAX_LENGTH = 256

@@ -28,6 +28,7 @@ class ExportSpec:
     tags: dict[str, str] = field(default_factory=dict)
     timeout_seconds: int = rules.TIMEOUT_DEFAULT_SECONDS
     retain: bool = False
+    fast_polling: bool = True
 
     def destination(self) -> dict[str, Any]:
         s3_config: dict[str, str] = {"Path": self.path, "RoleArn": self.role_arn}
@@ -93,6 +94,9 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
     removal = props.get("RemovalPolicy", "Delete")
     if removal not in ("Delete", "Retain"):
         problems.append(f"RemovalPolicy {rules.show(removal)} must be Delete or Retain")
+    polling = props.get("Polling", "Fast")
+    if polling not in rules.POLLING_MODES:
+        problems.append(f"Polling {rules.show(polling)} must be one of {', '.join(rules.POLLING_MODES)}")
 
     if base_name:
         problems.extend(rules.check_job_name("ForecastExportJobName", base_name))
@@ -121,6 +125,7 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
         tags=tags,
         timeout_seconds=timeout_seconds,
         retain=removal == "Retain",
+        fast_polling=polling == "Fast",
     )
 
 
