@@ -56,6 +56,10 @@ class Runs:
     violations: list[str] = field(default_factory=list)
 
 
+def ratio(numerator: float, denominator: float, word: str) -> str:
+    return f"{numerator / denominator:.1f}x {word}" if denominator else "-"
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     rank = 0.95 * (len(ordered) - 1)
@@ -68,27 +72,30 @@ def fresh(cloud: LocalCloud) -> None:
     cloud.begin_test()
 
 
+def detect(cloud: LocalCloud, template: dict[str, Any], minutes: int, runs: Runs) -> None:
+    """Create SAMPLES jobs of ``minutes`` and record when each SUCCESS came after the job was ACTIVE."""
+    runs.latencies[minutes] = []
+    invocations, billed = [], []
+    for sample in range(SAMPLES):
+        fresh(cloud)
+        offset = 120.0 * sample / SAMPLES  # spreads the finish over a whole polling cycle of either handler
+        cloud.forecast.default_outcome = Outcome("active", minutes * 60 + offset)
+        (create,) = LocalStack(cloud, template).create().requests
+        assert create.status == "SUCCESS", create.reason
+        (job,) = cloud.forecast.jobs.values()
+        runs.latencies[minutes].append(create.response.at - (job.finished_at() or 0))  # type: ignore[union-attr]
+        invocations.append(len(create.invocations))
+        billed.append(sum(i.end - i.start for i in create.invocations))
+        runs.longest_invocation = max([runs.longest_invocation] + [i.end - i.start for i in create.invocations])
+        runs.violations += cloud.violations
+    runs.invocations[minutes] = statistics.mean(invocations)
+    runs.billed_seconds[minutes] = statistics.mean(billed)
+
+
 def measure(cloud: LocalCloud, template: dict[str, Any]) -> Runs:
     runs = Runs()
     for minutes in DURATIONS_MINUTES:
-        runs.latencies[minutes] = []
-        invocations, billed = [], []
-        for sample in range(SAMPLES):
-            fresh(cloud)
-            offset = 120.0 * sample / SAMPLES  # spreads the finish over a whole polling cycle of either handler
-            cloud.forecast.default_outcome = Outcome("active", minutes * 60 + offset)
-            stack = LocalStack(cloud, template)
-            result = stack.create()
-            (create,) = result.requests
-            assert create.status == "SUCCESS", create.reason
-            (job,) = cloud.forecast.jobs.values()
-            runs.latencies[minutes].append(create.response.at - (job.finished_at() or 0))  # type: ignore[union-attr]
-            invocations.append(len(create.invocations))
-            billed.append(sum(i.end - i.start for i in create.invocations))
-            runs.longest_invocation = max([runs.longest_invocation] + [i.end - i.start for i in create.invocations])
-            runs.violations += cloud.violations
-        runs.invocations[minutes] = statistics.mean(invocations)
-        runs.billed_seconds[minutes] = statistics.mean(billed)
+        detect(cloud, template, minutes, runs)
     for sample in range(SAMPLES):
         fresh(cloud)
         cloud.forecast.default_outcome = Outcome("failed", 300 + 120.0 * sample / SAMPLES, "no data in the export window")
@@ -116,19 +123,7 @@ def measure_economy(cloud: LocalCloud, template: dict[str, Any]) -> Runs:
     runs = Runs()
     economy = with_props(template, Polling="Economy")
     for minutes in (5, 50):
-        runs.latencies[minutes], invocations, billed = [], [], []
-        for sample in range(SAMPLES):
-            fresh(cloud)
-            cloud.forecast.default_outcome = Outcome("active", minutes * 60 + 120.0 * sample / SAMPLES)
-            (create,) = LocalStack(cloud, economy).create().requests
-            (job,) = cloud.forecast.jobs.values()
-            assert create.status == "SUCCESS", create.reason
-            runs.latencies[minutes].append(create.response.at - (job.finished_at() or 0))  # type: ignore[union-attr]
-            invocations.append(len(create.invocations))
-            billed.append(sum(i.end - i.start for i in create.invocations))
-            runs.violations += cloud.violations
-        runs.invocations[minutes] = statistics.mean(invocations)
-        runs.billed_seconds[minutes] = statistics.mean(billed)
+        detect(cloud, economy, minutes, runs)
     return runs
 
 
@@ -309,11 +304,11 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
     for minutes in DURATIONS_MINUTES:
         a, b = p95(ours.latencies[minutes]), p95(base.latencies[minutes])
-        rows.append((f"detection latency p95, {minutes}-min job (s)", f"{a:.1f}", f"{b:.1f}", f"{b / a:.1f}x faster"))
+        rows.append((f"detection latency p95, {minutes}-min job (s)", f"{a:.1f}", f"{b:.1f}", ratio(b, a, "faster")))
     a, b = p95(ours.failure_latencies), p95(base.failure_latencies)
-    rows.append(("CREATE_FAILED reported, p95 (s)", f"{a:.1f}", f"{b:.1f}", f"{b / a:.1f}x faster"))
+    rows.append(("CREATE_FAILED reported, p95 (s)", f"{a:.1f}", f"{b:.1f}", ratio(b, a, "faster")))
     a, b = p95(ours.delete_overheads), p95(base.delete_overheads)
-    rows.append(("delete overhead after the job is gone, p95 (s)", f"{a:.1f}", f"{b:.1f}", f"{b / a:.1f}x faster"))
+    rows.append(("delete overhead after the job is gone, p95 (s)", f"{a:.1f}", f"{b:.1f}", ratio(b, a, "faster")))
     rows.append(
         (
             "longest handler invocation (s; Lambda timeout 90, baseline 300)",
@@ -369,7 +364,7 @@ def main() -> None:
                 f"PollingMode.ECONOMY, {minutes}-min job: detection p95 (s) (vs crhelper defaults)",
                 f"{a:.1f}",
                 f"{b:.1f}",
-                f"{b / a:.1f}x faster",
+                ratio(b, a, "faster"),
             )
         )
         rows.append(

@@ -19,16 +19,18 @@ from tests.support.iam_eval import PolicySet
 STACK = "EveryProp"
 
 
-def handler_policies(stack: LocalStack) -> PolicySet:
-    resources = stack.template["Resources"]
-    function = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::Function")
-    role_logical_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+def handler_role_policies(*stacks: LocalStack) -> PolicySet:
+    """Every statement attached, in any of the stacks, to the handler's role (defined in the first)."""
+    home = stacks[0]
+    function = next(r for r in home.template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
+    role_name = home.resolve({"Ref": function["Properties"]["Role"]["Fn::GetAtt"][0]})
     statements: list[dict[str, Any]] = []
-    for resource in resources.values():
-        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": role_logical_id} in resource[
-            "Properties"
-        ].get("Roles", []):
-            statements += stack.resolve(resource["Properties"]["PolicyDocument"])["Statement"]
+    for stack in stacks:
+        for resource in stack.template["Resources"].values():
+            if resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                continue
+            if role_name in [stack.resolve(role) for role in resource["Properties"].get("Roles", [])]:
+                statements += stack.resolve(resource["Properties"]["PolicyDocument"])["Statement"]
     return PolicySet(statements)
 
 
@@ -74,7 +76,7 @@ def exercised(cloud: LocalCloud, every_prop_template: dict[str, Any]) -> LocalSt
 
 
 def test_every_call_the_handler_makes_is_allowed(cloud: LocalCloud, exercised: LocalStack) -> None:
-    policies = handler_policies(exercised)
+    policies = handler_role_policies(exercised)
     operations = {call for call, _ in cloud.aws_calls}
     for needed in (
         "forecast:CreateForecastExportJob",
@@ -101,7 +103,7 @@ def test_every_call_the_handler_makes_is_allowed(cloud: LocalCloud, exercised: L
 
 
 def test_calls_outside_the_stacks_exports_are_denied(cloud: LocalCloud, exercised: LocalStack) -> None:
-    policies = handler_policies(exercised)
+    policies = handler_role_policies(exercised)
     base = f"arn:aws:forecast:{REGION}:{ACCOUNT}"
     own_job = next(p["ForecastExportJobArn"] for c, p in cloud.aws_calls if c == "forecast:DescribeForecastExportJob")
     assert policies.allows("forecast:DescribeForecastExportJob", own_job)

@@ -11,8 +11,7 @@ from cfnlint.api import ManualArgs, lint
 
 from tests.support import apps
 from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack
-from tests.support.iam_eval import PolicySet
-from tests.test_least_privilege import required_permissions
+from tests.test_least_privilege import handler_role_policies, required_permissions
 
 PLAIN = apps.REPO / "examples" / "plain-cloudformation.yaml"
 
@@ -23,22 +22,6 @@ def shared_assembly(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[
     apps.shared_provider_stacks(app)
     assembly = app.synth()
     return {name: dict(assembly.get_stack_by_name(name).template) for name in ("SharedProvider", "TeamExports")}
-
-
-def policies_for_role(stacks: list[LocalStack], role_export_or_ref: list[Any]) -> PolicySet:
-    """Every statement attached, in any of the stacks, to the provider's role."""
-    statements: list[dict[str, Any]] = []
-    for stack in stacks:
-        for resource in stack.template["Resources"].values():
-            if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-                roles = [stack.resolve(r) for r in resource["Properties"].get("Roles", [])]
-                if set(roles) & set(role_export_or_ref):
-                    statements += stack.resolve(resource["Properties"]["PolicyDocument"])["Statement"]
-    return PolicySet(statements)
-
-
-def provider_role_name(provider: LocalStack) -> str:
-    return next(v for k, v in provider.exported_values().items() if k.endswith("-RoleName"))
 
 
 def test_the_plain_template_passes_cfn_lint() -> None:
@@ -62,13 +45,7 @@ def test_a_plain_cloudformation_template_runs_through_the_whole_lifecycle(
     assert stack.update(retagged).status == "UPDATE_COMPLETE"
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
-    policies = policies_for_role(
-        [provider, stack],
-        [
-            provider_role_name(provider),
-            provider._ref(next(k for k, v in provider.template["Resources"].items() if v["Type"] == "AWS::IAM::Role")),
-        ],
-    )
+    policies = handler_role_policies(provider, stack)
     denied = [n for call, params in cloud.aws_calls for n in required_permissions(call, params) if not policies.allows(*n)]
     assert denied == []
     other_job = f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast-export-job/demand_forecast/someone_else_0a1b2c3d"
@@ -83,8 +60,7 @@ def test_exports_in_another_stack_use_the_shared_provider_with_least_privilege(
     assert team.create().status == "CREATE_COMPLETE"
     assert team.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
-    role_logical_id = next(k for k, v in provider.template["Resources"].items() if v["Type"] == "AWS::IAM::Role")
-    policies = policies_for_role([provider, team], [provider._ref(role_logical_id)])
+    policies = handler_role_policies(provider, team)
     needed = [n for call, params in cloud.aws_calls for n in required_permissions(call, params)]
     assert any(action == "kms:GenerateDataKey" for action, _, _ in needed)
     assert [n for n in needed if not policies.allows(*n)] == []
