@@ -89,7 +89,7 @@ def test_every_call_the_handler_makes_is_allowed(cloud: LocalCloud, exercised: L
         "events:PutTargets",
         "events:RemoveTargets",
         "events:DeleteRule",
-        "events:DescribeRule",
+        "events:ListTargetsByRule",
     ):
         assert needed in operations, f"the scenario never exercised {needed}"
     denied = [

@@ -32,6 +32,7 @@ def build(**props: Any) -> cdk.Stack:
 BAD_INPUTS = [
     ("empty job name", {"export_job_name": ""}, "export_job_name", "must not be empty"),
     ("64-character job name", {"export_job_name": "a" * 64}, "export_job_name", "64 characters"),
+    ("51-character job name (the handler appends 13)", {"export_job_name": "a" * 51}, "export_job_name", "at most 50"),
     ("job name with a leading digit", {"export_job_name": "1daily"}, "export_job_name", "'1daily'"),
     ("job name with a hyphen", {"export_job_name": "daily-export"}, "export_job_name", "'daily-export'"),
     ("job name with spaces", {"export_job_name": "daily export"}, "export_job_name", "'daily export'"),
@@ -134,5 +135,5 @@ def test_values_known_only_at_deploy_time_are_left_to_the_handler() -> None:
 
 def test_a_maximal_valid_configuration_synthesizes() -> None:
     build(
-        export_job_name="a" * 63, tags={f"k{i}": "v" * 256 for i in range(50)}, timeout=cdk.Duration.seconds(3300), prefix="a/b/c"
+        export_job_name="a" * 50, tags={f"k{i}": "v" * 256 for i in range(50)}, timeout=cdk.Duration.seconds(3300), prefix="a/b/c"
     )

@@ -163,16 +163,7 @@ class ForecastExport(Construct):
         self.role: iam.IRole = self._forecast_role(stack, key_prefix, encryption_key, role_name, role_path)
 
         self.handler = provider.handler if provider is not None else ForecastExportHandler.of(self)
-        forecast_name = cdk.Fn.select(1, cdk.Fn.split("forecast/", forecast_arn))
-        job_arn_pattern = stack.format_arn(
-            service="forecast",
-            resource="forecast-export-job",
-            resource_name=f"{forecast_name}/{base_name[:BASE_MAX_LENGTH]}_*",
-            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
-        )
-        export_policy = self.handler.grant_export(
-            self, forecast_arn=forecast_arn, job_arn_pattern=job_arn_pattern, role=self.role, key=encryption_key
-        )
+        export_policy = self.handler.grant_export(self, forecast_arn=forecast_arn, role=self.role, key=encryption_key)
 
         s3_config: dict[str, str] = {"Path": self.destination_path, "RoleArn": self.role.role_arn}
         if encryption_key is not None:

@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 
+from ._lambda.forecast_export.naming import job_arn_pattern_suffix
 from .bundling import LocalHandlerBundling
 from .compliance import CHECKOV_FUNCTION_SKIPS, acknowledge_wildcard_resource, skip_checkov
 from .handler_source import HANDLER_ENTRY, HANDLER_ROOT
@@ -29,6 +30,7 @@ FORECAST_JOB_ACTIONS = [
     "forecast:StopResource",
     "forecast:TagResource",
     "forecast:UntagResource",
+    "forecast:ListTagsForResource",
 ]
 
 
@@ -57,6 +59,7 @@ class ForecastExportHandler(Construct):
         stack = cdk.Stack.of(self)
         self.rule_prefix = "fcx-" + hashlib.sha256(self.node.path.encode()).hexdigest()[:8] + "-"
         self._exports_per_holder: dict[str, int] = {}
+        self._stacks_with_job_statement: set[str] = set()
 
         self.log_group = logs.LogGroup(
             self,
@@ -78,7 +81,7 @@ class ForecastExportHandler(Construct):
             iam.PolicyStatement(
                 sid="ManageOwnPollingRules",
                 actions=[
-                    "events:DescribeRule",
+                    "events:ListTargetsByRule",
                     "events:PutRule",
                     "events:DeleteRule",
                     "events:PutTargets",
@@ -148,21 +151,37 @@ class ForecastExportHandler(Construct):
         self._exports_per_holder[holder.node.path] = count + 1
         return shards[-1]
 
-    def grant_export(
-        self, export: Construct, *, forecast_arn: str, job_arn_pattern: str, role: iam.IRole, key: kms.IKey | None
-    ) -> iam.ManagedPolicy:
+    def _grant_stack_jobs(self, stack: cdk.Stack, policy: iam.ManagedPolicy) -> None:
+        """Once per stack: the jobs of every export the stack has (or had).
+
+        Scoped by the stack's owner marker, which no template change alters: a job made before a
+        rename, a forecast change or the removal of its export stays reachable until its Delete is
+        answered (naming.py explains the names).
+        """
+        if stack.node.path in self._stacks_with_job_statement:
+            return
+        self._stacks_with_job_statement.add(stack.node.path)
+        jobs = stack.format_arn(
+            service="forecast",
+            resource="forecast-export-job",
+            resource_name=f"*/{job_arn_pattern_suffix(stack.stack_name)}",
+            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        policy.add_statements(iam.PolicyStatement(actions=FORECAST_JOB_ACTIONS, resources=[jobs]))
+        acknowledge_wildcard_resource(policy, jobs, "export-job-wildcard")
+
+    def grant_export(self, export: Construct, *, forecast_arn: str, role: iam.IRole, key: kms.IKey | None) -> iam.ManagedPolicy:
         """Allow the handler to run one export; returns the policy the custom resource must wait for."""
         policy = self._policy_for_next_export(export)
+        self._grant_stack_jobs(cdk.Stack.of(export), policy)
         policy.add_statements(
             iam.PolicyStatement(actions=["forecast:CreateForecastExportJob"], resources=[forecast_arn]),
-            iam.PolicyStatement(actions=FORECAST_JOB_ACTIONS, resources=[job_arn_pattern]),
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
                 resources=[role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "forecast.amazonaws.com"}},
             ),
         )
-        acknowledge_wildcard_resource(policy, job_arn_pattern, "export-job-wildcard")
         if key is not None:
             # Forecast checks that the caller, too, may use the key.
             policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))

@@ -12,6 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from ._lambda.forecast_export import rules
+from ._lambda.forecast_export.naming import BASE_MAX_LENGTH
 
 
 def _known(value: str | None) -> str | None:
@@ -33,11 +34,18 @@ def collect_problems(
     tags: Mapping[str, str],
     timeout: cdk.Duration,
 ) -> list[str]:
+    if cdk.Token.is_unresolved(stack.stack_name):
+        problems_first = [
+            f"the stack's name must be known at synth time: the handler's permission on export jobs is scoped by it "
+            f"(stack {stack.node.path})"
+        ]
+    else:
+        problems_first = []
     account = _known(stack.account)
     region = _known(stack.region)
-    problems: list[str] = []
+    problems: list[str] = problems_first
     if export_job_name is not None and _known(export_job_name) is not None:
-        problems += rules.check_job_name("export_job_name", export_job_name)
+        problems += rules.check_job_name("export_job_name", export_job_name, max_length=BASE_MAX_LENGTH)
     if _known(forecast_arn) is not None:
         problems += rules.check_forecast_arn("forecast_arn", forecast_arn, account=account, region=region)
     if _known(format_value) is not None:

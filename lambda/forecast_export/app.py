@@ -1,29 +1,44 @@
 """Lambda entry point: ``forecast_export.app.handler``.
 
-Thin on purpose: it parses the event, hands the work to ``lifecycle`` and keeps the poll state in
-crhelper's Data. Everything CloudFormation-specific lives in ``resource``.
+Thin on purpose: it parses the event, plans the request with ``lifecycle`` (no AWS call), and
+advances it one look at a time. Everything about rules, invocations and answers lives in
+``resource``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
-from . import naming, rules
 from .clock import Clock, SystemClock
-from .jobs import ForecastJobs, TransientError
+from .errors import InvalidProperties, TransientError
+from .jobs import ForecastJobs
 from .lifecycle import Lifecycle, PollState
-from .resource import NOT_CREATED_SUFFIX, POLL_WITHIN_INVOCATION, ForecastExportResource
-from .spec import ExportSpec, InvalidProperties, is_retained, parse_spec
+from .naming import JobIdentity
+from .resource import (
+    ANSWER,
+    CLAIM_KEY,
+    DEFAULT_RULE_PREFIX,
+    NOT_CREATED_SUFFIX,
+    POLL_WITHIN_INVOCATION,
+    SUPERSEDE_KEY,
+    ForecastExportResource,
+)
+from .spec import ExportSpec, parse_spec
 
 if TYPE_CHECKING:
     from mypy_boto3_forecast import ForecastServiceClient
 
 logger = logging.getLogger(__name__)
+
+# The handler retries on its own clock, within each look's budget (retries.py); botocore's own
+# retries would sleep past it. Short timeouts: a hung call must not eat the invocation.
+CLIENT_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
 
 
 @dataclass
@@ -32,19 +47,28 @@ class Runtime:
 
     clock: Clock = field(default_factory=SystemClock)
     _forecast: Any = None
+    _events: Any = None
 
     def forecast(self) -> ForecastServiceClient:
         if self._forecast is None:
-            config = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
-            self._forecast = boto3.client("forecast", config=config)
+            self._forecast = boto3.client("forecast", config=CLIENT_CONFIG)
         return self._forecast  # type: ignore[no-any-return]
 
+    def events(self) -> Any:
+        if self._events is None:
+            self._events = boto3.client("events", config=CLIENT_CONFIG)
+        return self._events
+
     def lifecycle(self) -> Lifecycle:
-        return Lifecycle(ForecastJobs(self.forecast(), self.clock), self.clock)
+        return Lifecycle(ForecastJobs(self.forecast(), helper.budget), self.clock)
 
 
 RUNTIME = Runtime()
-helper = ForecastExportResource(clock_of=lambda: RUNTIME.clock)
+helper = ForecastExportResource(
+    clock_of=lambda: RUNTIME.clock,
+    rule_prefix_of=lambda: os.environ.get("POLL_RULE_PREFIX", DEFAULT_RULE_PREFIX),
+    events_of=lambda: RUNTIME.events(),
+)
 
 
 def _home(context: Any) -> tuple[str, str]:
@@ -53,62 +77,82 @@ def _home(context: Any) -> tuple[str, str]:
     return arn_parts[4], arn_parts[3]
 
 
-def _keep(state: PollState, spec: ExportSpec | None) -> str:
+def _spec_or_none(props: Any, context: Any) -> ExportSpec | None:
+    if not isinstance(props, dict):
+        return None
+    account, region = _home(context)
+    try:
+        return parse_spec(props, account=account, region=region)
+    except InvalidProperties:
+        return None
+
+
+def _identity(spec: ExportSpec | None, event: dict[str, Any]) -> JobIdentity | None:
+    return spec.identity(event["StackId"], event["LogicalResourceId"]) if spec is not None else None
+
+
+def _plan(state: PollState, spec: ExportSpec | None, identity: JobIdentity | None) -> str:
     helper.Data.update(state.to_data())
     helper.Data[POLL_WITHIN_INVOCATION] = spec.fast_polling if spec is not None else True
-    return state.physical_id
+    helper.Data[CLAIM_KEY] = identity.settings_key() if identity is not None else ""
+    return ""  # the answer comes from the looks that follow
 
 
 @helper.create
 def create(event: dict[str, Any], context: Any) -> str:
     account, region = _home(context)
     spec = parse_spec(event["ResourceProperties"], account=account, region=region)
-    return _keep(RUNTIME.lifecycle().begin_create(spec, event["StackId"], event["LogicalResourceId"]), spec)
+    identity = spec.identity(event["StackId"], event["LogicalResourceId"])
+    return _plan(RUNTIME.lifecycle().plan_create(spec, identity), spec, identity)
 
 
 @helper.update
 def update(event: dict[str, Any], context: Any) -> str:
     account, region = _home(context)
     spec = parse_spec(event["ResourceProperties"], account=account, region=region)
-    state = RUNTIME.lifecycle().begin_update(
-        spec, event.get("OldResourceProperties", {}), event["PhysicalResourceId"], event["StackId"], event["LogicalResourceId"]
-    )
-    return _keep(state, spec)
+    identity = spec.identity(event["StackId"], event["LogicalResourceId"])
+    old_spec = _spec_or_none(event.get("OldResourceProperties"), context)
+    old_identity = _identity(old_spec, event)
+    old_tags = old_spec.tags if old_spec is not None else None
+    state = RUNTIME.lifecycle().plan_update(spec, identity, old_identity, event["PhysicalResourceId"], old_tags)
+    result = _plan(state, spec, identity)
+    if old_identity is not None and old_identity.settings_key() != identity.settings_key():
+        helper.Data[SUPERSEDE_KEY] = old_identity.settings_key()  # the rule of the update being rolled back
+    return result
 
 
 @helper.delete
 def delete(event: dict[str, Any], context: Any) -> str:
-    props = event.get("ResourceProperties", {})
-    physical_id = event["PhysicalResourceId"]
-    account, region = _home(context)
-    spec: ExportSpec | None
-    try:
-        spec = parse_spec(props, account=account, region=region)
-    except InvalidProperties:
-        spec = None  # nothing can have been created from these properties
-    job_arn: str | None = None
-    if is_retained(props):
-        logger.info("RemovalPolicy is Retain: leaving %s in place", physical_id)
-    elif rules.parse_export_job_arn(physical_id):
-        job_arn = physical_id
-    elif physical_id.endswith(NOT_CREATED_SUFFIX):
+    physical_id = str(event["PhysicalResourceId"])
+    spec = _spec_or_none(event.get("ResourceProperties"), context)
+    if physical_id.endswith(NOT_CREATED_SUFFIX):
         logger.info("The Create failed before any job was made; nothing to delete")
-    elif spec is not None:
-        # A failed Create answered with a made-up ID; look for the job its properties would make.
-        job_arn = naming.job_arn(spec.forecast_arn, naming.job_name(spec, event["StackId"], event["LogicalResourceId"]))
-    return _keep(RUNTIME.lifecycle().begin_delete(spec, job_arn, physical_id), spec)
+        spec = None
+    identity = _identity(spec, event)
+    return _plan(RUNTIME.lifecycle().plan_delete(spec, identity, physical_id), spec, identity)
+
+
+@helper.superseded
+def superseded(other_data: dict[str, Any]) -> None:
+    """This request stopped another one's polling: take over the job it was working on."""
+    state = PollState.from_data(helper.Data)
+    other = PollState.from_data(other_data) if "State" in other_data else None
+    identity = _identity(_spec_or_none(helper._event.get("ResourceProperties"), helper._context), helper._event)
+    names = list(state.cleanup) + (identity.job_arns() if identity is not None else [])
+    RUNTIME.lifecycle().supersede(state, other, names)
+    helper.Data.update(state.to_data())
 
 
 @helper.poll_create
 @helper.poll_update
 @helper.poll_delete
 def poll(event: dict[str, Any], context: Any) -> str | None:
+    if ANSWER in helper.Data:
+        return None  # only the answer is left to deliver
     state = PollState.from_data(helper.Data)
-    spec: ExportSpec | None = None
-    if state.phase == "create" and "ResourceProperties" in event:
-        spec = parse_spec(event["ResourceProperties"])
+    spec = _spec_or_none(event.get("ResourceProperties"), context)
     try:
-        result = RUNTIME.lifecycle().step(state, spec)
+        result = RUNTIME.lifecycle().step(state, spec, _identity(spec, event))
     except TransientError as error:
         logger.warning("%s; looking again later", error)
         result = None

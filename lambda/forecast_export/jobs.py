@@ -1,19 +1,21 @@
-"""Amazon Forecast export job calls, with retries on the handler's own clock.
+"""Amazon Forecast export job calls, with Forecast's errors turned into the project's own.
 
-botocore's retries are switched off for the Forecast client (they sleep in real time and cannot be
-bounded by the Lambda's remaining time); throttles and 5xx answers are retried here instead.
+The only module that knows Forecast's error codes: ``lifecycle`` sees ``JobNotFound``,
+``QuotaReached``, ``JobInUse``... (errors.py) and ``TransientError`` when throttling outlasted
+this look's budget.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import ClientError
 
-from .clock import Clock
+from .errors import ForecastError, JobInUse, JobNotFound, NameTaken, NotAllowed, QuotaReached
+from .retries import Budget, call_with_retries, error_code
 from .spec import ExportSpec
 from .status import JobStatus
 
@@ -24,30 +26,14 @@ else:
 
 logger = logging.getLogger(__name__)
 
-RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0, 8.0)
-_TRANSIENT_CODES = {
-    "ThrottlingException",
-    "Throttling",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "InternalServerError",
-    "InternalFailure",
+_ERRORS: dict[str, type[ForecastError]] = {
+    "ResourceNotFoundException": JobNotFound,
+    "ResourceAlreadyExistsException": NameTaken,
+    "LimitExceededException": QuotaReached,
+    "ResourceInUseException": JobInUse,
+    "AccessDeniedException": NotAllowed,
+    "AccessDenied": NotAllowed,
 }
-
-
-class TransientError(RuntimeError):
-    """Forecast kept throttling or failing after every retry; the poll loop tries again later."""
-
-
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def is_transient(error: ClientError) -> bool:
-    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    return error_code(error) in _TRANSIENT_CODES or status >= 500
 
 
 @dataclass(frozen=True)
@@ -55,43 +41,33 @@ class JobView:
     arn: str
     name: str
     status: JobStatus
-    message: str
-    destination: dict[str, Any]
-    format: str
+    message: str = ""
+    destination: dict[str, Any] = field(default_factory=dict)
+    format: str = "CSV"
 
 
 class ForecastJobs:
     """The export job operations the lifecycle needs, on one Forecast client."""
 
-    def __init__(self, client: ForecastServiceClient, clock: Clock) -> None:
+    def __init__(self, client: ForecastServiceClient, budget: Budget) -> None:
         self._client = client
-        self._clock = clock
+        self._budget = budget
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         method: Callable[..., dict[str, Any]] = getattr(self._client, operation)
-        for delay in (*RETRY_DELAYS_SECONDS, None):
-            try:
-                return method(**kwargs)
-            except ClientError as error:
-                if not is_transient(error):
-                    raise
-                problem = f"{operation}: {error_code(error) or 'HTTP error'}"
-            except (ConnectionError, HTTPClientError) as error:
-                problem = f"{operation}: {error}"
-            if delay is None:
-                raise TransientError(f"{problem} (gave up after {len(RETRY_DELAYS_SECONDS) + 1} attempts)")
-            logger.warning("%s; retrying in %.0f s", problem, delay)
-            self._clock.sleep(delay)
-        raise AssertionError("unreachable")
+        try:
+            return call_with_retries(operation, lambda: method(**kwargs), self._budget)
+        except ClientError as error:
+            code = error_code(error)
+            message = str(error.response.get("Error", {}).get("Message", ""))
+            raise _ERRORS.get(code, ForecastError)(code, message) from error
 
     def describe(self, arn: str) -> JobView | None:
         """The job, or None when Forecast does not know it."""
         try:
             job = self._call("describe_forecast_export_job", ForecastExportJobArn=arn)
-        except ClientError as error:
-            if error_code(error) == "ResourceNotFoundException":
-                return None
-            raise
+        except JobNotFound:
+            return None
         return JobView(
             arn=job.get("ForecastExportJobArn", arn),
             name=job.get("ForecastExportJobName", ""),
@@ -116,19 +92,25 @@ class ForecastJobs:
         """Ask Forecast to stop a running job; False when it had already finished or gone."""
         try:
             self._call("stop_resource", ResourceArn=arn)
-        except ClientError as error:
-            if error_code(error) not in ("InvalidInputException", "ResourceInUseException", "ResourceNotFoundException"):
+        except (JobInUse, JobNotFound) as error:
+            logger.info("StopResource did not apply to %s: %s", arn, error.code)
+            return False
+        except ForecastError as error:
+            if error.code != "InvalidInputException":
                 raise
-            logger.info("StopResource did not apply to %s: %s", arn, error_code(error))
+            logger.info("StopResource did not apply to %s: %s", arn, error.code)
             return False
         return True
 
     def delete(self, arn: str) -> None:
+        """Raises JobInUse when Forecast refuses (it deletes only ACTIVE and CREATE_FAILED jobs)."""
         self._call("delete_forecast_export_job", ForecastExportJobArn=arn)
 
-    def sync_tags(self, arn: str, old: dict[str, str], new: dict[str, str]) -> None:
-        removed = sorted(set(old) - set(new))
-        changed = {k: v for k, v in new.items() if old.get(k) != v}
+    def sync_tags(self, arn: str, wanted: dict[str, str]) -> None:
+        """Make the job's tags equal ``wanted`` (tags set outside CloudFormation are drift and go)."""
+        current = {t["Key"]: t["Value"] for t in self._call("list_tags_for_resource", ResourceArn=arn).get("Tags", [])}
+        removed = sorted(k for k in set(current) - set(wanted) if not k.lower().startswith("aws:"))
+        changed = {k: v for k, v in wanted.items() if current.get(k) != v}
         if removed:
             self._call("untag_resource", ResourceArn=arn, TagKeys=removed)
         if changed:

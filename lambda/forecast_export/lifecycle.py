@@ -1,46 +1,162 @@
-"""What Create, Update and Delete do to an export job, one look at a time.
+"""What Create, Update and Delete do to export jobs, one look at a time, as explicit tables.
 
-Each request starts with ``begin_*`` (no waiting) and is then advanced by ``step`` until it
-returns an outcome. The state between steps is a ``PollState``; it travels in crhelper's Data so
-that a later invocation can carry on. Failures clean up the job they made before answering, so a
-failed deploy never leaves a job behind.
+A request is planned without any call (``plan_*``), then advanced by ``step`` until it returns the
+physical ID (success) or raises ``ExportFailed``. Its state between looks is a ``PollState``, kept
+in the polling rule's target so a later invocation carries on.
+
+Phases:
+- ``tags``: an Update that keeps the job makes its tags match (throttling only delays it).
+- ``start``: find the job this request makes ACTIVE, or create it (one name per attempt; a job that
+  can never become ACTIVE, like a stopped one, moves on to the next name instead of being adopted).
+- ``wait``: wait for ACTIVE (``WAIT_TABLE``).
+- ``cleanup``: jobs that must be gone before the answer (``CLEANUP_TABLE``): the failed job, the
+  job being deleted, or the jobs of a request that was cancelled and rolled back.
+- ``done``: answer.
+
+Every row names the deadline that bounds it: ``export`` (the job must be ACTIVE by then) or
+``answer`` (the last moment to answer before CloudFormation's ServiceTimeout). Nothing waits
+without one.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from . import naming, rules
+from . import rules
 from .clock import Clock
-from .jobs import ForecastJobs, JobView, error_code, same_destination
-from .spec import ExportSpec, parse_tags
+from .errors import ExportFailed, ForecastError, JobInUse, JobNotFound, NameTaken, QuotaReached
+from .jobs import ForecastJobs, JobView, same_destination
+from .naming import MAX_ATTEMPTS, JobIdentity
+from .spec import ExportSpec
 from .status import JobStatus
 
 logger = logging.getLogger(__name__)
 
+ABSENT = "ABSENT"  # Forecast does not know the job
+# A cancelled request's invocation that is still running may create its job until it ends: the
+# request that supersedes it keeps looking that long (the handler's Lambda timeout is 90 s).
+SUPERSEDED_GRACE_SECONDS = 120
+ANSWER_MARGIN_SECONDS = 60  # answer this long before CloudFormation's ServiceTimeout
 
-class ExportFailed(RuntimeError):
-    """The request failed; the message is the Reason CloudFormation shows the user."""
+
+class Phase(str, Enum):
+    TAGS = "tags"
+    START = "start"
+    WAIT = "wait"
+    CLEANUP = "cleanup"
+    DONE = "done"
+
+
+class Act(str, Enum):
+    NONE = "none"
+    STOP = "stop"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class WaitRow:
+    """What a look at the job being waited for does."""
+
+    action: Act
+    next_phase: Phase
+    answer: str  # "", "SUCCESS" or "FAILED" (FAILED after cleanup when next_phase is cleanup)
+    reason: str  # the failure, formatted with job, status, message, timeout
+    deadline: str  # export or answer
+
+
+_CREATING = WaitRow(Act.NONE, Phase.WAIT, "", "", "export")
+WAIT_TABLE: dict[str, WaitRow] = {
+    ABSENT: WaitRow(
+        Act.NONE,
+        Phase.DONE,
+        "FAILED",
+        "Export job {job} disappeared while it was being created (deleted outside CloudFormation?)",
+        "answer",
+    ),
+    JobStatus.CREATE_PENDING.value: _CREATING,
+    JobStatus.CREATE_IN_PROGRESS.value: _CREATING,
+    JobStatus.ACTIVE.value: WaitRow(Act.NONE, Phase.DONE, "SUCCESS", "", "answer"),
+    JobStatus.CREATE_FAILED.value: WaitRow(
+        Act.NONE, Phase.CLEANUP, "FAILED", "Export job {job} ended CREATE_FAILED{message}", "answer"
+    ),
+    JobStatus.CREATE_STOPPING.value: WaitRow(
+        Act.NONE, Phase.CLEANUP, "FAILED", "Export job {job} is {status}: stopped or deleted outside CloudFormation", "answer"
+    ),
+    JobStatus.CREATE_STOPPED.value: WaitRow(
+        Act.NONE, Phase.CLEANUP, "FAILED", "Export job {job} is {status}: stopped or deleted outside CloudFormation", "answer"
+    ),
+    JobStatus.DELETE_PENDING.value: WaitRow(
+        Act.NONE, Phase.DONE, "FAILED", "Export job {job} is {status}: stopped or deleted outside CloudFormation", "answer"
+    ),
+    JobStatus.DELETE_IN_PROGRESS.value: WaitRow(
+        Act.NONE, Phase.DONE, "FAILED", "Export job {job} is {status}: stopped or deleted outside CloudFormation", "answer"
+    ),
+    JobStatus.DELETE_FAILED.value: WaitRow(
+        Act.NONE, Phase.DONE, "FAILED", "Export job {job} is {status}: stopped or deleted outside CloudFormation", "answer"
+    ),
+}
+# Past the export deadline, a job still being created is stopped and the request fails.
+WAIT_PAST_DEADLINE = WaitRow(
+    Act.STOP, Phase.CLEANUP, "FAILED", "Export job {job} was not ACTIVE within {timeout} s, so it was stopped", "answer"
+)
+
+
+@dataclass(frozen=True)
+class CleanupRow:
+    """What a look at a job that must go does. ``keep``: look at it again (a Delete request waits
+    until the job is gone; a failed request answers once Forecast accepted the deletion)."""
+
+    action: Act
+    keep_for_delete: bool
+    keep_for_failure: bool
+    note: str = ""  # left in the answer when the job stays
+
+
+CLEANUP_TABLE: dict[str, CleanupRow] = {
+    ABSENT: CleanupRow(Act.NONE, False, False),
+    JobStatus.CREATE_PENDING.value: CleanupRow(Act.STOP, True, True),
+    JobStatus.CREATE_IN_PROGRESS.value: CleanupRow(Act.STOP, True, True),
+    JobStatus.CREATE_STOPPING.value: CleanupRow(Act.NONE, True, True),
+    # Not deletable per the API reference; tried once in case Forecast allows it, then left.
+    JobStatus.CREATE_STOPPED.value: CleanupRow(
+        Act.DELETE,
+        True,
+        False,
+        "Forecast refuses to delete the stopped job {job} (it deletes only ACTIVE and CREATE_FAILED jobs); "
+        "it stays in CREATE_STOPPED and holds no complete export",
+    ),
+    JobStatus.ACTIVE.value: CleanupRow(Act.DELETE, True, False),
+    JobStatus.CREATE_FAILED.value: CleanupRow(Act.DELETE, True, False),
+    JobStatus.DELETE_PENDING.value: CleanupRow(Act.NONE, True, False),
+    JobStatus.DELETE_IN_PROGRESS.value: CleanupRow(Act.NONE, True, False),
+    JobStatus.DELETE_FAILED.value: CleanupRow(
+        Act.NONE, False, False, "Forecast could not delete export job {job} (DELETE_FAILED{message}); delete it by hand"
+    ),
+}
 
 
 @dataclass
 class PollState:
     op: str  # Create, Update or Delete
-    phase: str  # create, wait, stop, delete or done
-    job_arn: str
-    job_name: str
-    path: str
-    deadline: float
-    cleanup_deadline: float
+    phase: str
+    started_at: float
+    deadline: float  # the job must be ACTIVE by then (export deadline)
+    answer_by: float  # the last moment to answer
     timeout_seconds: int
+    job_arn: str = ""  # the job this request makes ACTIVE (Create, Update)
+    job_name: str = ""
+    path: str = ""
+    attempt: int = 0
+    cleanup: list[str] = field(default_factory=list)
+    watched: str = ""  # a job a superseded request may still create: looked for until ``watch_until``
+    watch_until: float = 0.0
     physical_id: str = ""  # the answer on success
-    failure: str = ""  # set once the request has failed and the job is being cleaned up
-    warning: str = ""
+    failure: str = ""  # set once the request has failed and its jobs are being cleaned up
+    notes: list[str] = field(default_factory=list)
 
     def to_data(self) -> dict[str, Any]:
         return {"State": asdict(self)}
@@ -51,11 +167,7 @@ class PollState:
 
     def outputs(self) -> dict[str, str]:
         """The custom resource's attributes (Fn::GetAtt)."""
-        return {
-            "ForecastExportJobArn": self.job_arn,
-            "ForecastExportJobName": self.job_name,
-            "DestinationPath": self.path,
-        }
+        return {"ForecastExportJobArn": self.job_arn, "ForecastExportJobName": self.job_name, "DestinationPath": self.path}
 
 
 class Lifecycle:
@@ -63,198 +175,274 @@ class Lifecycle:
         self._jobs = jobs
         self._clock = clock
 
-    # --- starting a request -------------------------------------------------------------------
+    # --- planning (no calls) --------------------------------------------------------------------
 
-    def _new_state(self, op: str, phase: str, spec: ExportSpec, stack_id: str, logical_id: str) -> PollState:
+    def _state(self, op: str, phase: Phase, timeout: int, service_timeout: int) -> PollState:
         now = self._clock.now()
-        name = naming.job_name(spec, stack_id, logical_id)
-        deadline = now + spec.timeout_seconds
-        cleanup = deadline if op == "Delete" else deadline + rules.CLEANUP_MARGIN_SECONDS - 60
         return PollState(
             op=op,
-            phase=phase,
-            job_arn=naming.job_arn(spec.forecast_arn, name),
-            job_name=name,
-            path=spec.path,
-            deadline=deadline,
-            cleanup_deadline=cleanup,
-            timeout_seconds=spec.timeout_seconds,
-        )
-
-    def begin_create(self, spec: ExportSpec, stack_id: str, logical_id: str) -> PollState:
-        state = self._new_state("Create", "create", spec, stack_id, logical_id)
-        state.physical_id = state.job_arn
-        return state
-
-    def begin_update(
-        self, spec: ExportSpec, old_props: Mapping[str, Any], physical_id: str, stack_id: str, logical_id: str
-    ) -> PollState:
-        state = self._new_state("Update", "create", spec, stack_id, logical_id)
-        state.physical_id = state.job_arn
-        if state.job_arn != physical_id:
-            logger.info("Settings that need a new job changed: replacing %s with %s", physical_id, state.job_arn)
-            return state
-        old_tags = parse_tags(old_props.get("Tags"), [])
-        try:
-            self._jobs.sync_tags(state.job_arn, old_tags, spec.tags)
-        except ClientError as error:
-            if error_code(error) != "ResourceNotFoundException":
-                raise
-            logger.warning("Job %s is gone; creating it again", state.job_arn)
-            return state
-        state.phase = "done"
-        return state
-
-    def begin_delete(self, spec: ExportSpec | None, job_arn: str | None, physical_id: str) -> PollState:
-        now = self._clock.now()
-        timeout = spec.timeout_seconds if spec else rules.TIMEOUT_DEFAULT_SECONDS
-        parts = rules.parse_export_job_arn(job_arn) if job_arn else None
-        return PollState(
-            op="Delete",
-            phase="delete" if job_arn else "done",
-            job_arn=job_arn or "",
-            job_name=parts.name if parts else "",
-            path=spec.path if spec else "",
+            phase=phase.value,
+            started_at=now,
             deadline=now + timeout,
-            cleanup_deadline=now + timeout,
+            answer_by=now + service_timeout - ANSWER_MARGIN_SECONDS,
             timeout_seconds=timeout,
-            physical_id=physical_id,
         )
 
-    # --- one look at the job --------------------------------------------------------------------
+    def plan_create(self, spec: ExportSpec, identity: JobIdentity) -> PollState:
+        state = self._state("Create", Phase.START, spec.timeout_seconds, spec.service_timeout_seconds)
+        self._target(state, spec, identity, 0)
+        return state
 
-    def step(self, state: PollState, spec: ExportSpec | None) -> str | None:
-        """Advance the request; return the physical ID when it succeeded, None to look again later.
+    def plan_update(
+        self,
+        spec: ExportSpec,
+        identity: JobIdentity,
+        old_identity: JobIdentity | None,
+        physical_id: str,
+        old_tags: dict[str, str] | None = None,
+    ) -> PollState:
+        state = self._state("Update", Phase.START, spec.timeout_seconds, spec.service_timeout_seconds)
+        arns = identity.job_arns()
+        if physical_id not in arns:
+            logger.info("Settings that need a new job changed: replacing %s", physical_id)
+            self._target(state, spec, identity, 0)
+            return state
+        self._target(state, spec, identity, arns.index(physical_id))
+        state.phase = Phase.DONE.value if old_tags == spec.tags else Phase.TAGS.value
+        if old_identity is not None and old_identity.settings_key() != identity.settings_key():
+            # The old properties name other jobs than the physical ID: this is the rollback of a replacing
+            # update that never succeeded. Whatever that update made must not survive it.
+            logger.info("Rolling back an unfinished replacement: removing any job it made")
+            state.cleanup = old_identity.job_arns()
+            state.phase = Phase.TAGS.value
+        return state
 
-        Raises ExportFailed when it failed (after the job it made has been cleaned up).
+    def plan_delete(self, spec: ExportSpec | None, identity: JobIdentity | None, physical_id: str) -> PollState:
+        timeout = spec.timeout_seconds if spec else rules.TIMEOUT_DEFAULT_SECONDS
+        service_timeout = spec.service_timeout_seconds if spec else rules.SERVICE_TIMEOUT_MAX_SECONDS
+        state = self._state("Delete", Phase.DONE, timeout, service_timeout)
+        state.physical_id = physical_id
+        state.deadline = state.answer_by
+        if spec is None or identity is None:
+            logger.info("The properties are invalid, so no job can have been made from them; nothing to delete")
+            return state
+        if spec.retain:
+            logger.info("RemovalPolicy is Retain: leaving %s in place", physical_id)
+            return state
+        arns = identity.job_arns()
+        if rules.parse_export_job_arn(physical_id):
+            if physical_id not in arns:
+                logger.warning(
+                    "%s is not a job this resource could have made (its jobs are %s_%s...); leaving it untouched",
+                    physical_id,
+                    spec.base_name,
+                    identity.job_name(0).rsplit("_", 1)[-1][:6],
+                )
+                return state
+            state.cleanup = [physical_id]
+        else:
+            # A Create that failed or was cancelled: look for every job its properties could have made.
+            state.cleanup = arns
+        state.phase = Phase.CLEANUP.value
+        return state
+
+    def supersede(self, state: PollState, other: PollState | None, names: list[str]) -> None:
+        """Another request's poller was stopped to let this one act: take over the job it worked on.
+
+        If it had not created its job yet, its invocation may still be running and create it: keep
+        looking for that job for a grace period. ``names`` are the job ARNs this request may touch.
         """
-        if state.phase == "done":
+        if other is None or state.op == "Create" or (state.op == "Update" and state.phase == Phase.START.value):
+            return  # a Create or replacing Update adopts the same job names anyway
+        candidate = other.job_arn
+        if not candidate or candidate not in names:
+            return
+        if candidate not in state.cleanup:
+            state.cleanup.append(candidate)
+        if other.phase == Phase.START.value:
+            state.watched = candidate
+            state.watch_until = self._clock.now() + SUPERSEDED_GRACE_SECONDS
+        if state.cleanup and state.phase == Phase.DONE.value:
+            state.phase = Phase.CLEANUP.value
+
+    @staticmethod
+    def _target(state: PollState, spec: ExportSpec, identity: JobIdentity, attempt: int) -> None:
+        state.attempt = attempt
+        state.job_name = identity.job_name(attempt)
+        state.job_arn = identity.job_arn(attempt)
+        state.path = spec.path
+        state.physical_id = state.job_arn
+
+    # --- one look ------------------------------------------------------------------------------------
+
+    def step(self, state: PollState, spec: ExportSpec | None, identity: JobIdentity | None) -> str | None:
+        """Advance the request; the physical ID when it succeeded, None to look again later.
+
+        Raises ExportFailed when it failed (after the jobs it made have been cleaned up).
+        """
+        if state.phase != Phase.DONE.value and self._clock.now() >= state.answer_by:
+            self._give_up(state)
+        if state.phase == Phase.TAGS.value:
+            self._step_tags(state, spec)
+        elif state.phase == Phase.START.value:
+            self._step_start(state, spec, identity)
+        elif state.phase == Phase.WAIT.value:
+            self._step_wait(state)
+        elif state.phase == Phase.CLEANUP.value:
+            # A Delete also checks the destination: a job that merely has this resource's name is not touched.
+            self._step_cleanup(state, spec if state.op == "Delete" else None)
+        if state.phase == Phase.DONE.value:
             return self._finish(state)
-        if state.phase == "create":
-            return self._step_create(state, spec)
-        job = self._jobs.describe(state.job_arn)
-        if state.phase == "wait":
-            return self._step_wait(state, job)
-        return self._step_cleanup(state, job)
+        return None
 
-    def _step_create(self, state: PollState, spec: ExportSpec | None) -> str | None:
+    def _give_up(self, state: PollState) -> None:
+        left = ", ".join(state.cleanup) if state.cleanup else state.job_name
+        what = state.failure or f"{state.op} of export job {state.job_name or left} did not finish"
+        raise ExportFailed(
+            f"{what}; gave up after {int(self._clock.now() - state.started_at)} s to answer before CloudFormation's "
+            f"timeout, with {left} not settled"
+        )
+
+    def _step_tags(self, state: PollState, spec: ExportSpec | None) -> None:
         if spec is None:
-            raise ExportFailed(
-                f"Export job {state.job_name} could not be created later: the properties were too large to keep "
-                "between polls. Fewer or shorter tags avoid this."
-            )
-        job = self._jobs.describe(state.job_arn)
-        if job is None:
-            try:
-                self._jobs.create(spec, state.job_name)
-            except ClientError as error:
-                return self._create_refused(state, error)
-            logger.info("Created export job %s", state.job_arn)
-            state.phase = "wait"
-            return None
-        if job.status.is_deleting:
-            logger.info("An earlier job %s is still being deleted; creating it again once it is gone", job.arn)
-            return None
-        if not same_destination(job, spec):
-            state.job_arn = ""  # not ours: the rollback Delete must not find it through the physical ID
-            raise ExportFailed(
-                f"An export job named {state.job_name} already exists for this forecast with another destination "
-                "or format, and was not made by this resource. Delete it or set another export job name."
-            )
-        logger.info("Adopting export job %s (%s)", job.arn, job.status.value)
-        state.phase = "wait"
-        return self._step_wait(state, job)
+            raise ExportFailed(_TOO_LARGE.format(job=state.job_name))
+        try:
+            self._jobs.sync_tags(state.job_arn, spec.tags)
+        except JobNotFound:
+            logger.warning("Job %s is gone; creating it again", state.job_arn)
+            state.phase = Phase.START.value
+            return
+        state.phase = Phase.CLEANUP.value if state.cleanup else Phase.DONE.value
 
-    def _create_refused(self, state: PollState, error: ClientError) -> str | None:
-        code = error_code(error)
-        if code == "ResourceAlreadyExistsException":
-            return None  # made by a concurrent delivery of this request; the next look adopts it
-        if code == "LimitExceededException":
+    def _step_start(self, state: PollState, spec: ExportSpec | None, identity: JobIdentity | None) -> None:
+        if spec is None or identity is None:
+            raise ExportFailed(_TOO_LARGE.format(job=state.job_name))
+        while True:
+            job = self._jobs.describe(state.job_arn)
+            if job is None:
+                self._create(state, spec)
+                return
+            if not same_destination(job, spec):
+                state.physical_id = ""  # not ours: the rollback Delete must not find it through the physical ID
+                raise ExportFailed(
+                    f"An export job named {state.job_name} already exists for this forecast with another destination "
+                    "or format, and was not made by this resource. Delete it or set another export job name."
+                )
+            if job.status.can_become_active:
+                logger.info("Adopting export job %s (%s)", job.arn, job.status.value)
+                state.phase = Phase.WAIT.value
+                self._step_wait(state, job)
+                return
+            if state.attempt + 1 >= MAX_ATTEMPTS:
+                raise ExportFailed(
+                    f"Export job {state.job_name} and the {MAX_ATTEMPTS - 1} names before it are taken by jobs that can "
+                    "never become ACTIVE (Forecast keeps stopped jobs); set another export job name or run id"
+                )
+            logger.info("Job %s is %s and cannot become ACTIVE; the next attempt gets a new name", job.arn, job.status.value)
+            assert identity is not None
+            self._target(state, spec, identity, state.attempt + 1)
+
+    def _create(self, state: PollState, spec: ExportSpec) -> None:
+        try:
+            self._jobs.create(spec, state.job_name)
+        except NameTaken:
+            return  # made by a concurrent delivery of this request; the next look adopts it
+        except QuotaReached as error:
             if self._clock.now() < state.deadline:
-                logger.warning("Forecast refused a new export job for now (%s); trying again", error)
-                return None
+                logger.warning("Forecast refused a new export job for now (%s); trying again", error.message)
+                return
             raise ExportFailed(
                 f"Export job {state.job_name} could not start within {state.timeout_seconds} s: Forecast allows "
                 "only 3 export jobs being created at once in an account (LimitExceededException). Deploy fewer "
                 "exports at once or ask for a higher quota."
-            )
-        message = error.response.get("Error", {}).get("Message", "")
-        raise ExportFailed(f"CreateForecastExportJob refused {state.job_name}: {code}: {message}")
+            ) from error
+        except ForecastError as error:
+            raise ExportFailed(f"CreateForecastExportJob refused {state.job_name}: {error.code}: {error.message}") from error
+        logger.info("Created export job %s", state.job_arn)
+        state.phase = Phase.WAIT.value
 
-    def _step_wait(self, state: PollState, job: JobView | None) -> str | None:
-        if job is None:
-            raise ExportFailed(
-                f"Export job {state.job_name} disappeared while it was being created (deleted outside CloudFormation?)"
-            )
-        if job.status is JobStatus.ACTIVE:
-            logger.info("Export job %s is ACTIVE", job.arn)
-            return state.physical_id
-        if job.status.is_failed:
-            detail = f": {job.message}" if job.message else ""
-            return self._fail_and_clean_up(state, f"Export job {state.job_name} ended {job.status.value}{detail}", job)
-        if job.status.is_creating and self._clock.now() >= state.deadline:
-            self._jobs.stop(job.arn)
-            return self._fail_and_clean_up(
-                state, f"Export job {state.job_name} was not ACTIVE within {state.timeout_seconds} s, so it was stopped", None
-            )
-        if job.status is JobStatus.CREATE_STOPPING or job.status.is_deleting:
-            return self._fail_and_clean_up(
-                state, f"Export job {state.job_name} is {job.status.value}: stopped or deleted outside CloudFormation", job
-            )
-        return None
+    def _step_wait(self, state: PollState, job: JobView | None = None) -> None:
+        job = job or self._jobs.describe(state.job_arn)
+        seen = job.status.value if job else ABSENT
+        row = WAIT_TABLE[seen]
+        if row is _CREATING and self._clock.now() >= state.deadline:
+            row = WAIT_PAST_DEADLINE
+        logger.info(
+            "Export job %s is %s after %d s (deadline in %d s)",
+            state.job_name,
+            seen,
+            self._clock.now() - state.started_at,
+            state.deadline - self._clock.now(),
+        )
+        acted = row.action is Act.STOP and job is not None
+        if acted:
+            self._jobs.stop(state.job_arn)
+        if row.answer == "FAILED":
+            message = f": {job.message}" if job is not None and job.message else ""
+            state.failure = row.reason.format(job=state.job_name, status=seen, message=message, timeout=state.timeout_seconds)
+            logger.error("%s; cleaning up before answering", state.failure)
+            if row.next_phase is Phase.CLEANUP and state.job_arn not in state.cleanup:
+                state.cleanup.insert(0, state.job_arn)
+        state.phase = row.next_phase.value
+        if state.phase == Phase.CLEANUP.value and not acted:
+            self._step_cleanup(state, None, {state.job_arn: job})
 
-    def _fail_and_clean_up(self, state: PollState, reason: str, job: JobView | None) -> str | None:
-        logger.error("%s; cleaning up before answering", reason)
-        state.failure = reason
-        state.phase = "stop"
-        return self._step_cleanup(state, job) if job is not None else None
+    def _step_cleanup(
+        self, state: PollState, spec: ExportSpec | None, seen_jobs: Mapping[str, JobView | None] | None = None
+    ) -> None:
+        remaining = []
+        for arn in state.cleanup:
+            job = seen_jobs[arn] if seen_jobs and arn in seen_jobs else self._jobs.describe(arn)
+            if self._clean(state, spec, arn, job):
+                remaining.append(arn)
+        state.cleanup = remaining
+        if not remaining:
+            state.phase = Phase.DONE.value
 
-    def _step_cleanup(self, state: PollState, job: JobView | None) -> str | None:
-        """Stop, then delete, then wait until the job is gone."""
-        if job is None:
-            return self._finish(state)
-        if self._clock.now() >= state.cleanup_deadline:
-            what = state.failure or f"Deleting export job {state.job_name}"
-            raise ExportFailed(f"{what}; gave up after {state.timeout_seconds} s with the job still {job.status.value}")
-        if job.status.is_creating:
-            self._jobs.stop(job.arn)
-            state.phase = "stop"
-        elif job.status.is_deletable and not job.status.is_deleting:
-            self._delete(state, job)
-        elif job.status.is_deleting:
-            state.phase = "delete"
-        if state.phase == "done":
-            return self._finish(state)
-        return None
-
-    def _delete(self, state: PollState, job: JobView) -> None:
-        try:
-            self._jobs.delete(job.arn)
-            # A failed request answers as soon as Forecast accepted the deletion: waiting for the job to
-            # be gone would only delay the error. A Delete request waits until it is gone.
-            state.phase = "done" if state.failure else "delete"
-        except ClientError as error:
-            code = error_code(error)
-            if code == "ResourceNotFoundException":
-                state.phase = "done"
-            elif code == "ResourceInUseException":
-                self._delete_refused(state, job.arn)
+    def _clean(self, state: PollState, spec: ExportSpec | None, arn: str, job: JobView | None) -> bool:
+        """One row of CLEANUP_TABLE; True to look at the job again."""
+        if job is not None and spec is not None and not same_destination(job, spec):
+            logger.warning("%s has this resource's name but another destination; not made by it, left untouched", arn)
+            return False
+        seen = job.status.value if job else ABSENT
+        row = CLEANUP_TABLE[seen]
+        keep = row.keep_for_failure if state.failure else row.keep_for_delete
+        if row.action is Act.STOP:
+            self._jobs.stop(arn)
+        elif row.action is Act.DELETE:
+            try:
+                self._jobs.delete(arn)
+                logger.info("Deleting export job %s", arn)
+            except JobNotFound:
+                return False
+            except JobInUse:
+                current = self._jobs.describe(arn)  # someone else may have started the deletion meanwhile
+                if current is not None and current.status is not JobStatus.CREATE_STOPPED:
+                    return True
+                if current is None:
+                    return False
             else:
-                raise
-
-    def _delete_refused(self, state: PollState, arn: str) -> None:
-        """Look again: someone else may have started the deletion, or Forecast keeps stopped jobs."""
-        current = self._jobs.describe(arn)
-        if current is None:
-            state.phase = "done"
-        elif current.status.is_deleting:
-            state.phase = "done" if state.failure else "delete"
-        elif current.status is JobStatus.CREATE_STOPPED:
-            state.warning = f"Forecast refuses to delete the stopped job {arn}; it is left in CREATE_STOPPED (it holds no data)"
-            logger.warning(state.warning)
-            state.phase = "done"
+                return keep
+        if row.note and job is not None:
+            note = row.note.format(job=arn, message=f": {job.message}" if job.message else "")
+            logger.warning(note)
+            if note not in state.notes:
+                state.notes.append(note)
+            if seen == JobStatus.DELETE_FAILED.value and state.op == "Delete" and not state.failure:
+                state.failure = note
+            return False
+        if job is None:
+            return arn == state.watched and self._clock.now() < state.watch_until
+        return keep
 
     def _finish(self, state: PollState) -> str:
         if state.failure:
-            raise ExportFailed(state.failure + (f". {state.warning}" if state.warning else ""))
+            extra = [n for n in state.notes if n != state.failure]
+            raise ExportFailed(". ".join([state.failure, *extra]))
         return state.physical_id
+
+
+_TOO_LARGE = (
+    "Export job {job} could not be handled later: the properties were too large to keep between polls. "
+    "Fewer or shorter tags avoid this."
+)

@@ -1,41 +1,94 @@
-"""Deterministic export job names and ARNs.
+"""Deterministic export job names and ARNs: the contract between the construct's IAM and the handler.
 
-The name is the base name plus a short hash of everything that forces a new job (and of the stack
-and logical ID, so two stacks never share a job). A repeated event computes the same name and
-adopts the job it already made; a replacement computes a new name and never collides with the old
-job, which CloudFormation deletes afterwards.
+A job is named ``<base>_<owner><key>``:
+- ``owner`` (6 characters) comes from the stack's name alone. It never changes while the stack
+  lives, so the handler's IAM permission on jobs (``forecast-export-job/*/*_<owner>??????``) covers
+  every job the stack ever made: after a rename, a forecast change, the removal of an export or a
+  rollback, the old job can still be described, stopped and deleted until its Delete is answered.
+- ``key`` (6 characters) hashes the stack ID, the logical ID, every setting that needs a new job,
+  and the attempt number. A repeated event computes the same name and adopts the job it made; a
+  replacement computes a new name; a retry after a job that can never become ACTIVE (Forecast keeps
+  stopped jobs and their names) moves to the next attempt.
+
+This module is imported by the construct too (no boto3 here), so both sides compute the same thing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 from .rules import JOB_NAME_MAX_LENGTH, parse_forecast_arn
-from .spec import ExportSpec
 
-HASH_LENGTH = 8
-BASE_MAX_LENGTH = JOB_NAME_MAX_LENGTH - HASH_LENGTH - 1
-
-
-def replacement_key(spec: ExportSpec, stack_id: str, logical_id: str) -> str:
-    """Hash of the settings whose change needs a new job (tags, timeout, removal policy excluded)."""
-    identity = {
-        "stack": stack_id,
-        "logical": logical_id,
-        "name": spec.base_name,
-        "forecast": spec.forecast_arn,
-        "path": spec.path,
-        "role": spec.role_arn,
-        "kms": spec.kms_key_arn or "",
-        "format": spec.format,
-    }
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-    return digest[:HASH_LENGTH]
+OWNER_LENGTH = 6
+KEY_LENGTH = 6
+SUFFIX_LENGTH = 1 + OWNER_LENGTH + KEY_LENGTH
+BASE_MAX_LENGTH = JOB_NAME_MAX_LENGTH - SUFFIX_LENGTH  # 50
+# Each attempt is a new name; Forecast keeps stopped jobs (and their names) for good, so a resource whose
+# exports keep timing out has ten tries before it asks the user for another export job name.
+MAX_ATTEMPTS = 10
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def job_name(spec: ExportSpec, stack_id: str, logical_id: str) -> str:
-    return f"{spec.base_name[:BASE_MAX_LENGTH]}_{replacement_key(spec, stack_id, logical_id)}"
+def _base36(text: str, length: int) -> str:
+    number = int.from_bytes(hashlib.sha256(text.encode()).digest(), "big")
+    digits = []
+    for _ in range(length):
+        number, digit = divmod(number, len(_ALPHABET))
+        digits.append(_ALPHABET[digit])
+    return "".join(digits)
+
+
+def owner_marker(stack_name: str) -> str:
+    """The 6 characters every job of one stack ends with (before its key)."""
+    return _base36(f"cdk-forecast-export|{stack_name}", OWNER_LENGTH)
+
+
+def stack_name_of(stack_id: str) -> str:
+    """``arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>`` -> ``<name>``."""
+    resource = stack_id.split(":", 5)[-1]
+    parts = resource.split("/")
+    return parts[1] if len(parts) >= 2 else stack_id
+
+
+def job_arn_pattern_suffix(stack_name: str) -> str:
+    """The job-name part of the IAM resource pattern that covers every job of the stack."""
+    return f"*_{owner_marker(stack_name)}{'?' * KEY_LENGTH}"
+
+
+@dataclass(frozen=True)
+class JobIdentity:
+    """What names a resource's jobs: the settings that need a new job, and where the resource lives."""
+
+    stack_id: str
+    logical_id: str
+    base_name: str
+    forecast_arn: str
+    path: str
+    role_arn: str
+    kms_key_arn: str
+    format: str
+    run_id: str = ""
+
+    def settings_key(self) -> str:
+        """Hash of everything that needs a new job (tags, timeout, removal policy, polling excluded)."""
+        return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:16]
+
+    def job_name(self, attempt: int = 0) -> str:
+        owner = owner_marker(stack_name_of(self.stack_id))
+        key = _base36(f"{self.settings_key()}|{attempt}", KEY_LENGTH)
+        return f"{self.base_name[:BASE_MAX_LENGTH]}_{owner}{key}"
+
+    def job_names(self) -> list[str]:
+        """Every name this resource may give a job, first attempt first."""
+        return [self.job_name(attempt) for attempt in range(MAX_ATTEMPTS)]
+
+    def job_arn(self, attempt: int = 0) -> str:
+        return job_arn(self.forecast_arn, self.job_name(attempt))
+
+    def job_arns(self) -> list[str]:
+        return [job_arn(self.forecast_arn, name) for name in self.job_names()]
 
 
 def job_arn(forecast_arn: str, name: str) -> str:

@@ -1,56 +1,51 @@
-"""crhelper's CfnResource, with its limits fixed in a subclass (crhelper itself is not forked).
+"""crhelper's CfnResource, orchestrating one request across invocations (crhelper itself is not forked).
 
-What changes, and why:
-- Polling rules get names that always fit EventBridge's 64 characters (crhelper uses the logical
-  ID, which can be 255), and are scoped under a prefix the handler's IAM policy names.
-- The rule target's input leaves out OldResourceProperties (and, if still too big, the
-  properties), so it fits EventBridge's 8192-character cap.
-- Each invocation keeps polling every few seconds until just before the next rule firing, so a
-  job is seen ACTIVE within seconds instead of within crhelper's minutes; quick results (adopted
-  jobs, tag updates, deletes of gone jobs) never create a rule at all.
-- No Lambda permission per request: one permission, made by CloudFormation, lets this handler's
-  rules (by name prefix) invoke it. crhelper's statement per request would pass Lambda's 20 KB
-  resource-policy limit with ~60 exports polling at once.
-- A rule named after the request works as a marker: a duplicate delivery of the same request finds
-  it and does not start a second poller.
-- Poll state that changes (a job created after a LimitExceededException, a cleanup started) is
-  written back into the rule target, because crhelper freezes it when polling starts.
-- Exactly one answer per invocation, at most 4096 bytes, with a non-empty physical ID, sent with
-  bounded retries; on Delete only a short wait for logs instead of 120 s.
+crhelper keeps what it is good at: the create/update/delete/poll decorators, logging, turning an
+exception into FAILED. This subclass replaces its polling (see schedule.py for the rule, its
+state and the lease) and its answering (responses.py):
+
+- First invocation: the registered create/update/delete function plans the request without any
+  AWS call; then the request claims its rule *before* it touches Forecast, so a later request
+  that supersedes it (after a cancellation) always finds and stops it.
+- Every invocation, first or from the rule, looks at the job every few seconds until its window
+  ends (FAST) or once (ECONOMY), within a budget that leaves time to save the state and answer.
+- Exactly one answer per request, at most 4096 bytes. An answer that cannot be delivered (the
+  response URL failing) is kept in the rule and sent again at later firings until CloudFormation's
+  ServiceTimeout; only a delivered answer removes the rule.
+- Nothing outlives the request: any error after the rule exists removes it; a firing that finds
+  its request superseded, answered or past its deadline does nothing.
+
+The crhelper internals overridden here are listed in CRHELPER_OVERRIDES; a test checks each still
+exists in the pinned crhelper.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
-import os
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from botocore.exceptions import ClientError
 from crhelper import CfnResource
 
 from . import responses
 from .clock import Clock
+from .retries import Budget
+from .schedule import DATA, LEASE, POLL, RULE, RULE_PERIOD_SECONDS, Schedule, rule_name
 
 logger = logging.getLogger(__name__)
 
-RULE_NAME_MAX = 64
-TARGET_INPUT_MAX = 8192
-RULE_PERIOD_SECONDS = 60
-RULE_GUARD_SECONDS = 10  # stop polling this long before the rule fires again: invocations never overlap
-LAMBDA_SAFETY_SECONDS = 15  # and this long before the Lambda's own timeout
+CRHELPER_OVERRIDES = ("_crhelper_init", "_polling_init", "_send", "_timeout", "_wrap_function", "_event", "_context")
 PUBLIC_DATA_KEYS = ("ForecastExportJobArn", "ForecastExportJobName", "DestinationPath")
-DEFAULT_RULE_PREFIX = "fcx-"
 NOT_CREATED_SUFFIX = "-not-created"  # physical ID of a Create that failed before planning a job
 POLL_WITHIN_INVOCATION = "PollWithinInvocation"  # Data key: False leaves each look to the next rule firing
-
-
-def _is_not_found(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in ("ResourceNotFoundException", "ResourceNotFound")
+CLAIM_KEY = "ClaimKey"  # Data key: the settings key the request's rule is named after
+SUPERSEDE_KEY = "SupersedeKey"  # Data key: the settings key of a rolled-back request whose rule must stop
+ANSWER = "Answer"  # Data key: an answer waiting to be delivered
+ANSWER_BY = "AnswerBy"  # Data key: after this, nobody waits for the answer any more
+RULE_GUARD_SECONDS = 10  # stop looking this long before the rule is expected to fire again
+LAMBDA_SAFETY_SECONDS = 30  # and this long before the Lambda's own timeout: one call may take ~15 s
+DEFAULT_RULE_PREFIX = "fcx-"
 
 
 class ForecastExportResource(CfnResource):
@@ -58,35 +53,78 @@ class ForecastExportResource(CfnResource):
         _event: dict[str, Any]
         _context: Any
         _response_url: str
-        _sleep_on_delete: int
-        _events_client: Any
         _send_response: bool
         RequestType: str
 
         def _wrap_function(self, func: Any) -> None: ...
 
-    def __init__(self, clock_of: Callable[[], Clock], poll_interval_seconds: float = 5.0, sleep_on_delete: int = 2) -> None:
-        super().__init__(
-            json_logging=True, log_level="INFO", boto_level="WARNING", polling_interval=1, sleep_on_delete=sleep_on_delete
-        )
+    def __init__(
+        self,
+        clock_of: Callable[[], Clock],
+        rule_prefix_of: Callable[[], str],
+        events_of: Callable[[], Any],
+        poll_interval_seconds: float = 5.0,
+    ) -> None:
+        super().__init__(json_logging=True, log_level="INFO", boto_level="WARNING", polling_interval=1, sleep_on_delete=0)
         self._clock_of = clock_of
+        self._rule_prefix_of = rule_prefix_of
+        self._events_of = events_of
         self._poll_interval = poll_interval_seconds
-        self._rule_prefix = DEFAULT_RULE_PREFIX
-        self._send_lock = threading.Lock()
         self._answered = False
-        self._saved_state = ""
+        self._on_superseded: Callable[[dict[str, Any]], None] = lambda data: None
+        self.budget = Budget(clock_of())
         self.poll_invocation_steps = 0
 
-    # --- per-invocation bookkeeping ---------------------------------------------------------------
+    def superseded(self, func: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+        """Register what to do with the state of a request this one stopped (decorator, like crhelper's)."""
+        self._on_superseded = func
+        return func
 
-    def _crhelper_init(self, event: dict[str, Any], context: Any) -> bool:
-        self._answered = False
-        self._rule_prefix = os.environ.get("POLL_RULE_PREFIX", DEFAULT_RULE_PREFIX)
-        self._saved_state = json.dumps(event.get("CrHelperData", {}), sort_keys=True)
-        return bool(cast(Any, super())._crhelper_init(event, context))
+    # --- per invocation -----------------------------------------------------------------------------
 
     def _clock(self) -> Clock:
         return self._clock_of()
+
+    def _schedule(self) -> Schedule:
+        arn = str(self._context.invoked_function_arn)
+        function_arn = arn.split(":function:")[0] + f":function:{self._context.function_name}"
+        return Schedule(self._events_of(), self.budget, function_arn)
+
+    def _crhelper_init(self, event: dict[str, Any], context: Any) -> bool:
+        self._answered = False
+        self._context = context
+        self.budget = Budget(self._clock(), self._invocation_end(context) - LAMBDA_SAFETY_SECONDS)
+        if POLL in event:
+            live = self._live_event(event, context)
+            if live is None:
+                return False
+            event = live
+        return bool(cast(Any, super())._crhelper_init(event, context))
+
+    def _invocation_end(self, context: Any) -> float:
+        return self._clock().now() + float(context.get_remaining_time_in_millis()) / 1000
+
+    def _live_event(self, event: dict[str, Any], context: Any) -> dict[str, Any] | None:
+        """The request's current state from its rule, with this invocation's lease; None to do nothing."""
+        name = event[RULE].split("/")[-1]
+        live = self._schedule().read(name)
+        if live is None or live.get("RequestId") != event.get("RequestId"):
+            logger.info("Rule %s no longer polls request %s (answered or superseded); nothing to do", name, event["RequestId"])
+            return None
+        lease = (live.get(DATA) or {}).get(LEASE) or {}
+        now = self._clock().now()
+        if lease.get("owner") not in (None, context.aws_request_id) and float(lease.get("until", 0)) > now:
+            logger.info(
+                "Another invocation is working on request %s until %.0f; this one does nothing",
+                event["RequestId"],
+                lease["until"],
+            )
+            return None
+        live.setdefault(DATA, {})[LEASE] = {"owner": context.aws_request_id, "until": self._invocation_end(context)}
+        self._schedule().save(name, live)
+        return live
+
+    # --- polling -------------------------------------------------------------------------------------
 
     def _done(self) -> bool:
         return bool(self.PhysicalResourceId) or self.Status == "FAILED"
@@ -94,146 +132,155 @@ class ForecastExportResource(CfnResource):
     def _poll_func(self) -> Any:
         return getattr(self, f"_poll_{self._event['RequestType'].lower()}_func")
 
-    # --- polling ------------------------------------------------------------------------------------
+    def _rule(self) -> str:
+        return str(self._event[RULE]).split("/")[-1] if RULE in self._event else ""
 
     def _polling_init(self, event: dict[str, Any]) -> None:
-        first = "CrHelperPoll" not in event
-        if first and self.Status != "FAILED":
-            self.Data["PhysicalResourceId"] = self.PhysicalResourceId
-            self._event["CrHelperData"] = self.Data
-            self.PhysicalResourceId = ""
-            self._wrap_function(self._poll_func())  # a quick result needs no rule
-            if not self._done():
-                if not self._setup_polling():
-                    return  # a duplicate delivery: the first one polls and answers
-                self._poll_until_window_end()
-        elif not first and not self._done():
-            self._poll_until_window_end()
-        if self._done():
-            if "CrHelperRule" in self._event:
-                self._remove_polling()
-            self._send_response = True
-        elif json.dumps(self.Data, sort_keys=True) != self._saved_state:
-            self._put_targets(self._context.function_name)
+        """Claim, look until the window ends, then answer or save the state for the next firing."""
+        try:
+            if POLL not in self._event:
+                if self.Status == "FAILED":  # invalid properties: answer before anything exists
+                    self._finish()
+                    return
+                if not self._claim():
+                    return
+                self._wrap_function(self._poll_func())
+            elif ANSWER in self.Data:
+                self._deliver(self.Data[ANSWER])
+                return
+            self._look_until_window_end()
+            if self._done():
+                self._finish()
+            else:
+                self.Data.pop(LEASE, None)
+                self._event[DATA] = self.Data
+                self._schedule().save(self._rule(), self._event)
+        except Exception as error:
+            logger.error("Unexpected error: %s", error, exc_info=True)
+            if self._rule():
+                self._schedule().remove(self._rule())
+            self._send("FAILED", f"The handler failed unexpectedly: {error}")
+
+    def _claim(self) -> bool:
+        prefix = self._rule_prefix_of()
+        other_key = self.Data.pop(SUPERSEDE_KEY, "")
+        if other_key:
+            other = rule_name(prefix, self.StackId, self.LogicalResourceId, other_key)
+            held = self._schedule().read(other)
+            if held is not None and held.get("RequestId") != self.RequestId:
+                logger.warning("Stopping the polling of request %s, which this rollback replaces", held.get("RequestId"))
+                self._schedule().remove(other)
+                self._on_superseded(dict(held.get(DATA) or {}))
+        name = rule_name(prefix, self.StackId, self.LogicalResourceId, self.Data.get(CLAIM_KEY, ""))
+        self.Data.pop("PhysicalResourceId", None)
+        self.Data[LEASE] = {"owner": self._context.aws_request_id, "until": self._invocation_end(self._context)}
+        self._event[DATA] = self.Data
+        self.PhysicalResourceId = ""
+        claim = self._schedule().claim(name, self._event)
+        if claim.duplicate:
+            logger.warning("Request %s is already being handled (rule %s); this delivery stays silent", self.RequestId, name)
+            return False
+        if claim.superseded:
+            self._on_superseded(claim.superseded)
+        self.Data["PollEpoch"] = self._clock().now()
+        return True
 
     def _window_end(self) -> float:
         now = self._clock().now()
-        by_lambda = now + float(self._context.get_remaining_time_in_millis()) / 1000 - LAMBDA_SAFETY_SECONDS
         epoch = float(self.Data.get("PollEpoch", now))
         next_firing = epoch + RULE_PERIOD_SECONDS * (math.floor((now - epoch) / RULE_PERIOD_SECONDS) + 1)
-        return min(by_lambda, next_firing - RULE_GUARD_SECONDS)
+        return min(self.budget.end, next_firing - RULE_GUARD_SECONDS)
 
-    def _poll_until_window_end(self) -> None:
+    def _look_until_window_end(self) -> None:
+        """FAST: look every few seconds until the window ends. ECONOMY: the one look already made."""
         if not self.Data.get(POLL_WITHIN_INVOCATION, True):
             return
         clock = self._clock()
         end = self._window_end()
         while not self._done() and clock.now() + self._poll_interval <= end:
             clock.sleep(self._poll_interval)
+            self.poll_invocation_steps += 1
             self._wrap_function(self._poll_func())
-
-    def rule_name(self) -> str:
-        """Deterministic per request, at most 64 characters, under the prefix IAM allows."""
-        event = self._event
-        digest = hashlib.sha256(f"{event['StackId']}|{event['LogicalResourceId']}|{event['RequestId']}".encode()).hexdigest()[:12]
-        room = RULE_NAME_MAX - len(self._rule_prefix) - len(digest) - 1
-        return f"{self._rule_prefix}{event['LogicalResourceId'][:room]}-{digest}"
-
-    def _already_polled(self, name: str) -> bool:
-        try:
-            self._events_client.describe_rule(Name=name)
-        except ClientError as error:
-            if _is_not_found(error):
-                return False
-            raise
-        return True
-
-    def _setup_polling(self) -> bool:
-        name = self.rule_name()
-        if self._already_polled(name):
-            logger.warning("Request %s is already being polled by rule %s; this delivery stays silent", self.RequestId, name)
-            return False
-        rule_arn = self._events_client.put_rule(
-            Name=name,
-            ScheduleExpression="rate(1 minute)",
-            State="ENABLED",
-            Description=f"Polls export job for {self._event['LogicalResourceId'][:400]}",
-        )["RuleArn"]
-        self.Data["PollEpoch"] = self._clock().now()
-        self._event["CrHelperData"] = self.Data
-        self._event["CrHelperPoll"] = True
-        self._event["CrHelperRule"] = rule_arn
-        self._put_targets(self._context.function_name)
-        return True
-
-    def target_input(self) -> str:
-        """The event the rule sends back: no old properties, and no properties if still too big."""
-        event = {k: v for k, v in self._event.items() if k != "OldResourceProperties"}
-        text = json.dumps(event)
-        if len(text) > TARGET_INPUT_MAX:
-            event.pop("ResourceProperties", None)
-            text = json.dumps(event)
-        if len(text) > TARGET_INPUT_MAX:
-            raise RuntimeError(f"The polling state is {len(text)} characters; EventBridge allows {TARGET_INPUT_MAX}")
-        return text
-
-    def _put_targets(self, func_name: str) -> None:
-        rule_arn = self._event["CrHelperRule"]
-        function_arn = self._context.invoked_function_arn.split(":function:")[0] + f":function:{func_name}"
-        self._events_client.put_targets(
-            Rule=rule_arn.split("/")[-1], Targets=[{"Id": "1", "Arn": function_arn, "Input": self.target_input()}]
-        )
-        self._saved_state = json.dumps(self.Data, sort_keys=True)
-
-    def _remove_polling(self) -> None:
-        """Remove target and rule; each step tolerates what is already gone."""
-        self._event.pop("CrHelperData", None)
-        self.Data.pop("PhysicalResourceId", None)
-        rule_name = self._event["CrHelperRule"].split("/")[-1]
-        for remove, arguments in (
-            (self._events_client.remove_targets, {"Rule": rule_name, "Ids": ["1"]}),
-            (self._events_client.delete_rule, {"Name": rule_name}),
-        ):
-            try:
-                remove(**arguments)
-            except ClientError as error:
-                if not _is_not_found(error):
-                    logger.error("Could not remove polling resource of %s: %s", rule_name, error)
 
     # --- answering ------------------------------------------------------------------------------------
 
-    def generate_physical_id(self, event: dict[str, Any]) -> str:
-        """For a failed Create: the job ARN when one was planned, so the rollback Delete finds it."""
+    def _body(self) -> dict[str, Any]:
         state = self.Data.get("State") or {}
-        return str(state.get("job_arn") or f"{event['LogicalResourceId'][:200]}{NOT_CREATED_SUFFIX}")
-
-    def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
-        with self._send_lock:
-            if self._answered:
-                logger.warning("An answer was already sent for request %s; not sending another", self.RequestId)
-                return
-            self._answered = True
-        final_status = status or self.Status
-        physical_id = self.PhysicalResourceId or self._event.get("PhysicalResourceId") or self.generate_physical_id(self._event)
-        body = {
-            "Status": final_status,
-            "Reason": reason if status else str(self.Reason),
-            "PhysicalResourceId": str(physical_id),
+        if self.Status == "SUCCESS":
+            physical = str(self.PhysicalResourceId)
+        else:
+            physical = (
+                self._event.get("PhysicalResourceId")
+                or state.get("physical_id")
+                or f"{self.LogicalResourceId[:200]}{NOT_CREATED_SUFFIX}"
+            )
+        return {
+            "Status": self.Status,
+            "Reason": self._reason() if self.Status == "FAILED" else "",
+            "PhysicalResourceId": str(physical),
             "StackId": self.StackId,
             "RequestId": self.RequestId,
             "LogicalResourceId": self.LogicalResourceId,
             "NoEcho": self.NoEcho,
-            "Data": {k: v for k, v in self.Data.items() if k in PUBLIC_DATA_KEYS} if final_status == "SUCCESS" else {},
+            "Data": {k: v for k, v in self.Data.items() if k in PUBLIC_DATA_KEYS} if self.Status == "SUCCESS" else {},
         }
-        time_left = self._context.get_remaining_time_in_millis() / 1000 - 1 if self._context else 10.0
-        responses.send(self._response_url, responses.fit_response(body), self._clock(), time_left)
+
+    def _reason(self) -> str:
+        """The failure, and where its logs are (as the CDK provider framework does)."""
+        logs = f" (handler logs: {self._context.log_group_name})" if self._context is not None else ""
+        reason = str(self.Reason)
+        return reason if reason.endswith(logs) else responses.shorten(reason, 900) + logs
+
+    def _finish(self) -> None:
+        self._deliver(responses.fit_response(self._body()))
+
+    def _deliver(self, body: dict[str, Any]) -> None:
+        """Send the answer; keep it in the rule for a later firing when the URL fails for now."""
+        delivered = self._send_body(body)
+        answer_by = float(self.Data.get(ANSWER_BY, 0) or (self.Data.get("State") or {}).get("answer_by", 0))
+        if delivered or self._clock().now() >= answer_by:
+            if self._rule():
+                self._schedule().remove(self._rule())
+            return
+        if not self._rule() and not self._schedule_retry():
+            return
+        self.Data = {ANSWER: body, ANSWER_BY: answer_by, "PollEpoch": self.Data.get("PollEpoch", self._clock().now())}
+        self._event[DATA] = self.Data
+        self._event.pop("ResourceProperties", None)
+        logger.warning("The answer could not be delivered yet; trying again at the next firing of %s", self._rule())
+        self._schedule().save(self._rule(), self._event)
+
+    def _schedule_retry(self) -> bool:
+        """A request answered without a rule gets one now, so that a later firing can retry the answer."""
+        try:
+            name = rule_name(self._rule_prefix_of(), self.StackId, self.LogicalResourceId, str(self.Data.get(CLAIM_KEY, "")))
+            self.Data.pop(LEASE, None)
+            self._event[DATA] = self.Data
+            return not self._schedule().claim(name, self._event).duplicate
+        except Exception as error:  # nothing more can be done: CloudFormation will time the resource out
+            logger.error("Could not keep the answer for a retry: %s", error)
+            return False
+
+    def _send_body(self, body: dict[str, Any]) -> bool:
+        if self._answered:
+            logger.warning("An answer was already sent in this invocation for request %s", self.RequestId)
+            return True
+        self._answered = True
+        time_left = self._context.get_remaining_time_in_millis() / 1000 - 2 if self._context else 10.0
+        result = responses.send(self._response_url, body, self._clock(), time_left)
+        if result is None:  # refused for good (4xx): retrying cannot help
+            return True
+        return result
+
+    def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
+        """crhelper's path to answer (init failure, unexpected exception): one fitted answer."""
+        if status:
+            self.Status, self.Reason = status, reason
+        self._send_body(responses.fit_response(self._body()))
 
     def _timeout(self) -> None:
-        logger.error("The Lambda is about to time out; answering FAILED and removing the polling rule")
-        if "CrHelperRule" in self._event:
-            self._remove_polling()
+        if self._rule():
+            logger.error("The Lambda is about to time out; the next firing of %s carries on", self._rule())
+            return
+        logger.error("The Lambda is about to time out before the request could be scheduled; answering FAILED")
         self._send("FAILED", "The handler ran out of time before the request finished (Lambda timeout)")
-
-    def _wait_for_cwlogs(self, sleep: Any = None) -> None:
-        time_left = self._context.get_remaining_time_in_millis() / 1000 - 15
-        self._clock().sleep(min(float(self._sleep_on_delete), max(0.0, time_left)))

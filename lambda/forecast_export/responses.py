@@ -24,15 +24,15 @@ MAX_PHYSICAL_ID_CHARS = 1024
 SEND_DELAYS_SECONDS = (1.0, 2.0, 4.0)
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 15] + " ...(truncated)"
 
 
 def fit_response(body: dict[str, Any]) -> dict[str, Any]:
     """Shrink Reason, then Data, until the JSON body fits CloudFormation's 4096-byte limit."""
     body = dict(body)
-    body["Reason"] = _shorten(str(body.get("Reason", "")), MAX_REASON_CHARS)
-    body["PhysicalResourceId"] = _shorten(str(body["PhysicalResourceId"]), MAX_PHYSICAL_ID_CHARS)
+    body["Reason"] = shorten(str(body.get("Reason", "")), MAX_REASON_CHARS)
+    body["PhysicalResourceId"] = shorten(str(body["PhysicalResourceId"]), MAX_PHYSICAL_ID_CHARS)
 
     def size() -> int:
         return len(json.dumps(body).encode())
@@ -43,12 +43,13 @@ def fit_response(body: dict[str, Any]) -> dict[str, Any]:
         body["Data"] = data
     if size() > MAX_RESPONSE_BYTES:
         spare = len(body["Reason"].encode()) - (size() - MAX_RESPONSE_BYTES) - 32
-        body["Reason"] = _shorten(body["Reason"], max(spare, 40))
+        body["Reason"] = shorten(body["Reason"], max(spare, 40))
     return body
 
 
-def send(url: str, body: dict[str, Any], clock: Clock, time_left_seconds: float) -> bool:
-    """PUT the body to the presigned URL; True when CloudFormation's store accepted it."""
+def send(url: str, body: dict[str, Any], clock: Clock, time_left_seconds: float) -> bool | None:
+    """PUT the body to the presigned URL: True when CloudFormation's store accepted it, None when it
+    refused it for good (4xx: an expired or wrong URL), False when it failed for now (5xx, no connection)."""
     payload = json.dumps(body).encode()
     parts = urlsplit(url)
     path = urlunsplit(("", "", parts.path, parts.query, ""))
@@ -65,11 +66,11 @@ def send(url: str, body: dict[str, Any], clock: Clock, time_left_seconds: float)
                 return True
             logger.error("CloudFormation's response URL answered HTTP %d", status)
             if status < 500:
-                return False  # an expired or wrong URL: retrying will not help
+                return None  # an expired or wrong URL: retrying will not help
         except (OSError, ssl.SSLError) as error:
             logger.error("Could not reach CloudFormation's response URL: %s", error)
         if delay is None or clock.now() - start + delay > time_left_seconds:
             break
         clock.sleep(delay)
-    logger.error("Giving up sending the response; CloudFormation will time the resource out")
+    logger.error("Could not deliver the answer in this invocation")
     return False

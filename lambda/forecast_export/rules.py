@@ -82,12 +82,15 @@ def parse_export_job_arn(value: str) -> ArnParts | None:
     return ArnParts(match["partition"], match["region"], match["account"], match["name"])
 
 
-def check_job_name(field: str, value: str) -> list[str]:
+def check_job_name(field: str, value: str, *, max_length: int = JOB_NAME_MAX_LENGTH) -> list[str]:
+    """A job name, or with ``max_length`` the base of one (the handler appends ``_`` and 12 characters)."""
     if not value:
         return [f"{field} must not be empty"]
     problems = []
-    if len(value) > JOB_NAME_MAX_LENGTH:
-        problems.append(f"{field} {show(value)} is {len(value)} characters; at most {JOB_NAME_MAX_LENGTH}")
+    if len(value) > max_length:
+        suffix = JOB_NAME_MAX_LENGTH - max_length
+        why = f" (Forecast allows {JOB_NAME_MAX_LENGTH}; the handler appends a {suffix}-character suffix)" if suffix else ""
+        problems.append(f"{field} {show(value)} is {len(value)} characters; at most {max_length}{why}")
     if not JOB_NAME_PATTERN.fullmatch(value):
         problems.append(
             f"{field} {show(value)} must start with a letter and hold only ASCII letters, digits and "

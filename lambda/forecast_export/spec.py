@@ -7,14 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import rules
+from .errors import InvalidProperties
+from .naming import BASE_MAX_LENGTH, JobIdentity
 
-
-class InvalidProperties(ValueError):
-    """Every problem found in the properties, in one message."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("Invalid properties: " + "; ".join(problems))
+RUN_ID_MAX_LENGTH = 128
 
 
 @dataclass(frozen=True)
@@ -29,6 +25,22 @@ class ExportSpec:
     timeout_seconds: int = rules.TIMEOUT_DEFAULT_SECONDS
     retain: bool = False
     fast_polling: bool = True
+    run_id: str = ""
+    service_timeout_seconds: int = rules.TIMEOUT_DEFAULT_SECONDS + rules.CLEANUP_MARGIN_SECONDS
+
+    def identity(self, stack_id: str, logical_id: str) -> JobIdentity:
+        """What names this resource's jobs (see naming.py)."""
+        return JobIdentity(
+            stack_id=stack_id,
+            logical_id=logical_id,
+            base_name=self.base_name,
+            forecast_arn=self.forecast_arn,
+            path=self.path,
+            role_arn=self.role_arn,
+            kms_key_arn=self.kms_key_arn or "",
+            format=self.format,
+            run_id=self.run_id,
+        )
 
     def destination(self) -> dict[str, Any]:
         s3_config: dict[str, str] = {"Path": self.path, "RoleArn": self.role_arn}
@@ -71,6 +83,15 @@ def _timeout(raw: Any, problems: list[str]) -> int:
     return seconds
 
 
+def _service_timeout(raw: Any, timeout_seconds: int) -> int:
+    """How long CloudFormation waits for the answer (the resource's ServiceTimeout, 3600 s when absent)."""
+    try:
+        seconds = int(str(raw)) if raw is not None else rules.SERVICE_TIMEOUT_MAX_SECONDS
+    except ValueError:
+        seconds = rules.SERVICE_TIMEOUT_MAX_SECONDS
+    return max(min(seconds, rules.SERVICE_TIMEOUT_MAX_SECONDS), min(timeout_seconds, rules.TIMEOUT_MAX_SECONDS))
+
+
 def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: str | None = None) -> ExportSpec:
     """Parse ResourceProperties (all strings, as CloudFormation sends them) or raise InvalidProperties.
 
@@ -98,8 +119,13 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
     if polling not in rules.POLLING_MODES:
         problems.append(f"Polling {rules.show(polling)} must be one of {', '.join(rules.POLLING_MODES)}")
 
+    run_id = _text(props, "RunId", problems, default="")
+    if len(run_id) > RUN_ID_MAX_LENGTH:
+        problems.append(f"RunId {rules.show(run_id)} is {len(run_id)} characters; at most {RUN_ID_MAX_LENGTH}")
+    service_timeout = _service_timeout(props.get("ServiceTimeout"), timeout_seconds)
+
     if base_name:
-        problems.extend(rules.check_job_name("ForecastExportJobName", base_name))
+        problems.extend(rules.check_job_name("ForecastExportJobName", base_name, max_length=BASE_MAX_LENGTH))
     if forecast_arn:
         problems.extend(rules.check_forecast_arn("ForecastArn", forecast_arn, account=account, region=region))
     if path:
@@ -126,6 +152,8 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
         timeout_seconds=timeout_seconds,
         retain=removal == "Retain",
         fast_polling=polling == "Fast",
+        run_id=run_id,
+        service_timeout_seconds=service_timeout,
     )
 
 

@@ -27,9 +27,10 @@ class JobStatus(str, Enum):
 
     @property
     def is_deletable(self) -> bool:
-        """DeleteForecastExportJob accepts these (CREATE_STOPPED is undocumented, so we try it too)."""
-        return self in (JobStatus.ACTIVE, JobStatus.CREATE_FAILED, JobStatus.CREATE_STOPPED, JobStatus.DELETE_FAILED)
+        """What DeleteForecastExportJob accepts, per its API reference: ACTIVE and CREATE_FAILED only."""
+        return self in (JobStatus.ACTIVE, JobStatus.CREATE_FAILED)
 
     @property
-    def is_failed(self) -> bool:
-        return self in (JobStatus.CREATE_FAILED, JobStatus.CREATE_STOPPED)
+    def can_become_active(self) -> bool:
+        """A job worth adopting: it is ACTIVE or may still get there."""
+        return self is JobStatus.ACTIVE or self.is_creating

@@ -35,7 +35,10 @@ def synth(
     return dict(assembly.get_stack_by_name(stack.stack_name).template)
 
 
-def every_prop_stack(app: cdk.App, name: str = "EveryProp") -> cdk.Stack:
+EVERY_PROP_STACK = "EveryProp"
+
+
+def every_prop_stack(app: cdk.App, name: str = EVERY_PROP_STACK) -> cdk.Stack:
     """Own bucket and passed-in bucket, with and without a key, tags, PARQUET and RETAIN."""
     stack = cdk.Stack(app, name, env=ENV)
     key = kms.Key(stack, "ExportKey", enable_key_rotation=True)

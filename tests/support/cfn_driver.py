@@ -181,7 +181,8 @@ class LocalCloud:
             operation = f"{model.service_model.signing_name}:{model.name}"
             self.aws_calls.append((operation, dict(params)))
             if operation == "events:PutRule":
-                self.rule_created_at.setdefault(params["Name"], self.clock.now())
+                self.rule_created_at[params["Name"]] = self.clock.now()  # a re-created rule starts a new schedule
+                self._last_fire.pop(params["Name"], None)
 
     def reset(self) -> None:
         urlopen(Request(self.moto_url + "/moto-api/reset", method="POST")).read()

@@ -1,0 +1,142 @@
+"""The polling schedule: one EventBridge rule per resource and settings, holding the request's state.
+
+- The rule's name follows from the stack, the logical ID and the settings that name the job
+  (``naming.JobIdentity.settings_key``), not from the request. So a request that must stop another
+  one (the rollback Delete of a cancelled Create, the rollback Update of a cancelled replacement)
+  finds that request's rule, reads its state, and removes it: nothing fires for the cancelled
+  request any more.
+- The rule target's input is the request's live state; every invocation reads it back with
+  ``ListTargetsByRule`` (the event an invocation receives may be older than the state).
+- A lease in that state keeps two invocations of one request from working at the same time:
+  EventBridge fires "within the minute" and delivers asynchronously, so firings can come close
+  together; an invocation that finds another one's lease returns at once without doing anything.
+- Names fit EventBridge's 64 characters and start with the prefix the handler's IAM policy allows;
+  the input fits EventBridge's 8192 characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .errors import TransientError
+from .retries import Budget, call_with_retries, error_code
+
+logger = logging.getLogger(__name__)
+
+RULE_NAME_MAX = 64
+TARGET_INPUT_MAX = 8192
+RULE_PERIOD_SECONDS = 60
+TARGET_ID = "1"
+DATA = "CrHelperData"  # crhelper's keys in the event it sends itself
+POLL = "CrHelperPoll"
+RULE = "CrHelperRule"
+LEASE = "Lease"
+
+
+def rule_name(prefix: str, stack_id: str, logical_id: str, settings_key: str) -> str:
+    """Deterministic per resource and settings, at most 64 characters, under the prefix IAM allows."""
+    digest = hashlib.sha256(f"{stack_id}|{logical_id}|{settings_key}".encode()).hexdigest()[:12]
+    room = RULE_NAME_MAX - len(prefix) - len(digest) - 1
+    readable = "".join(ch for ch in logical_id if ch.isalnum())[:room]
+    return f"{prefix}{readable}-{digest}"
+
+
+def target_input(event: dict[str, Any]) -> str:
+    """The event the rule sends back: no old properties, and no properties if still too big."""
+    kept = {k: v for k, v in event.items() if k != "OldResourceProperties"}
+    text = json.dumps(kept)
+    if len(text) > TARGET_INPUT_MAX:
+        kept.pop("ResourceProperties", None)
+        text = json.dumps(kept)
+    if len(text) > TARGET_INPUT_MAX:
+        raise RuntimeError(f"The polling state is {len(text)} characters; EventBridge allows {TARGET_INPUT_MAX}")
+    return text
+
+
+@dataclass
+class Claim:
+    """What ``claim`` found: a duplicate delivery of this very request, or another request's state it stopped."""
+
+    duplicate: bool = False
+    superseded: dict[str, Any] | None = None  # the stopped request's Data
+
+
+def _not_found(error: ClientError) -> bool:
+    return error_code(error) in ("ResourceNotFoundException", "ResourceNotFound")
+
+
+class Schedule:
+    def __init__(self, events_client: Any, budget: Budget, function_arn: str) -> None:
+        self._events = events_client
+        self._budget = budget
+        self._function_arn = function_arn
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        method = getattr(self._events, operation)
+        return call_with_retries(f"events:{operation}", lambda: method(**kwargs), self._budget)
+
+    def read(self, name: str) -> dict[str, Any] | None:
+        """The event the rule holds now, or None when the rule or its target is gone."""
+        try:
+            targets = self._call("list_targets_by_rule", Rule=name).get("Targets", [])
+        except ClientError as error:
+            if _not_found(error):
+                return None
+            raise
+        for target in targets:
+            if target.get("Id") == TARGET_ID and target.get("Input"):
+                return dict(json.loads(target["Input"]))
+        return None
+
+    def claim(self, name: str, event: dict[str, Any]) -> Claim:
+        """Create the request's rule; stop (and report) another request's rule of the same name."""
+        held = self.read(name)
+        if held is not None and held.get("RequestId") == event["RequestId"]:
+            return Claim(duplicate=True)
+        claim = Claim(superseded=dict(held.get(DATA) or {}) if held is not None else None)
+        if held is not None:
+            logger.warning("Request %s takes over from request %s: its polling stops", event["RequestId"], held["RequestId"])
+        self.remove(name, quiet=True)
+        arn = self._call(
+            "put_rule",
+            Name=name,
+            ScheduleExpression="rate(1 minute)",
+            State="ENABLED",
+            Description=f"Polls export job for {event['LogicalResourceId'][:400]}",
+        )["RuleArn"]
+        event[POLL] = True
+        event[RULE] = arn
+        try:
+            self.save(name, event)
+        except BaseException:
+            self.remove(name, quiet=True)  # a rule without its target would stay forever
+            raise
+        return claim
+
+    def save(self, name: str, event: dict[str, Any]) -> None:
+        self._call("put_targets", Rule=name, Targets=[{"Id": TARGET_ID, "Arn": self._function_arn, "Input": target_input(event)}])
+
+    def remove(self, name: str, *, quiet: bool = False) -> bool:
+        """Remove target and rule, tolerating what is already gone; False if something is left."""
+        for operation, arguments in (
+            ("remove_targets", {"Rule": name, "Ids": [TARGET_ID]}),
+            ("delete_rule", {"Name": name}),
+        ):
+            try:
+                self._call(operation, **arguments)
+            except ClientError as error:
+                if not _not_found(error):
+                    logger.error("Could not remove polling rule %s (%s): %s", name, operation, error)
+                    return False
+            except TransientError as error:
+                logger.error("Could not remove polling rule %s: %s", name, error)
+                return False
+        if not quiet:
+            logger.info("Removed polling rule %s", name)
+        return True
