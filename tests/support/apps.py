@@ -127,3 +127,35 @@ def load_yaml_template(path: Path) -> dict[str, Any]:
     template, problems = decode_str(path.read_text())
     assert not problems, problems
     return json.loads(json.dumps(template))
+
+
+def example_variant(outdir: Path, **context: Any) -> dict[str, Any]:
+    """The example app synthesized (without bundling) with other settings, as a user would with
+    ``cdk synth -c exportJobName=...``: the handler's policies change along with the properties."""
+    sys_path = str(REPO)
+    import sys
+
+    sys.path.insert(0, sys_path)
+    try:
+        from app import build_app
+    finally:
+        sys.path.remove(sys_path)
+    return synth(build_app, outdir, context=context)
+
+
+def exports_stack(names: list[str], name: str = "ForecastExportExample") -> Callable[[cdk.App], cdk.Stack]:
+    """A build function: the example's stack with one export per name (same handler, same policy shard)."""
+
+    def build(app: cdk.App) -> cdk.Stack:
+        stack = cdk.Stack(app, name, env=ENV)
+        for export_name in names:
+            ForecastExport(
+                stack,
+                f"Export{export_name.title().replace('_', '')}",
+                forecast_arn=FORECAST_ARN,
+                export_job_name=export_name,
+                tags={"purpose": "example"},
+            )
+        return stack
+
+    return build

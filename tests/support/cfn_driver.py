@@ -8,6 +8,26 @@ driver fires each rule on its schedule, as EventBridge would. All time is virtua
 
 Each invocation runs in its own thread as a participant of the VirtualClock, so invocations that
 overlap in time (five exports polling at once) overlap in virtual time too, deterministically.
+
+AWS behaviour modelled, harsh by default (each with the page it comes from):
+- IAM is enforced on every call the handler makes, at the moment of the call, against the policies
+  attached to the function's role in the templates CloudFormation has applied so far
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html; the
+  resources and dependent actions per operation from the Service Authorization Reference,
+  https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonforecast.html).
+- An update applies whole template versions in CloudFormation's order: policies change in
+  UPDATE_IN_PROGRESS, Deletes of replaced and removed resources come only in
+  UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, a rollback switches the policies back
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html,
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html#cfn-console-view-stack-data-resources-status-codes).
+- Another resource failing cancels in-flight custom-resource requests; their later answers are
+  ignored (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html,
+  FACTS.md "Cancellation").
+- Schedule rules fire within the minute, not on its first second, and delivery adds seconds
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html); the
+  kind, exact schedule is an opt-in (``exact_schedule``).
+- Any call can be throttled (``throttle``/``inject``), the response URL can be down
+  (``receiver.store.outage_until``).
 Test support code: never shipped.
 """
 
@@ -18,13 +38,15 @@ import importlib
 import importlib.util
 import io
 import json
-import math
 import os
+import random
 import re
+import string
 import sys
 import threading
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -32,17 +54,23 @@ from typing import Any
 from urllib.request import Request, urlopen
 
 import boto3
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from .forecast_fake import FakeForecast
 from .https_receiver import HttpsReceiver, Received
+from .iam_eval import PolicySet
 from .virtual_clock import SimulationOver, VirtualClock
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 RESOURCE_TYPE = "Custom::ForecastExportJob"
 MAX_RESPONSE_BYTES = 4096
-DRIVER_STEP = 5.0  # how often (virtual seconds) the driver looks for new rules and answers
+DRIVER_STEP = 1.0  # while an invocation runs, the driver looks for new rules and answers this often (virtual s)
+DELIVERY_DELAY_MAX = 5.0  # asynchronous invocation of a rule's target adds up to this (eb-scheduled-rule-pattern)
+LOOK_ONLY_CALLS = {"events:ListTargetsByRule", "events:DescribeRule"}
+ANSWER_GRACE_SECONDS = 1.0
+POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
 
 
 class FakeLambdaContext:
@@ -64,10 +92,20 @@ class FakeLambdaContext:
 
 @dataclass
 class Invocation:
-    scheduled: float
+    scheduled: float  # when the rule fired (or CloudFormation sent the event)
     start: float
-    end: float
+    end: float | None = None  # None while it runs
     from_rule: str = ""
+    calls: list[tuple[float, str]] = field(default_factory=list)  # (time, service:Operation), denied ones too
+    sends: list[float] = field(default_factory=list)  # times it PUT an answer to the response URL
+
+    @property
+    def did_work(self) -> bool:
+        """Anything beyond looking (DescribeRule, ListTargetsByRule) and leaving."""
+        return bool(self.sends) or any(op not in LOOK_ONLY_CALLS for _, op in self.calls)
+
+    def until(self, now: float) -> float:
+        return self.end if self.end is not None else now
 
 
 @dataclass
@@ -78,8 +116,10 @@ class RequestRecord:
     started_at: float
     service_timeout: float
     invocations: list[Invocation] = field(default_factory=list)
-    response: Received | None = None
+    response: Received | None = None  # the answer CloudFormation used
     timed_out: bool = False
+    cancelled: bool = False  # "Resource creation/update cancelled": later answers are ignored
+    ignored: list[Received] = field(default_factory=list)  # answers that came after the cancellation
     running: int = 0
 
     @property
@@ -88,19 +128,35 @@ class RequestRecord:
 
     @property
     def status(self) -> str:
-        return self.response.body["Status"] if self.response else "TIMED_OUT"
+        if self.response:
+            return str(self.response.body["Status"])
+        return "CANCELLED" if self.cancelled else "TIMED_OUT"
 
     @property
     def reason(self) -> str:
-        return str(self.response.body.get("Reason", "")) if self.response else "CloudFormation timed out waiting"
+        if self.response:
+            return str(self.response.body.get("Reason", ""))
+        if self.cancelled:
+            return f"Resource {'creation' if self.request_type == 'Create' else self.request_type.lower()} cancelled"
+        return "CloudFormation timed out waiting"
+
+    @property
+    def answered(self) -> bool:
+        return self.response is not None
 
     @property
     def physical_id(self) -> str:
-        return str(self.response.body["PhysicalResourceId"]) if self.response else self.logical_id
+        if self.response:
+            return str(self.response.body["PhysicalResourceId"])
+        return str(self.event.get("PhysicalResourceId", self.logical_id))
 
     @property
     def data(self) -> dict[str, Any]:
         return dict(self.response.body.get("Data") or {}) if self.response else {}
+
+    @property
+    def deadline(self) -> float:
+        return self.started_at + self.service_timeout
 
 
 @dataclass
@@ -110,6 +166,26 @@ class StackResult:
 
     def by_type(self, request_type: str) -> list[RequestRecord]:
         return [r for r in self.requests if r.request_type == request_type]
+
+
+@dataclass
+class Fault:
+    """An error the before-call hook returns instead of calling the service."""
+
+    operation: str  # service:Operation, service:* or *
+    code: str
+    status: int
+    times: int | None  # None: every call in the window
+    start: float
+    until: float | None  # None: no end (until ``times`` is used up)
+    message: str = ""
+
+    def matches(self, operation: str, now: float) -> bool:
+        if self.times is not None and self.times <= 0:
+            return False
+        if now < self.start or (self.until is not None and now >= self.until):
+            return False
+        return fnmatchcase(operation, self.operation)
 
 
 class Containers:
@@ -150,6 +226,54 @@ class Containers:
         return self._count
 
 
+# sys.addaudithook cannot be undone: one hook per process, dispatching to the live LocalCloud.
+_AUDIT_TARGETS: list[Any] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == "http.client.send" and _AUDIT_TARGETS:
+        _AUDIT_TARGETS[-1]._on_http_send(args)
+
+
+def required_permissions(service_operation: str, params: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
+    """What IAM checks for one API call: (action, resource ARN, condition context).
+
+    From the Service Authorization Reference (resource types and dependent actions per action) and
+    Forecast's own rule that the caller must be able to use the export's KMS key. Unmapped calls
+    (CloudWatch Logs, anything else) return [] and are allowed.
+    """
+    service, operation = service_operation.split(":")
+    action = f"{service}:{operation}"
+    if service == "forecast":
+        if operation == "CreateForecastExportJob":
+            s3 = params.get("Destination", {}).get("S3Config", {})
+            needed = [(action, str(params.get("ForecastArn", "")), {})]
+            if s3.get("RoleArn"):
+                needed.append(("iam:PassRole", s3["RoleArn"], {"iam:PassedToService": "forecast.amazonaws.com"}))
+            if s3.get("KMSKeyArn"):
+                needed += [("kms:Decrypt", s3["KMSKeyArn"], {}), ("kms:GenerateDataKey", s3["KMSKeyArn"], {})]
+            if params.get("Tags"):
+                forecast = str(params.get("ForecastArn", "")).rsplit("/", 1)[-1]
+                job_name = params.get("ForecastExportJobName", "")
+                job = f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast-export-job/{forecast}/{job_name}"
+                needed.append(("forecast:TagResource", job, {}))
+            return needed
+        arn = params.get("ForecastExportJobArn") or params.get("ResourceArn")
+        if arn:
+            return [(action, str(arn), {})]
+        return [(action, "*", {})]  # List* operations: resource "*"
+    if service == "events":
+        name = str(params.get("Name") or params.get("Rule") or "")
+        if not name:
+            return [(action, "*", {})]
+        name = name.split("rule/", 1)[-1] if name.startswith("arn:") else name
+        return [(action, f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}", {})]
+    if service == "lambda" and params.get("FunctionName"):
+        name = str(params["FunctionName"]).split(":")[-1]
+        return [(action, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}", {})]
+    return []
+
+
 class LocalCloud:
     """The servers one test session shares: local Forecast, moto, the response receiver."""
 
@@ -162,27 +286,175 @@ class LocalCloud:
         self.moto_url = moto_url
         self.containers = Containers(asset_dir, clock)
         self.aws_calls: list[tuple[str, dict[str, Any]]] = []  # (service:Operation, params) made by the handler
-        self.rule_created_at: dict[str, float] = {}
+        self.denied: list[str] = []  # calls the IAM check refused, with time, action and resource
+        self.unmapped: list[str] = []  # handler calls no IAM rule covers (allowed)
+        self.faults: list[Fault] = []
+        self.rule_created_at: dict[str, float] = {}  # schedule epoch: the PutRule that created the rule
+        self._put_rule_times: dict[str, float] = {}
+        self._live_rules: set[str] = set()
+        self.exact_schedule = False  # kindness, opt-in: fire at epoch + N * period exactly, deliver at once
+        self.rng = random.Random(0)
+        self.stacks: dict[str, LocalStack] = {}  # stack name -> stack; each holds its applied template
+        self.function_roles: dict[str, str] = {}  # function name -> role name
+        self._policy_cache: dict[str, PolicySet] = {}
+        self._local = threading.local()
         boto3.setup_default_session()
         assert boto3.DEFAULT_SESSION is not None
-        boto3.DEFAULT_SESSION.events.register("before-parameter-build", self._record_call)
+        events = boto3.DEFAULT_SESSION.events
+        events.register("before-parameter-build", self._record_call)
+        events.register("before-call", self._before_call)
+        events.register("after-call", self._after_call)
+        if not _AUDIT_TARGETS:
+            sys.addaudithook(_audit)
+        _AUDIT_TARGETS.append(self)
         self.events = boto3.client("events", region_name=REGION)
         self.lambda_ = boto3.client("lambda", region_name=REGION)
         self.iam = boto3.client("iam", region_name=REGION)
         self.violations: list[str] = []
         self.all_requests: list[RequestRecord] = []
-        self._last_fire: dict[str, float] = {}
+        self._periods: dict[str, tuple[int, float]] = {}  # rule -> (period index, firing time in it)
+        self._deliveries: list[tuple[float, int, str, str, str, float]] = []  # (at, seq, rule, target ARN, input, fired)
+        self._seq = 0
+        self._rules_cache: dict[str, dict[str, Any]] = {}
         self._dirty = True
         self.template_permissions: dict[str, list[str]] = {}  # function name -> SourceArn patterns (AWS::Lambda::Permission)
         self.functions: dict[str, float] = {}  # function name -> timeout
+        self.receiver_port = int(receiver.url_for("x").split(":")[2].split("/")[0])
 
-    def _record_call(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+    # --- hooks on the handler's calls ----------------------------------------------------------------
+
+    def _current(self) -> Invocation | None:
+        if not threading.current_thread().name.startswith("invocation-"):
+            return None
+        return getattr(self._local, "invocation", None)
+
+    def _record_call(self, model: Any, params: dict[str, Any], context: dict[str, Any] | None = None, **_: Any) -> None:
         if threading.current_thread().name.startswith("invocation-"):
             operation = f"{model.service_model.signing_name}:{model.name}"
             self.aws_calls.append((operation, dict(params)))
-            if operation == "events:PutRule":
-                self.rule_created_at[params["Name"]] = self.clock.now()  # a re-created rule starts a new schedule
-                self._last_fire.pop(params["Name"], None)
+            if context is not None:
+                context["localcloud_params"] = copy.deepcopy(params)
+
+    def _error(self, code: str, message: str, status: int) -> tuple[AWSResponse, dict[str, Any]]:
+        parsed = {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
+        }
+        return AWSResponse("https://local.invalid/", status, {}, None), parsed
+
+    def _before_call(self, model: Any, context: dict[str, Any] | None = None, **_: Any) -> Any:
+        """Faults, then IAM. Returning (http, parsed) short-circuits botocore's request
+        (botocore client._make_api_call: emit_until_response('before-call...')); a status >= 300
+        raises the ClientError the service would have caused. botocore's retry handler never sees
+        these answers: each attempt the handler makes counts once."""
+        invocation = self._current()
+        if invocation is None:
+            return None
+        operation = f"{model.service_model.signing_name}:{model.name}"
+        now = self.clock.now()
+        invocation.calls.append((now, operation))
+        for fault in self.faults:
+            if fault.matches(operation, now):
+                if fault.times is not None:
+                    fault.times -= 1
+                return self._error(fault.code, fault.message or f"Rate exceeded ({fault.code}, injected)", fault.status)
+        params = (context or {}).get("localcloud_params", {})
+        function = getattr(self._local, "function", "")
+        role = self.function_roles.get(function)
+        if role is None:
+            self.violations.append(f"no role known for function {function}: IAM not checked for {operation}")
+            return None
+        needed = required_permissions(operation, params)
+        if not needed:
+            self.unmapped.append(f"{now:.0f} {operation}")
+        policies = self.policies_for_role(role)
+        for action, resource, condition in needed:
+            if not policies.allows(action, resource, condition):
+                self.denied.append(f"t={now - self._t0:.0f} {action} on {resource}")
+                return self._error(
+                    "AccessDeniedException",
+                    f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{function} is not authorized to perform: "
+                    f"{action} on resource: {resource} because no identity-based policy allows the {action} action",
+                    400,
+                )
+        return None
+
+    def _after_call(self, http_response: Any, model: Any, context: dict[str, Any] | None = None, **_: Any) -> None:
+        if model.service_model.signing_name != "events" or not threading.current_thread().name.startswith("invocation-"):
+            return
+        if model.name in ("PutRule", "DeleteRule", "PutTargets", "RemoveTargets", "EnableRule", "DisableRule"):
+            self._dirty = True
+        if http_response is None or http_response.status_code >= 300:
+            return
+        name = str((context or {}).get("localcloud_params", {}).get("Name", ""))
+        if model.name == "PutRule" and name not in self._live_rules:
+            self._live_rules.add(name)
+            self._put_rule_times[name] = self.clock.now()
+        elif model.name == "DeleteRule":
+            self._live_rules.discard(name)
+
+    def _on_http_send(self, args: tuple[Any, ...]) -> None:
+        """An answer PUT by the handler (seen through the http.client.send audit event)."""
+        connection, data = args
+        if getattr(connection, "port", None) != self.receiver_port or not bytes(data[:4]) == b"PUT ":
+            return
+        invocation = self._current()
+        if invocation is not None:
+            invocation.sends.append(self.clock.now())
+
+    # --- scripting -----------------------------------------------------------------------------------
+
+    def inject(
+        self,
+        operation: str,
+        code: str = "ThrottlingException",
+        status: int = 400,
+        *,
+        times: int | None = None,
+        seconds: float | None = None,
+        after: float = 0.0,
+        message: str = "",
+    ) -> Fault:
+        """Answer the handler's calls to ``operation`` ("events:PutTargets", "forecast:*", "*") with an
+        error: ``times`` calls, or every call for ``seconds`` starting ``after`` seconds from now."""
+        now = self.clock.now()
+        if times is None and seconds is None:
+            times = 1
+        fault = Fault(operation, code, status, times, now + after, None if seconds is None else now + after + seconds, message)
+        self.faults.append(fault)
+        return fault
+
+    def throttle(self, operation: str, *, times: int | None = None, seconds: float | None = None, after: float = 0.0) -> Fault:
+        return self.inject(operation, "ThrottlingException", 400, times=times, seconds=seconds, after=after)
+
+    def advance(self, seconds: float) -> None:
+        """Let time pass (rules keep firing, invocations keep running) without waiting for anything."""
+        self.run([], horizon=self.clock.now() + seconds, wait_for_horizon=True)
+
+    # --- IAM ----------------------------------------------------------------------------------------------
+
+    def register_stack(self, stack: LocalStack) -> None:
+        self.stacks[stack.name] = stack
+        self._policy_cache.clear()
+
+    def unregister_stack(self, stack: LocalStack) -> None:
+        if self.stacks.get(stack.name) is stack:
+            del self.stacks[stack.name]
+        self._policy_cache.clear()
+
+    def iam_changed(self) -> None:
+        self._policy_cache.clear()
+
+    def policies_for_role(self, role_name: str) -> PolicySet:
+        cached = self._policy_cache.get(role_name)
+        if cached is None:
+            statements: list[dict[str, Any]] = []
+            for stack in list(self.stacks.values()):
+                statements += stack.applied_statements(role_name)
+            cached = self._policy_cache[role_name] = PolicySet(statements)
+        return cached
+
+    # --- lifecycle of the test bed --------------------------------------------------------------------
 
     def reset(self) -> None:
         urlopen(Request(self.moto_url + "/moto-api/reset", method="POST")).read()
@@ -190,10 +462,26 @@ class LocalCloud:
         self.receiver.store.reset()
         self.violations.clear()
         self.all_requests.clear()
-        self._last_fire.clear()
         self.functions.clear()
         self.aws_calls.clear()
+        self.denied.clear()
+        self.unmapped.clear()
+        self.faults.clear()
         self.rule_created_at.clear()
+        self._put_rule_times.clear()
+        self._live_rules.clear()
+        self._periods.clear()
+        self._deliveries.clear()
+        self._rules_cache.clear()
+        self.stacks.clear()
+        self.function_roles.clear()
+        self.template_permissions.clear()
+        self._policy_cache.clear()
+        self.exact_schedule = False
+        # Deterministic per test, different between tests.
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+        self.rng = random.Random(zlib.crc32(test.encode()))
+        self._t0 = self.clock.now()
 
     def ensure_function(self, name: str, timeout: float) -> None:
         """moto needs the function to exist before crhelper can add permissions to it."""
@@ -206,13 +494,17 @@ class LocalCloud:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr("index.py", "")
-        self.lambda_.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=role,
-            Handler="forecast_export.app.handler",
-            Code={"ZipFile": buffer.getvalue()},
-        )
+        try:
+            self.lambda_.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=role,
+                Handler="forecast_export.app.handler",
+                Code={"ZipFile": buffer.getvalue()},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceConflictException":
+                raise
         self.functions[name] = timeout
 
     # --- invoking ----------------------------------------------------------------------------------
@@ -222,56 +514,117 @@ class LocalCloud:
         self.clock.abandon_all()
         self.clock.enlist()
         self.clock.join_as_participant()
+        self._t0 = self.clock.now()
 
     def end_test(self) -> None:
         self.clock.abandon_all()
 
     def invoke(self, record: RequestRecord, event: dict[str, Any], function_arn: str, scheduled: float, rule: str = "") -> None:
         """Run one invocation in its own thread; return once it has finished or is waiting in virtual time."""
-        if record.running:
-            self.violations.append(
-                f"{record.logical_id}: a new invocation started at {scheduled:.0f} while another was still running"
-            )
         record.running += 1
+        invocation = Invocation(scheduled, self.clock.now(), from_rule=rule)
+        record.invocations.append(invocation)
         self.clock.enlist()
         thread = threading.Thread(
             target=self._invocation,
-            args=(record, copy.deepcopy(event), function_arn, scheduled, rule),
+            args=(record, invocation, copy.deepcopy(event), function_arn),
             name=f"invocation-{record.logical_id[:40]}",
             daemon=True,
         )
         thread.start()
         self.clock.wait_until_quiet()
 
-    def _invocation(self, record: RequestRecord, event: dict[str, Any], function_arn: str, scheduled: float, rule: str) -> None:
+    def _invocation(self, record: RequestRecord, invocation: Invocation, event: dict[str, Any], function_arn: str) -> None:
         self.clock.join_as_participant()
         function_name = function_arn.split(":")[-1]
+        self._local.invocation = invocation
+        self._local.function = function_name
         timeout = self.functions[function_name]
         context = FakeLambdaContext(self.clock, function_name, function_arn, timeout)
-        start = self.clock.now()
         container = self.containers.acquire()
         try:
             container.handler(event, context)
         except SimulationOver:
             return  # the test ended while this invocation waited; the container is dropped
+        except Exception as error:  # noqa: BLE001  (Lambda reports it; the test bed must not hang)
+            self.violations.append(f"{record.logical_id}: the handler raised {error!r}")
         self.containers.release(container)
-        end = self.clock.now()
-        record.invocations.append(Invocation(scheduled, start, end, rule))
-        if end - start > timeout:
+        invocation.end = self.clock.now()
+        if invocation.end - invocation.start > timeout:
             self.violations.append(
-                f"{record.logical_id}: an invocation ran {end - start:.0f} s, past the Lambda timeout {timeout:.0f} s"
+                f"{record.logical_id}: an invocation ran {invocation.end - invocation.start:.0f} s, "
+                f"past the Lambda timeout {timeout:.0f} s"
             )
         record.running -= 1
         self._dirty = True
         self.clock.leave()
 
-    def _rules(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        """(rule, target) for every scheduled rule with a target."""
-        found = []
-        for rule in self.events.list_rules().get("Rules", []):
-            for target in self.events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", []):
-                found.append((rule, target))
-        return found
+    # --- EventBridge ----------------------------------------------------------------------------------
+
+    def _refresh_rules(self) -> None:
+        self._dirty = False
+        now = self.clock.now()
+        current = {rule["Name"]: rule for rule in self.events.list_rules().get("Rules", [])}
+        for name in current:
+            # The schedule starts at the PutRule that created the rule (not at later PutRules).
+            created = self._put_rule_times.get(name, self.rule_created_at.get(name, now))
+            if self.rule_created_at.get(name) != created:
+                self.rule_created_at[name] = created
+                self._periods.pop(name, None)
+        for name in list(self._rules_cache):
+            if name not in current:
+                self._periods.pop(name, None)
+                self.rule_created_at.pop(name, None)
+        self._rules_cache = current
+
+    @staticmethod
+    def _period(expression: str) -> float:
+        match = re.fullmatch(r"rate\((\d+) (minutes?|hours?|days?)\)", expression or "")
+        if not match:
+            raise AssertionError(f"schedule {expression!r} is not modelled")
+        unit = {"m": 60.0, "h": 3600.0, "d": 86400.0}[match[2][0]]
+        return int(match[1]) * unit
+
+    def _firing_time(self, name: str, index: int) -> float:
+        """Period ``index`` (0 = the one that starts at creation) fires at a random second of its
+        last minute: 'within that minute, not on its first second' (eb-scheduled-rule-pattern)."""
+        period = self._period(self._rules_cache[name].get("ScheduleExpression", ""))
+        epoch = self.rule_created_at[name]
+        end = epoch + (index + 1) * period
+        if self.exact_schedule:
+            return end
+        return end - min(period, 60.0) + self.rng.uniform(0.0, min(period, 60.0))
+
+    def _next_firing(self, name: str) -> float:
+        if name not in self._periods:
+            self._periods[name] = (0, self._firing_time(name, 0))
+        return self._periods[name][1]
+
+    def _fire_due_rules(self, now: float) -> None:
+        for name in list(self._rules_cache):
+            while (fire_at := self._next_firing(name)) <= now:
+                index = self._periods[name][0]
+                self._periods[name] = (index + 1, self._firing_time(name, index + 1))
+                try:  # the target as it is at firing time; a rule without a target sends nothing
+                    targets = self.events.list_targets_by_rule(Rule=name).get("Targets", [])
+                except ClientError:
+                    targets = []
+                for target in targets:
+                    self._check_rule(name, self._rules_cache[name]["Arn"], target)
+                    delay = 0.0 if self.exact_schedule else self.rng.uniform(0.0, DELIVERY_DELAY_MAX)
+                    self._seq += 1
+                    self._deliveries.append((fire_at + delay, self._seq, name, target["Arn"], target.get("Input", "{}"), fire_at))
+        self._deliveries.sort()
+
+    def _deliver_due_events(self, now: float) -> None:
+        while self._deliveries and self._deliveries[0][0] <= now:
+            _, _, name, target_arn, text, fired = self._deliveries.pop(0)
+            event = json.loads(text)
+            owner = next((r for r in self.all_requests if r.request_id == event.get("RequestId")), None)
+            if owner is None:
+                self.violations.append(f"rule {name} polls an unknown request")
+                continue
+            self.invoke(owner, event, target_arn, fired, rule=name)  # already sent: a deleted rule does not recall it
 
     def _check_rule(self, name: str, arn: str, target: dict[str, Any]) -> None:
         if len(name) > 64:
@@ -291,66 +644,54 @@ class LocalCloud:
             if len(statement.get("Sid", "")) > 100:
                 self.violations.append(f"permission statement id {statement['Sid']} is over 100 characters")
 
-    def _schedule(self) -> list[tuple[float, str, str, dict[str, Any], dict[str, Any]]]:
-        due = []
-        for rule, target in self._rules():
-            name = rule["Name"]
-            amount, unit = re.fullmatch(r"rate\((\d+) (minutes?|hours?)\)", rule["ScheduleExpression"]).groups()  # type: ignore[union-attr]
-            period = int(amount) * (60.0 if unit.startswith("minute") else 3600.0)
-            event = json.loads(target["Input"])
-            epoch = self.rule_created_at.get(name, float(event.get("CrHelperData", {}).get("PollEpoch", self.clock.now())))
-            last = self._last_fire.get(name, epoch)
-            fire_at = epoch + period * (math.floor((last - epoch) / period + 1e-9) + 1)
-            due.append((fire_at, name, rule["Arn"], target, event))
-        return sorted(due, key=lambda item: item[0])
+    # --- running ----------------------------------------------------------------------------------------
 
-    def run(self, records: list[RequestRecord], *, horizon: float | None = None) -> None:
+    def _collect_answers(self, pending: dict[str, RequestRecord]) -> None:
+        for request_id, record in list(pending.items()):
+            accepted = self.receiver.store.accepted(request_id)
+            if accepted:
+                record.response = accepted[0]
+                del pending[request_id]
+
+    def run(self, records: list[RequestRecord], *, horizon: float | None = None, wait_for_horizon: bool = False) -> None:
         """Let virtual time pass, firing rules as EventBridge would, until every request is answered
-        (or CloudFormation gave up on it), then until no invocation is still running."""
-        pending = {r.request_id: r for r in records}
+        (or CloudFormation gave up on it), then until no invocation is still running and no fired
+        event waits for delivery. Stops at ``horizon``; with ``wait_for_horizon`` only there."""
+        pending = {r.request_id: r for r in records if not r.answered and not r.timed_out and not r.cancelled}
         self._dirty = True
-        schedule: list[tuple[float, str, str, dict[str, Any], dict[str, Any]]] = []
-        while pending or any(r.running for r in self.all_requests):
-            for request_id, record in list(pending.items()):
-                accepted = self.receiver.store.accepted(request_id)
-                if accepted:
-                    record.response = accepted[0]
-                    del pending[request_id]
+        while True:
+            self._collect_answers(pending)
             now = self.clock.now()
-            for record in [r for r in pending.values() if r.started_at + r.service_timeout <= now]:
+            for record in [r for r in pending.values() if r.deadline <= now]:
                 record.timed_out = True
                 del pending[record.request_id]
             if horizon is not None and now >= horizon:
                 return
             if self._dirty:
-                self._dirty = False
-                schedule = self._schedule()
-            while schedule and schedule[0][0] <= now:
-                fire_at, name, arn, target, event = schedule.pop(0)
-                self._last_fire[name] = fire_at
-                self._check_rule(name, arn, target)
-                owner = next((r for r in self.all_requests if r.request_id == event["RequestId"]), None)
-                if owner is None:
-                    self.violations.append(f"rule {name} polls an unknown request")
-                    continue
-                self.invoke(owner, event, target["Arn"], fire_at, rule=name)
-                self._dirty = True
-            if not pending and not any(r.running for r in self.all_requests):
-                break
-            wake = now + DRIVER_STEP
-            if schedule:
-                wake = min(wake, schedule[0][0])
-            if pending:
-                wake = min(wake, min(r.started_at + r.service_timeout for r in pending.values()))
+                self._refresh_rules()
+            self._fire_due_rules(now)
+            self._deliver_due_events(now)
+            running = any(r.running for r in self.all_requests)
+            if not wait_for_horizon and not pending and not running and not self._deliveries:
+                return
+            wakes = [now + DRIVER_STEP] if running or self._dirty else []
+            wakes += [self._next_firing(name) for name in self._rules_cache]
+            wakes += [d[0] for d in self._deliveries[:1]]
+            wakes += [r.deadline for r in pending.values()]
             if horizon is not None:
-                wake = min(wake, horizon)
-            self.clock.sleep(max(wake - now, 0.001))
+                wakes.append(horizon)
+            if not wakes:
+                return
+            self.clock.sleep(max(min(wakes) - now, 0.001))
 
     # --- invariants --------------------------------------------------------------------------------
 
     def leftovers(self) -> list[str]:
-        """Polling rules and Lambda permissions still in the account."""
-        left = [f"rule {r['Name']}" for r in self.events.list_rules().get("Rules", [])]
+        """Polling rules (with their targets) and Lambda permissions still in the account."""
+        left = []
+        for rule in self.events.list_rules().get("Rules", []):
+            targets = self.events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", [])
+            left.append(f"rule {rule['Name']}" + (f" with {len(targets)} target(s)" if targets else ""))
         for name in self.functions:
             try:
                 policy = json.loads(self.lambda_.get_policy(FunctionName=name)["Policy"])
@@ -359,12 +700,58 @@ class LocalCloud:
                 pass
         return left
 
-    def check_invariants(self, *, allowed_jobs: int = 0, expect_unanswered: int = 0) -> None:
+    def look_only_overlaps(self) -> int:
+        """Pairs of overlapping invocations of one request where at least one only looked and left."""
+        count = 0
+        now = self.clock.now()
+        for record in self.all_requests:
+            for i, a in enumerate(record.invocations):
+                for b in record.invocations[i + 1 :]:
+                    if a.start < b.until(now) and b.start < a.until(now) and not (a.did_work and b.did_work):
+                        count += 1
+        return count
+
+    def _invocation_problems(self, record: RequestRecord) -> list[str]:
+        problems = []
+        now = self.clock.now()
+        name = f"{record.logical_id} {record.request_type}"
+        invocations = record.invocations
+        for i, a in enumerate(invocations):
+            for b in invocations[i + 1 :]:
+                if a.did_work and b.did_work and a.start < b.until(now) and b.start < a.until(now):
+                    problems.append(
+                        f"{name}: two working invocations overlap "
+                        f"({a.start - self._t0:.0f}-{a.until(now) - self._t0:.0f} s and "
+                        f"{b.start - self._t0:.0f}-{b.until(now) - self._t0:.0f} s)"
+                    )
+        accepted = self.receiver.store.accepted(record.request_id)
+        first = accepted[0] if accepted else None
+        sender = None
+        if first is not None:
+            sender = next((inv for inv in invocations if any(abs(t - first.at) < 1e-6 for t in inv.sends)), None)
+        for inv in invocations:
+            acts = [(t, op) for t, op in inv.calls if op.startswith("forecast:")] + [(t, "an answer") for t in inv.sends]
+            for t, what in sorted(acts):
+                if t > record.deadline:
+                    problems.append(
+                        f"{name}: {what} at {t - self._t0:.0f} s, after ServiceTimeout ({record.deadline - self._t0:.0f} s)"
+                    )
+                    break
+                if first is not None and t > first.at and not (inv is sender and t <= first.at + ANSWER_GRACE_SECONDS):
+                    problems.append(
+                        f"{name}: {what} at {t - self._t0:.0f} s, after the answer was accepted at {first.at - self._t0:.0f} s"
+                    )
+                    break
+        return problems
+
+    def check_invariants(self, *, allowed_jobs: int = 0, allowed_stopped: int = 0, expect_unanswered: int = 0) -> None:
+        """``allowed_jobs``: jobs (ACTIVE, failed, running, DELETE_FAILED) that may be left;
+        ``allowed_stopped``: jobs left in CREATE_STOPPING/CREATE_STOPPED (Forecast refuses to delete them)."""
         problems = list(self.violations)
         unanswered = 0
         for record in self.all_requests:
             accepted = self.receiver.store.accepted(record.request_id)
-            if not accepted:
+            if not accepted and not record.cancelled:
                 unanswered += 1
             if len(accepted) > 1:
                 bodies = {json.dumps(a.body, sort_keys=True) for a in accepted}
@@ -379,18 +766,28 @@ class LocalCloud:
                     problems.append(f"{record.logical_id}: empty PhysicalResourceId")
                 if answer.body["Status"] == "FAILED" and len(answer.body.get("Reason", "")) < 20:
                     problems.append(f"{record.logical_id}: FAILED without a useful reason: {answer.body.get('Reason')!r}")
+            problems += self._invocation_problems(record)
         if unanswered != expect_unanswered:
             problems.append(f"{unanswered} request(s) never answered (expected {expect_unanswered})")
         problems += [f"left behind: {item}" for item in self.leftovers()]
         # A job Forecast is deleting counts as gone: failures answer once the deletion is accepted.
-        live = self.forecast.kept_jobs()
-        if len(live) > allowed_jobs:
-            problems.append(f"jobs left in Forecast: {live} (allowed {allowed_jobs})")
+        others = self.forecast.other_kept_jobs()
+        if len(others) > allowed_jobs:
+            problems.append(f"jobs left in Forecast: {others} (allowed {allowed_jobs})")
+        stopped = self.forecast.stopped_jobs()
+        if len(stopped) > allowed_stopped:
+            problems.append(f"stopped jobs left in Forecast: {stopped} (allowed {allowed_stopped})")
+        if problems and self.denied:
+            problems.append("(IAM denied: " + "; ".join(self.denied[:6]) + (" ..." if len(self.denied) > 6 else "") + ")")
         assert not problems, "\n".join(problems)
 
 
 class LocalStack:
-    """One stack's custom resources, driven through CloudFormation's request sequences."""
+    """One stack's custom resources, driven through CloudFormation's request sequences.
+
+    ``template`` is the template CloudFormation has applied; its IAM policies are the ones in
+    force (``iam_sources`` adds, during cleanup and rollback, the policy resources of the other
+    version that CloudFormation has not deleted yet)."""
 
     def __init__(
         self,
@@ -406,24 +803,80 @@ class LocalStack:
         self.exports = exports or {}
         self.physical_ids: dict[str, str] = {}
         self.properties: dict[str, dict[str, Any]] = {}
+        self.status = "CREATE_IN_PROGRESS"
+        self.iam_sources: list[tuple[dict[str, Any], set[str] | None]] = [(template, None)]
+        self._learn_functions(template)
+        bed.register_stack(self)
+
+    def _learn_functions(self, template: dict[str, Any]) -> None:
         for logical_id, resource in template["Resources"].items():
             if resource["Type"] == "AWS::Lambda::Function":
-                bed.ensure_function(self._function_name(logical_id), float(resource["Properties"].get("Timeout", 3)))
+                function_name = self._function_name(logical_id)
+                self.bed.ensure_function(function_name, float(resource["Properties"].get("Timeout", 3)))
+                role = self.resolve(resource["Properties"]["Role"], template)
+                self.bed.function_roles[function_name] = str(role).rsplit("/", 1)[-1]
                 for key, value in resource["Properties"].get("Environment", {}).get("Variables", {}).items():
-                    os.environ[key] = str(self.resolve(value))
+                    os.environ[key] = str(self.resolve(value, template))
         for resource in template["Resources"].values():
             if resource["Type"] == "AWS::Lambda::Permission" and resource["Properties"]["Principal"] == "events.amazonaws.com":
-                function_name = str(self.resolve(resource["Properties"]["FunctionName"])).split(":")[-1]
-                bed.template_permissions.setdefault(function_name, []).append(
-                    str(self.resolve(resource["Properties"]["SourceArn"]))
-                )
+                function_name = str(self.resolve(resource["Properties"]["FunctionName"], template)).split(":")[-1]
+                patterns = self.bed.template_permissions.setdefault(function_name, [])
+                source = str(self.resolve(resource["Properties"]["SourceArn"], template))
+                if source not in patterns:
+                    patterns.append(source)
+
+    # --- IAM in force -------------------------------------------------------------------------------
+
+    def _set_iam(self, *sources: tuple[dict[str, Any], set[str] | None]) -> None:
+        self.iam_sources = list(sources)
+        self.bed.iam_changed()
+
+    def applied_statements(self, role_name: str) -> list[dict[str, Any]]:
+        """Statements attached to ``role_name`` by the policies of this stack that are in force."""
+        statements: list[dict[str, Any]] = []
+        for template, only in self.iam_sources:
+            resources = template["Resources"]
+            for logical_id, resource in resources.items():
+                if only is not None and logical_id not in only:
+                    continue
+                props = resource.get("Properties", {})
+                if resource["Type"] == "AWS::IAM::Role" and self._ref(logical_id, template) == role_name:
+                    for policy in props.get("Policies", []):
+                        statements += _statements(self.resolve(policy["PolicyDocument"], template))
+                    for arn in self.resolve(props.get("ManagedPolicyArns", []), template):
+                        for other_id, other in resources.items():
+                            if other["Type"] == "AWS::IAM::ManagedPolicy" and self._ref(other_id, template) == arn:
+                                statements += _statements(self.resolve(other["Properties"]["PolicyDocument"], template))
+                elif resource["Type"] in POLICY_TYPES:
+                    roles = [str(self.resolve(r, template)).rsplit("/", 1)[-1] for r in props.get("Roles", [])]
+                    if role_name in roles:
+                        statements += _statements(self.resolve(props["PolicyDocument"], template))
+        return statements
+
+    def _policies_depended_on(self, template: dict[str, Any], logical_ids: list[str], candidates: set[str]) -> set[str]:
+        """The policy resources among ``candidates`` that these resources depend on (DependsOn, Ref,
+        GetAtt): CloudFormation deletes those only after the resources that depend on them."""
+        found: set[str] = set()
+        for logical_id in logical_ids:
+            resource = template["Resources"].get(logical_id, {})
+            depends = resource.get("DependsOn", [])
+            text = json.dumps(resource.get("Properties", {}))
+            for candidate in candidates:
+                if candidate in _list(depends) or f'"{candidate}"' in text:
+                    found.add(candidate)
+        return found
+
+    @staticmethod
+    def _policy_ids(template: dict[str, Any]) -> set[str]:
+        return {k for k, v in template["Resources"].items() if v["Type"] in (*POLICY_TYPES, "AWS::IAM::Role")}
 
     # --- resolving the template --------------------------------------------------------------------
 
     def _function_name(self, logical_id: str) -> str:
         return f"{self.name}-{logical_id}"[:64]
 
-    def _ref(self, logical_id: str) -> Any:
+    def _ref(self, logical_id: str, template: dict[str, Any] | None = None) -> Any:
+        template = template or self.template
         pseudo = {
             "AWS::AccountId": ACCOUNT,
             "AWS::Region": REGION,
@@ -431,23 +884,30 @@ class LocalStack:
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": self.name,
             "AWS::StackId": self.stack_id,
+            "AWS::NoValue": None,
         }
         if logical_id in pseudo:
             return pseudo[logical_id]
-        if logical_id in self.template.get("Parameters", {}):
-            return self.template["Parameters"][logical_id].get("Default", "")
-        kind = self.template["Resources"][logical_id]["Type"]
+        if logical_id in template.get("Parameters", {}):
+            return template["Parameters"][logical_id].get("Default", "")
+        resource = template["Resources"][logical_id]
+        kind = resource["Type"]
         if kind == "AWS::S3::Bucket":
             return f"{self.name}-{logical_id}".lower()[:63]
         if kind == "AWS::KMS::Key":
             return str(uuid.uuid5(uuid.NAMESPACE_URL, self.name + logical_id))
         if kind == "AWS::Lambda::Function":
             return self._function_name(logical_id)
+        if kind == "AWS::IAM::Role" and "RoleName" in resource.get("Properties", {}):
+            return str(self.resolve(resource["Properties"]["RoleName"], template))
+        if kind == "AWS::IAM::ManagedPolicy":  # Ref of a managed policy is its ARN
+            return f"arn:aws:iam::{ACCOUNT}:policy/{self.name}-{logical_id}"
         return f"{self.name}-{logical_id}"
 
-    def _get_att(self, logical_id: str, attribute: str) -> Any:
-        kind = self.template["Resources"][logical_id]["Type"]
-        ref = self._ref(logical_id)
+    def _get_att(self, logical_id: str, attribute: str, template: dict[str, Any] | None = None) -> Any:
+        template = template or self.template
+        kind = template["Resources"][logical_id]["Type"]
+        ref = self._ref(logical_id, template)
         if kind == "AWS::IAM::Role" and attribute == "Arn":
             return f"arn:aws:iam::{ACCOUNT}:role/{ref}"[:200]
         if kind == "AWS::KMS::Key" and attribute == "Arn":
@@ -457,43 +917,46 @@ class LocalStack:
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{ref}"
         if kind == "AWS::IAM::ManagedPolicy" and attribute == "PolicyArn":
-            return f"arn:aws:iam::{ACCOUNT}:policy/{ref}"
+            return ref
         if kind == "AWS::Logs::LogGroup" and attribute == "Arn":
             return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{ref}:*"
+        if kind == RESOURCE_TYPE:
+            return self.physical_ids.get(logical_id, f"{self.name}-{logical_id}")
         raise KeyError(f"GetAtt {logical_id}.{attribute} ({kind}) is not modelled")
 
-    def resolve(self, value: Any) -> Any:
+    def resolve(self, value: Any, template: dict[str, Any] | None = None) -> Any:
+        template = template or self.template
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [self.resolve(v, template) for v in value]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref":
-                return self._ref(arg)
+                return self._ref(arg, template)
             if key == "Fn::GetAtt":
-                return self._get_att(*(arg if isinstance(arg, list) else arg.split(".", 1)))
+                return self._get_att(*(arg if isinstance(arg, list) else arg.split(".", 1)), template)
             if key == "Fn::Join":
-                return arg[0].join(str(self.resolve(v)) for v in arg[1])
+                return arg[0].join(str(self.resolve(v, template)) for v in self.resolve(arg[1], template))
             if key == "Fn::Select":
-                return self.resolve(arg[1])[int(self.resolve(arg[0]))]
+                return self.resolve(arg[1], template)[int(self.resolve(arg[0], template))]
             if key == "Fn::Split":
-                return str(self.resolve(arg[1])).split(arg[0])
+                return str(self.resolve(arg[1], template)).split(arg[0])
             if key == "Fn::ImportValue":
-                return self.exports[self.resolve(arg)]
+                return self.exports[self.resolve(arg, template)]
             if key == "Fn::Sub":
-                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1], template))
 
                 def substitute(match: re.Match[str]) -> str:
                     name = match.group(1)
                     if name in variables:
                         return str(variables[name])
                     if "." in name and not name.startswith("AWS::"):
-                        return str(self._get_att(*name.split(".", 1)))
-                    return str(self._ref(name))
+                        return str(self._get_att(*name.split(".", 1), template))
+                    return str(self._ref(name, template))
 
-                return re.sub(r"\$\{([^}]+)\}", substitute, text)
-        return {k: self.resolve(v) for k, v in value.items()}
+                return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+        return {k: self.resolve(v, template) for k, v in value.items()}
 
     def exported_values(self) -> dict[str, str]:
         """The stack's Outputs that carry an Export name, resolved: what Fn::ImportValue returns elsewhere."""
@@ -507,8 +970,8 @@ class LocalStack:
         resources = (template or self.template)["Resources"]
         return {k: v for k, v in resources.items() if v["Type"] == RESOURCE_TYPE}
 
-    def _props(self, resource: dict[str, Any]) -> dict[str, Any]:
-        props = self.resolve(resource["Properties"])
+    def _props(self, resource: dict[str, Any], template: dict[str, Any] | None = None) -> dict[str, Any]:
+        props = self.resolve(resource["Properties"], template)
         return json.loads(json.dumps(props, default=str))  # CloudFormation sends strings
 
     # --- requests ----------------------------------------------------------------------------------
@@ -546,80 +1009,172 @@ class LocalStack:
 
     def redeliver(self, record: RequestRecord) -> None:
         """Lambda's at-least-once delivery: the same event arrives again, while the first may still run."""
-        running, record.running = record.running, 0  # a duplicate delivery is allowed to overlap
         self.bed.invoke(record, record.event, record.event["ServiceToken"], self.bed.clock.now())
-        record.running += running
 
-    def create(self) -> StackResult:
+    def made_up_physical_id(self, logical_id: str) -> str:
+        """What CloudFormation puts in the Delete of a resource that never answered its Create."""
+        suffix = "".join(self.bed.rng.choice(string.ascii_uppercase + string.digits) for _ in range(12))
+        return f"{self.name}-{logical_id}-{suffix}"
+
+    def _phase(self, records: list[RequestRecord], fails_at: float | None) -> bool:
+        """Run one phase; with ``fails_at`` another resource fails then: every unanswered request is
+        cancelled (its later answers ignored) and True is returned at that moment."""
+        if fails_at is None:
+            self.bed.run(records)
+            return False
+        self.bed.run(records, horizon=fails_at)
+        if self.bed.clock.now() < fails_at:
+            self.bed.run([], horizon=fails_at, wait_for_horizon=True)
+        self.bed._collect_answers({r.request_id: r for r in records if not r.answered and not r.timed_out})
+        for record in records:
+            if not record.answered and not record.timed_out:
+                record.cancelled = True
+        return True
+
+    def _cfn_physical_id(self, record: RequestRecord) -> str:
+        """The physical ID CloudFormation holds after a Create: the answered one, else made up."""
+        return record.physical_id if record.answered else self.made_up_physical_id(record.logical_id)
+
+    def create(self, *, another_resource_fails: bool = False, another_resource_fails_at: float | None = None) -> StackResult:
+        """Create every custom resource; ``another_resource_fails_at`` (seconds after the start) makes
+        another resource of the stack fail then, cancelling whatever has not answered yet."""
+        t0 = self.bed.clock.now()
         records = [self.start("Create", lid, self._props(res)) for lid, res in self.custom_resources().items()]
-        self.bed.run(records)
+        fails_at = None if another_resource_fails_at is None else t0 + another_resource_fails_at
+        cancelled = self._phase(records, fails_at)
         for record in records:
             self.properties[record.logical_id] = record.event["ResourceProperties"]
-        if all(r.status == "SUCCESS" for r in records):
+        if not (another_resource_fails or cancelled) and all(r.status == "SUCCESS" for r in records):
             self.physical_ids = {r.logical_id: r.physical_id for r in records}
-            return StackResult("CREATE_COMPLETE", records)
-        rollback = [self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=r.physical_id) for r in records]
+            self.status = "CREATE_COMPLETE"
+            return StackResult(self.status, records)
+        self.status = "ROLLBACK_IN_PROGRESS"
+        rollback = [
+            self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=self._cfn_physical_id(r))
+            for r in records
+        ]
         self.bed.run(rollback)
         self.physical_ids = {}
-        return StackResult("ROLLBACK_COMPLETE", records + rollback)
+        self.status = "ROLLBACK_COMPLETE" if all(r.status == "SUCCESS" for r in rollback) else "ROLLBACK_FAILED"
+        if self.status == "ROLLBACK_COMPLETE":
+            self.bed.unregister_stack(self)
+        return StackResult(self.status, records + rollback)
 
-    def update(self, new_template: dict[str, Any], *, another_resource_fails: bool = False) -> StackResult:
-        old_template, self.template = self.template, new_template
+    def update(
+        self,
+        new_template: dict[str, Any],
+        *,
+        another_resource_fails: bool = False,
+        another_resource_fails_at: float | None = None,
+    ) -> StackResult:
+        """Apply a whole new template version in CloudFormation's order (FACTS.md "Order within an
+        update", "Rollback", "Cancellation")."""
+        old_template = self.template
+        t0 = self.bed.clock.now()
+        # UPDATE_IN_PROGRESS: the policies change in place first (the custom resources depend on them).
+        self.template = new_template
+        new_policies = self._policy_ids(new_template) - self._policy_ids(old_template)
+        old_policies = self._policy_ids(old_template) - self._policy_ids(new_template)
+        self._set_iam((new_template, None), (old_template, old_policies))  # removed ones go only in cleanup
+        self._learn_functions(new_template)
+        new_custom = self.custom_resources(new_template)
         updates: list[RequestRecord] = []
-        for logical_id, resource in self.custom_resources().items():
-            props = self._props(resource)
-            if logical_id in self.physical_ids and props != self.properties[logical_id]:
-                updates.append(
-                    self.start(
-                        "Update",
-                        logical_id,
-                        props,
-                        old_props=self.properties[logical_id],
-                        physical_id=self.physical_ids[logical_id],
+        creates: list[RequestRecord] = []
+        for logical_id, resource in new_custom.items():
+            props = self._props(resource, new_template)
+            if logical_id in self.physical_ids:
+                if props != self.properties[logical_id]:
+                    updates.append(
+                        self.start(
+                            "Update",
+                            logical_id,
+                            props,
+                            old_props=self.properties[logical_id],
+                            physical_id=self.physical_ids[logical_id],
+                        )
                     )
-                )
-        self.bed.run(updates)
-        failed = another_resource_fails or any(r.status != "SUCCESS" for r in updates)
+            else:
+                creates.append(self.start("Create", logical_id, props))
+        removed = [lid for lid in self.physical_ids if lid not in new_custom]
+        fails_at = None if another_resource_fails_at is None else t0 + another_resource_fails_at
+        cancelled = self._phase(updates + creates, fails_at)
+        failed = another_resource_fails or cancelled or any(r.status != "SUCCESS" for r in updates + creates)
         if not failed:
+            # UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: new policies in force; a removed policy stays until
+            # the removed resources that depend on it are deleted.
+            keep = self._policies_depended_on(old_template, removed, old_policies)
+            self._set_iam((new_template, None), (old_template, keep))
             cleanup = [
                 self.start("Delete", r.logical_id, r.event["OldResourceProperties"], physical_id=r.event["PhysicalResourceId"])
                 for r in updates
                 if r.physical_id != r.event["PhysicalResourceId"]
             ]
-            self.bed.run(cleanup)
-            for r in updates:
+            cleanup += [self.start("Delete", lid, self.properties[lid], physical_id=self.physical_ids[lid]) for lid in removed]
+            self.bed.run(cleanup)  # a FAILED Delete in cleanup is ignored: the stack is UPDATE_COMPLETE anyway
+            for r in updates + creates:
                 self.physical_ids[r.logical_id] = r.physical_id
                 self.properties[r.logical_id] = r.event["ResourceProperties"]
-            return StackResult("UPDATE_COMPLETE", updates + cleanup)
+            for lid in removed:
+                self.physical_ids.pop(lid, None)
+                self.properties.pop(lid, None)
+            self._set_iam((new_template, None))
+            self.status = "UPDATE_COMPLETE"
+            return StackResult(self.status, updates + creates + cleanup)
+        # UPDATE_ROLLBACK_IN_PROGRESS: changed policies switch back; policies the update added stay
+        # until the resources it added are deleted in cleanup.
         self.template = old_template
-        rollbacks = []
+        self._set_iam((old_template, None), (new_template, new_policies))
+        rollbacks: list[tuple[RequestRecord, RequestRecord]] = []
         for r in updates:
-            new_physical = r.physical_id if r.status == "SUCCESS" else r.event["PhysicalResourceId"]
-            rollbacks.append(
-                (
-                    r,
-                    self.start(
-                        "Update",
-                        r.logical_id,
-                        r.event["OldResourceProperties"],
-                        old_props=r.event["ResourceProperties"],
-                        physical_id=new_physical,
-                    ),
-                )
+            # A successful Update's physical ID is what CloudFormation holds; a failed, cancelled or
+            # timed-out one leaves the old physical ID in place.
+            physical = r.physical_id if r.status == "SUCCESS" else r.event["PhysicalResourceId"]
+            rollback = self.start(
+                "Update",
+                r.logical_id,
+                r.event["OldResourceProperties"],
+                old_props=r.event["ResourceProperties"],
+                physical_id=physical,
             )
+            rollbacks.append((r, rollback))
         self.bed.run([rb for _, rb in rollbacks])
+        for r, rb in rollbacks:
+            if rb.status == "SUCCESS":
+                self.physical_ids[r.logical_id] = rb.physical_id
+                self.properties[r.logical_id] = r.event["OldResourceProperties"]
+        if any(rb.status != "SUCCESS" for _, rb in rollbacks):
+            self.status = "UPDATE_ROLLBACK_FAILED"
+            return StackResult(self.status, updates + creates + [rb for _, rb in rollbacks])
+        # UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS: new physical IDs of replaced resources and the
+        # resources the update created are deleted ("removal of new resources", stack status codes).
         cleanup = [
             self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=rb.event["PhysicalResourceId"])
             for r, rb in rollbacks
             if rb.event["PhysicalResourceId"] != rb.physical_id
         ]
+        cleanup += [
+            self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=self._cfn_physical_id(r))
+            for r in creates
+        ]
         self.bed.run(cleanup)
-        for r, rb in rollbacks:
-            self.physical_ids[r.logical_id] = rb.physical_id
-        return StackResult("UPDATE_ROLLBACK_COMPLETE", updates + [rb for _, rb in rollbacks] + cleanup)
+        self._set_iam((old_template, None))
+        self.status = "UPDATE_ROLLBACK_COMPLETE"
+        return StackResult(self.status, updates + creates + [rb for _, rb in rollbacks] + cleanup)
 
     def delete(self) -> StackResult:
+        """Delete the stack with the applied template (custom resources before the policies they use)."""
         records = [self.start("Delete", lid, self.properties[lid], physical_id=pid) for lid, pid in self.physical_ids.items()]
         self.bed.run(records)
-        status = "DELETE_COMPLETE" if all(r.status == "SUCCESS" for r in records) else "DELETE_FAILED"
-        return StackResult(status, records)
+        self.status = "DELETE_COMPLETE" if all(r.status == "SUCCESS" for r in records) else "DELETE_FAILED"
+        if self.status == "DELETE_COMPLETE":
+            self.physical_ids = {}
+            self.bed.unregister_stack(self)
+        return StackResult(self.status, records)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    return [dict(s) for s in _list(document.get("Statement", []))] if isinstance(document, dict) else []

@@ -5,6 +5,17 @@ own service model (lengths, patterns, enums, required members) and against the r
 real service enforces (role account, forecast account and region, tag rules, name uniqueness per
 forecast, the 3-jobs-being-created quota). Jobs move through the real statuses on a VirtualClock,
 each with a scripted outcome. Test support code: never shipped.
+
+Defaults follow the API reference, the harsh reading where it leaves room:
+- DeleteForecastExportJob accepts only ACTIVE or CREATE_FAILED jobs, anything else is
+  ResourceInUseException (https://docs.aws.amazon.com/forecast/latest/dg/API_DeleteForecastExportJob.html):
+  so CREATE_STOPPED and DELETE_FAILED jobs are refused unless a test opts in
+  (``stopped_deletable``, ``delete_failed_deletable``).
+- A deletion can end in DELETE_FAILED (status list in
+  https://docs.aws.amazon.com/forecast/latest/dg/API_DescribeForecastExportJob.html), scripted per
+  job with ``Outcome(delete_fails=True)``; it then stays DELETE_FAILED, with a Message.
+- A stopped job keeps its name (StopResource:
+  https://docs.aws.amazon.com/forecast/latest/dg/API_StopResource.html; it cannot be resumed).
 """
 
 from __future__ import annotations
@@ -35,6 +46,8 @@ class Outcome:
     kind: str = "active"  # active, failed or never
     seconds: float = 300.0
     message: str = ""
+    delete_fails: bool = False  # a deletion ends in DELETE_FAILED and stays there
+    delete_message: str = "Internal error while deleting the export job"
 
 
 @dataclass
@@ -54,7 +67,7 @@ class FakeJob:
         """The status at ``now``; None once the job is gone."""
         if self.delete_at is not None:
             if now >= self.delete_at + DELETE_SECONDS:
-                return None
+                return "DELETE_FAILED" if self.outcome.delete_fails else None
             return "DELETE_PENDING" if now < self.delete_at + DELETE_PENDING_SECONDS else "DELETE_IN_PROGRESS"
         if self.stop_at is not None:
             return "CREATE_STOPPING" if now < self.stop_at + STOP_SECONDS else "CREATE_STOPPED"
@@ -91,7 +104,8 @@ class FakeForecast:
     clock: VirtualClock
     account: str = "111122223333"
     region: str = "us-east-1"
-    stopped_deletable: bool = True
+    stopped_deletable: bool = False  # API_DeleteForecastExportJob: only ACTIVE or CREATE_FAILED
+    delete_failed_deletable: bool = False  # same page: DELETE_FAILED is neither
     concurrent_creations: int = CONCURRENT_CREATIONS  # the account quota (adjustable in AWS)
     default_outcome: Outcome = field(default_factory=Outcome)
     outcomes: dict[str, Outcome] = field(default_factory=dict)  # by base name (job name without _hash)
@@ -112,7 +126,8 @@ class FakeForecast:
             self.faults.clear()
             self.outcomes.clear()
             self.default_outcome = Outcome()
-            self.stopped_deletable = True
+            self.stopped_deletable = False
+            self.delete_failed_deletable = False
             self.concurrent_creations = CONCURRENT_CREATIONS
 
     def fail_next(self, operation: str, code: str = "ThrottlingException", status: int = 400, times: int = 1) -> None:
@@ -125,8 +140,45 @@ class FakeForecast:
             return {arn: s for arn, job in self.jobs.items() if (s := job.status(now)) is not None}
 
     def kept_jobs(self) -> dict[str, str]:
-        """Live jobs that are not being deleted."""
+        """Live jobs that are not being deleted (DELETE_FAILED ones stay: they are kept)."""
         return {arn: s for arn, s in self.live_jobs().items() if s not in ("DELETE_PENDING", "DELETE_IN_PROGRESS")}
+
+    def stopped_jobs(self) -> dict[str, str]:
+        """Kept jobs that were stopped (CREATE_STOPPING becomes CREATE_STOPPED; neither can be deleted)."""
+        return {arn: s for arn, s in self.kept_jobs().items() if s in ("CREATE_STOPPING", "CREATE_STOPPED")}
+
+    def other_kept_jobs(self) -> dict[str, str]:
+        """Kept jobs that were not stopped: ACTIVE, CREATE_FAILED, still creating, DELETE_FAILED."""
+        stopped = self.stopped_jobs()
+        return {arn: s for arn, s in self.kept_jobs().items() if arn not in stopped}
+
+    def add_job(self, forecast_arn: str, name: str, outcome: Outcome | None = None, *, created_ago: float = 0.0) -> str:
+        """A job made outside this project (by hand, by another tool): no call is recorded."""
+        forecast_name = forecast_arn.rsplit("/", 1)[-1]
+        arn = f"arn:aws:forecast:{self.region}:{self.account}:forecast-export-job/{forecast_name}/{name}"
+        with self.lock:
+            self.jobs[arn] = FakeJob(
+                arn=arn,
+                name=name,
+                forecast_arn=forecast_arn,
+                destination={
+                    "S3Config": {
+                        "Path": f"s3://someone-elses-bucket/{name}/",
+                        "RoleArn": f"arn:aws:iam::{self.account}:role/other",
+                    }
+                },
+                format="CSV",
+                tags={},
+                created_at=self.clock.now() - created_ago,
+                outcome=outcome or Outcome(),
+            )
+        return arn
+
+    def fail_deletion(self, arn: str, message: str = "Internal error while deleting the export job") -> None:
+        """Script the job's (next) deletion to end in DELETE_FAILED."""
+        with self.lock:
+            job = self.jobs[arn]
+            job.outcome = Outcome(job.outcome.kind, job.outcome.seconds, job.outcome.message, True, message)
 
     def calls_to(self, operation: str) -> list[Call]:
         return [c for c in self.calls if c.operation == operation and not c.error]
@@ -262,14 +314,20 @@ class FakeForecast:
         }
         if status == "CREATE_FAILED":
             answer["Message"] = job.outcome.message or "The export failed"
+        if status == "DELETE_FAILED":
+            answer["Message"] = job.outcome.delete_message
         return answer
 
     def _delete_forecast_export_job(self, params: dict[str, Any]) -> dict[str, Any]:
         job = self._job(params["ForecastExportJobArn"])
         status = job.status(self.clock.now())
-        deletable = {"ACTIVE", "CREATE_FAILED", "DELETE_FAILED"} | ({"CREATE_STOPPED"} if self.stopped_deletable else set())
+        deletable = {"ACTIVE", "CREATE_FAILED"}
+        deletable |= {"CREATE_STOPPED"} if self.stopped_deletable else set()
+        deletable |= {"DELETE_FAILED"} if self.delete_failed_deletable else set()
         if status not in deletable:
             raise ServiceError("ResourceInUseException", f"Export job {job.name} is {status}")
+        if status == "DELETE_FAILED":  # a second attempt (only with the opt-in) succeeds
+            job.outcome = Outcome(job.outcome.kind, job.outcome.seconds, job.outcome.message)
         job.delete_at = self.clock.now()
         return {}
 

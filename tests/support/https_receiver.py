@@ -2,6 +2,11 @@
 
 Its certificate comes from trustme; the handler trusts it through SSL_CERT_FILE, exactly as it
 would trust S3's certificate in AWS (no patching of crhelper or of the handler).
+
+Faults: ``scripted_statuses`` answers the next PUTs with given HTTP statuses; ``outage_until``
+(virtual time) answers every PUT with HTTP 503 until then (``outage_kind="drop"`` closes the
+connection without an answer instead); ``outage_plan`` chains several windows, e.g.
+``[(t + 45, "503"), (t + 90, "drop")]``. A dropped PUT is recorded with ``http_status`` 0.
 """
 
 from __future__ import annotations
@@ -33,12 +38,25 @@ class ResponseStore:
     clock: VirtualClock
     received: list[Received] = field(default_factory=list)
     scripted_statuses: list[int] = field(default_factory=list)  # answer these HTTP statuses first
+    outage_until: float = 0.0  # every PUT before this virtual time fails (outage_kind)
+    outage_kind: str = "503"  # "503" (or any HTTP status as text) or "drop" (connection closed, no answer)
+    outage_plan: list[tuple[float, str]] = field(default_factory=list)  # [(until, kind), ...] in time order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
         with self.lock:
             self.received.clear()
             self.scripted_statuses.clear()
+            self.outage_until = 0.0
+            self.outage_kind = "503"
+            self.outage_plan.clear()
+
+    def outcome_at(self, now: float) -> int:
+        """The HTTP status a PUT gets now (0: the connection is dropped). Call with the lock held."""
+        for until, kind in [*self.outage_plan, (self.outage_until, self.outage_kind)]:
+            if now < until:
+                return 0 if kind == "drop" else int(kind)
+        return self.scripted_statuses.pop(0) if self.scripted_statuses else 200
 
     def accepted(self, request_id: str) -> list[Received]:
         return [r for r in self.received if r.request_id == request_id and r.http_status == 200]
@@ -51,8 +69,12 @@ class _Handler(BaseHTTPRequestHandler):
         data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         request_id = self.path.split("?")[0].rsplit("/", 1)[-1]
         with self.store.lock:
-            status = self.store.scripted_statuses.pop(0) if self.store.scripted_statuses else 200
-            self.store.received.append(Received(request_id, json.loads(data), len(data), self.store.clock.now(), status))
+            now = self.store.clock.now()
+            status = self.store.outcome_at(now)
+            self.store.received.append(Received(request_id, json.loads(data), len(data), now, status))
+        if status == 0:
+            self.close_connection = True  # no status line: the client sees the connection drop
+            return
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()

@@ -41,3 +41,16 @@ def renamed(template: dict[str, Any], new_logical_id: str) -> dict[str, Any]:
     logical_id = custom_logical_id(changed)
     changed["Resources"][new_logical_id] = changed["Resources"].pop(logical_id)
     return changed
+
+
+def with_all_props(template: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy where every export has some properties changed (None removes one)."""
+    changed = copy.deepcopy(template)
+    for resource in changed["Resources"].values():
+        if resource["Type"] == RESOURCE_TYPE:
+            for key, value in changes.items():
+                if value is None:
+                    resource["Properties"].pop(key, None)
+                else:
+                    resource["Properties"][key] = value
+    return changed
