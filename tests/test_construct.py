@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from cdk_forecast_export._lambda.forecast_export.naming import job_arn_pattern_suffix
 
-from tests.support.apps import ACCOUNT, EVERY_PROP_STACK, FORECAST_ARN, REGION
+from tests.support.apps import ACCOUNT, FORECAST_ARN, REGION
 
 
 @pytest.fixture(scope="module")
@@ -151,9 +150,19 @@ def test_handler_gets_per_export_forecast_passrole_and_kms_permissions(template:
     # One statement for every job the stack makes: scoped by the stack's owner marker, not by an export's
     # settings, so it still covers a job after a rename, a forecast change or the export's removal.
     assert len(job_resources) == 1, job_resources
-    suffix = job_arn_pattern_suffix(EVERY_PROP_STACK)
-    assert f":forecast-export-job/*/{suffix}'" in str(job_resources[0]), job_resources
-    assert suffix.startswith("*_") and suffix.endswith("?" * 6)
+    # ...:forecast-export-job/*/*_ + the first group of the stack ID's UUID + ????
+    assert job_resources[0] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                f":forecast:{REGION}:{ACCOUNT}:forecast-export-job/*/*_",
+                {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]},
+                "????",
+            ],
+        ]
+    }
     assert all("*" != s["Resource"] for s in statements)
 
 

@@ -123,7 +123,9 @@ def test_delete_with_retain_leaves_the_job(cloud: LocalCloud, example_template: 
     cloud.check_invariants(allowed_jobs=1)
 
 
-def test_delete_of_a_running_job_stops_it_then_deletes_it(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+def test_delete_of_a_running_job_stops_it_and_reports_the_stopped_job(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
     cloud.forecast.default_outcome = Outcome("never")
     stack = LocalStack(cloud, example_template)
     props = stack._props(example_template["Resources"][custom_logical_id(example_template)])
@@ -136,12 +138,13 @@ def test_delete_of_a_running_job_stops_it_then_deletes_it(cloud: LocalCloud, exa
     operations = [
         c.operation for c in cloud.forecast.calls if c.operation in ("StopResource", "DeleteForecastExportJob") and not c.error
     ]
-    assert operations[:2] == ["StopResource", "DeleteForecastExportJob"]
-    assert not cloud.forecast.live_jobs()
+    assert operations[:1] == ["StopResource"]
+    # Forecast deletes only ACTIVE and CREATE_FAILED jobs: the stopped one stays, and the Delete says so in its log.
+    assert cloud.forecast.live_jobs() == {job_arn: "CREATE_STOPPED"}
     # CloudFormation cancelled the Create when it sent the Delete: the Delete stopped its polling, so it never answers.
     cloud.run([create])
     assert create.timed_out and create.response is None
-    cloud.check_invariants(expect_unanswered=1)
+    cloud.check_invariants(expect_unanswered=1, allowed_stopped=1)
 
 
 def test_delete_with_a_made_up_physical_id_finds_the_job_by_its_properties(
@@ -190,7 +193,8 @@ def test_a_job_that_never_finishes_is_stopped_at_the_deadline(cloud: LocalCloud,
     assert "not ACTIVE within 600 s" in create.reason and "stopped" in create.reason
     assert create.response.at - create.started_at < 900
     assert cloud.forecast.calls_to("StopResource")
-    cloud.check_invariants()
+    assert "Forecast refuses to delete the stopped job" in create.reason  # said, not hidden
+    cloud.check_invariants(allowed_stopped=1)
 
 
 DEPLOY_TIME_BAD_PROPS = [

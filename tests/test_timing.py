@@ -10,9 +10,12 @@ from tests.support.forecast_fake import DELETE_SECONDS, Outcome
 from tests.support.scenarios import with_props
 
 
-def test_a_50_minute_job_is_seen_within_seconds_without_overlapping_invocations(
+def test_a_50_minute_job_is_seen_within_seconds_when_the_rule_fires_on_time(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
+    # The one test with the kind schedule: firings exactly a minute apart, delivered at once. It pins what
+    # FAST polling gives at best; the next test holds it to EventBridge's documented "within the minute".
+    cloud.exact_schedule = True
     cloud.forecast.default_outcome = Outcome("active", 50 * 60 + 17)
     stack = LocalStack(cloud, with_props(example_template, TimeoutSeconds="3300", ServiceTimeout="3600"))
     (create,) = stack.create().requests
@@ -23,16 +26,30 @@ def test_a_50_minute_job_is_seen_within_seconds_without_overlapping_invocations(
     assert 50 <= len(invocations) <= 55  # about one a minute
     for earlier, later in zip(invocations, invocations[1:], strict=False):
         assert earlier.end <= later.start  # never two at once
-    assert max(i.end - i.start for i in invocations) <= 90 - 15  # inside the Lambda timeout with margin
+    assert max(i.end - i.start for i in invocations) <= 90 - 30  # inside the Lambda timeout with margin
     cloud.check_invariants(allowed_jobs=1)
 
 
-def test_a_failure_is_reported_within_seconds(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+def test_a_50_minute_job_under_a_jittered_schedule_is_seen_within_the_next_period(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """Firings anywhere in their minute: a look covers until the period ends, so a gap is at most ~70 s."""
+    cloud.forecast.default_outcome = Outcome("active", 50 * 60 + 17)
+    stack = LocalStack(cloud, with_props(example_template, TimeoutSeconds="3300", ServiceTimeout="3600"))
+    (create,) = stack.create().requests
+    (job,) = cloud.forecast.jobs.values()
+    assert create.status == "SUCCESS"
+    assert create.response.at - job.finished_at() <= 75  # type: ignore[operator,union-attr]
+    assert max(i.end - i.start for i in create.invocations if i.end is not None) <= 90 - 30
+    cloud.check_invariants(allowed_jobs=1)  # no two working invocations overlap (the bed checks)
+
+
+def test_a_failure_is_reported_within_the_next_period(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.forecast.default_outcome = Outcome("failed", 7 * 60 + 41, "bad data")
     create = LocalStack(cloud, example_template).create().by_type("Create")[0]
     (job,) = cloud.forecast.jobs.values()
     assert create.status == "FAILED"
-    assert create.response.at - job.finished_at() <= 10  # type: ignore[operator,union-attr]
+    assert create.response.at - job.finished_at() <= 75  # type: ignore[operator,union-attr]
 
 
 def test_a_delete_answers_within_seconds_of_the_job_being_gone(cloud: LocalCloud, example_template: dict[str, Any]) -> None:

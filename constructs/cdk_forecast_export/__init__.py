@@ -5,7 +5,6 @@ from cdk_forecast_export import ForecastExport, ExportFormat
 export = ForecastExport(stack, "DailyExport", forecast_arn="arn:aws:forecast:...:forecast/demand")
 """
 
-from ._lambda.forecast_export.naming import owner_marker as job_owner_marker
 from .errors import ForecastExportValidationError
 from .export import ForecastExport
 from .export_format import ExportFormat
@@ -23,5 +22,4 @@ __all__ = [
     "ForecastExportValidationError",
     "PollingMode",
     "__version__",
-    "job_owner_marker",
 ]

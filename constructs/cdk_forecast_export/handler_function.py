@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 
-from ._lambda.forecast_export.naming import job_arn_pattern_suffix
+from ._lambda.forecast_export.naming import JOB_PATTERN_AFTER_OWNER, JOB_PATTERN_BEFORE_OWNER
 from .bundling import LocalHandlerBundling
 from .compliance import CHECKOV_FUNCTION_SKIPS, acknowledge_wildcard_resource, skip_checkov
 from .handler_source import HANDLER_ENTRY, HANDLER_ROOT
@@ -32,6 +32,11 @@ FORECAST_JOB_ACTIONS = [
     "forecast:UntagResource",
     "forecast:ListTagsForResource",
 ]
+
+
+def stack_owner_marker(stack: cdk.Stack) -> str:
+    """CloudFormation's own value of naming.owner_marker: the first group of the stack ID's UUID."""
+    return cdk.Fn.select(0, cdk.Fn.split("-", cdk.Fn.select(2, cdk.Fn.split("/", stack.stack_id))))
 
 
 class ForecastExportHandler(Construct):
@@ -154,9 +159,9 @@ class ForecastExportHandler(Construct):
     def _grant_stack_jobs(self, stack: cdk.Stack, policy: iam.ManagedPolicy) -> None:
         """Once per stack: the jobs of every export the stack has (or had).
 
-        Scoped by the stack's owner marker, which no template change alters: a job made before a
-        rename, a forecast change or the removal of its export stays reachable until its Delete is
-        answered (naming.py explains the names).
+        Scoped by the stack's owner marker (the first 8 characters of its ID's UUID), which no
+        template change alters: a job made before a rename, a forecast change or the removal of its
+        export stays reachable until its Delete is answered (naming.py explains the names).
         """
         if stack.node.path in self._stacks_with_job_statement:
             return
@@ -164,7 +169,7 @@ class ForecastExportHandler(Construct):
         jobs = stack.format_arn(
             service="forecast",
             resource="forecast-export-job",
-            resource_name=f"*/{job_arn_pattern_suffix(stack.stack_name)}",
+            resource_name=f"*/{JOB_PATTERN_BEFORE_OWNER}{stack_owner_marker(stack)}{JOB_PATTERN_AFTER_OWNER}",
             arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
         )
         policy.add_statements(iam.PolicyStatement(actions=FORECAST_JOB_ACTIONS, resources=[jobs]))

@@ -34,16 +34,9 @@ def collect_problems(
     tags: Mapping[str, str],
     timeout: cdk.Duration,
 ) -> list[str]:
-    if cdk.Token.is_unresolved(stack.stack_name):
-        problems_first = [
-            f"the stack's name must be known at synth time: the handler's permission on export jobs is scoped by it "
-            f"(stack {stack.node.path})"
-        ]
-    else:
-        problems_first = []
     account = _known(stack.account)
     region = _known(stack.region)
-    problems: list[str] = problems_first
+    problems: list[str] = []
     if export_job_name is not None and _known(export_job_name) is not None:
         problems += rules.check_job_name("export_job_name", export_job_name, max_length=BASE_MAX_LENGTH)
     if _known(forecast_arn) is not None:

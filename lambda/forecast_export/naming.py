@@ -1,11 +1,14 @@
 """Deterministic export job names and ARNs: the contract between the construct's IAM and the handler.
 
 A job is named ``<base>_<owner><key>``:
-- ``owner`` (6 characters) comes from the stack's name alone. It never changes while the stack
-  lives, so the handler's IAM permission on jobs (``forecast-export-job/*/*_<owner>??????``) covers
+- ``owner`` (8 hex characters) is the first group of the stack's ID (``stack/<name>/<uuid>``),
+  which CloudFormation draws at random when it creates the stack. It never changes while the stack
+  lives, so the handler's IAM permission on jobs (``forecast-export-job/*/*_<owner>????``) covers
   every job the stack ever made: after a rename, a forecast change, the removal of an export or a
   rollback, the old job can still be described, stopped and deleted until its Delete is answered.
-- ``key`` (6 characters) hashes the stack ID, the logical ID, every setting that needs a new job,
+  The template computes the same 8 characters with Fn::Split on ``AWS::StackId``, so the stack's
+  name does not matter, and no template can claim another stack's marker.
+- ``key`` (4 characters) hashes the stack ID, the logical ID, every setting that needs a new job,
   and the attempt number. A repeated event computes the same name and adopts the job it made; a
   replacement computes a new name; a retry after a job that can never become ACTIVE (Forecast keeps
   stopped jobs and their names) moves to the next attempt.
@@ -21,8 +24,8 @@ from dataclasses import dataclass
 
 from .rules import JOB_NAME_MAX_LENGTH, parse_forecast_arn
 
-OWNER_LENGTH = 6
-KEY_LENGTH = 6
+OWNER_LENGTH = 8
+KEY_LENGTH = 4
 SUFFIX_LENGTH = 1 + OWNER_LENGTH + KEY_LENGTH
 BASE_MAX_LENGTH = JOB_NAME_MAX_LENGTH - SUFFIX_LENGTH  # 50
 # Each attempt is a new name; Forecast keeps stopped jobs (and their names) for good, so a resource whose
@@ -40,21 +43,19 @@ def _base36(text: str, length: int) -> str:
     return "".join(digits)
 
 
-def owner_marker(stack_name: str) -> str:
-    """The 6 characters every job of one stack ends with (before its key)."""
-    return _base36(f"cdk-forecast-export|{stack_name}", OWNER_LENGTH)
-
-
-def stack_name_of(stack_id: str) -> str:
-    """``arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>`` -> ``<name>``."""
+def owner_marker(stack_id: str) -> str:
+    """The 8 characters every job of one stack carries before its key: ``stack/<name>/<uuid>`` -> uuid[:8]."""
     resource = stack_id.split(":", 5)[-1]
     parts = resource.split("/")
-    return parts[1] if len(parts) >= 2 else stack_id
+    first_group = parts[2].split("-")[0].lower() if len(parts) >= 3 else ""
+    if len(first_group) == OWNER_LENGTH and all(ch in "0123456789abcdef" for ch in first_group):
+        return first_group
+    raise ValueError(f"not a CloudFormation stack ID: {stack_id!r}")
 
 
-def job_arn_pattern_suffix(stack_name: str) -> str:
-    """The job-name part of the IAM resource pattern that covers every job of the stack."""
-    return f"*_{owner_marker(stack_name)}{'?' * KEY_LENGTH}"
+# The job-name part of the IAM resource pattern that covers every job of one stack, around its marker.
+JOB_PATTERN_BEFORE_OWNER = "*_"
+JOB_PATTERN_AFTER_OWNER = "?" * KEY_LENGTH
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class JobIdentity:
         return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:16]
 
     def job_name(self, attempt: int = 0) -> str:
-        owner = owner_marker(stack_name_of(self.stack_id))
+        owner = owner_marker(self.stack_id)
         key = _base36(f"{self.settings_key()}|{attempt}", KEY_LENGTH)
         return f"{self.base_name[:BASE_MAX_LENGTH]}_{owner}{key}"
 
