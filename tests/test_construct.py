@@ -37,7 +37,11 @@ def test_three_exports_share_one_handler_function(template: Template) -> None:
         },
     )
     template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 0, "Qualifier": "$LATEST"})
-    template.has_resource("AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 90}, "DeletionPolicy": "Retain"})
+    # Kept after the stack is deleted, but not left behind by a first deploy that rolls back.
+    template.has_resource(
+        "AWS::Logs::LogGroup",
+        {"Properties": {"RetentionInDays": 90}, "DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"},
+    )
 
 
 def test_custom_resource_properties_mirror_the_create_request(template: Template) -> None:
@@ -68,12 +72,13 @@ def test_default_job_name_comes_from_the_construct_path(template: Template) -> N
     assert "KMSKeyArn" not in _custom(template, "Plain")["Properties"]["Destination"]["S3Config"]
 
 
-def test_default_bucket_is_private_tls_only_versioned_encrypted_and_retained(template: Template) -> None:
+def test_default_bucket_is_private_tls_only_versioned_encrypted_and_retained_except_on_create(template: Template) -> None:
     buckets = template.find_resources("AWS::S3::Bucket", {"Properties": {"VersioningConfiguration": {"Status": "Enabled"}}})
     own = {k: v for k, v in buckets.items() if k.startswith(("Plain", "EncryptedOwnBucket"))}
     assert len(own) == 2
     for bucket in own.values():
-        assert bucket["DeletionPolicy"] == "Retain"
+        # Retained with the files in it; a first deploy that rolls back removes it (RetainExceptOnCreate).
+        assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
         assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True,
             "BlockPublicPolicy": True,

@@ -22,6 +22,11 @@ def build(**props: Any) -> cdk.Stack:
     kms_arn = props.pop("kms_arn", None)
     if kms_arn:
         props["encryption_key"] = kms.Key.from_key_arn(stack, "Key", kms_arn)
+    alias_name = props.pop("alias_name", None)
+    if alias_name:
+        props["encryption_key"] = kms.Alias.from_alias_name(stack, "Alias", alias_name)
+    if props.pop("alias_construct", False):
+        props["encryption_key"] = kms.Key(stack, "NamedKey").add_alias("alias/exports")
     bucket_account = props.pop("bucket_account", None)
     if bucket_account:
         props["bucket"] = s3.Bucket.from_bucket_attributes(stack, "Bucket", bucket_name="their-bucket", account=bucket_account)
@@ -74,6 +79,10 @@ BAD_INPUTS = [
         "encryption_key",
         "not an alias",
     ),
+    ("KMS alias object", {"alias_name": "alias/exports"}, "encryption_key", "the KMS alias 'alias/exports'"),
+    ("KMS alias object, pass the key", {"alias_name": "alias/exports"}, "encryption_key", "kms.Key.from_key_arn("),
+    ("KMS alias construct", {"alias_construct": True}, "encryption_key", "the KMS alias 'alias/exports'"),
+    ("polling mode in lower case", {"polling": "fast"}, "polling", "'fast' must be PollingMode.FAST or PollingMode.ECONOMY"),
     (
         "KMS key in another account",
         {"kms_arn": f"arn:aws:kms:{REGION}:{OTHER_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"},

@@ -23,7 +23,7 @@ from .export_format import ExportFormat
 from .handler_function import ForecastExportHandler
 from .polling_mode import PollingMode
 from .provider import ForecastExportProvider
-from .validation import collect_problems
+from .validation import collect_problems, known_tags
 
 RESOURCE_TYPE = "Custom::ForecastExportJob"
 DEFAULT_TIMEOUT = cdk.Duration.seconds(rules.TIMEOUT_DEFAULT_SECONDS)
@@ -62,7 +62,8 @@ class _MergedTagsCheck:
         self._tags = tags
 
     def validate(self) -> list[str]:
-        return rules.check_tags("tags (with those from Tags.of)", self._tags.merged())
+        # Keys and values known only at deploy time (a CfnParameter) are left to the handler.
+        return rules.check_tags("tags (with those from Tags.of)", known_tags(self._tags.merged()))
 
 
 @jsii.implements(cdk.ITaggable)
@@ -92,7 +93,7 @@ class ForecastExport(Construct):
         provider: ForecastExportProvider | None = None,
         role_name: str | None = None,
         role_path: str | None = None,
-        polling: PollingMode = PollingMode.FAST,
+        polling: PollingMode | str = PollingMode.FAST,
     ) -> None:
         """
         :param forecast_arn: ARN of the forecast to export (same account and region as the stack).
@@ -125,6 +126,7 @@ class ForecastExport(Construct):
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
         format_value = format.value if isinstance(format, ExportFormat) else str(format)
+        polling_value = polling.value if isinstance(polling, PollingMode) else str(polling)
         base_name = export_job_name if export_job_name is not None else default_job_name(self)
         key_prefix = prefix if prefix is not None else f"forecast-exports/{base_name}"
         tag_map = dict(tags or {})
@@ -139,6 +141,7 @@ class ForecastExport(Construct):
             encryption_key=encryption_key,
             tags=tag_map,
             timeout=timeout,
+            polling=polling_value,
         )
         if bucket is not None and destroy_bucket_with_stack:
             problems.append(
@@ -184,7 +187,7 @@ class ForecastExport(Construct):
             "Format": format_value,
             "TimeoutSeconds": str(int(timeout.to_seconds())),
             "RemovalPolicy": "Retain" if removal_policy == cdk.RemovalPolicy.RETAIN else "Delete",
-            "Polling": PollingMode(polling).value,
+            "Polling": polling_value,
         }
         self._tag_manager = cdk.TagManager(cdk.TagType.KEY_VALUE, RESOURCE_TYPE)
         job_tags = _JobTags(self._tag_manager, tag_map)
@@ -227,7 +230,8 @@ class ForecastExport(Construct):
             encryption_key=key,
             bucket_key_enabled=key is not None,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=cdk.RemovalPolicy.DESTROY if destroy else cdk.RemovalPolicy.RETAIN,
+            # Kept for the files in it, except when the stack's first deploy rolls back (nothing was exported).
+            removal_policy=cdk.RemovalPolicy.DESTROY if destroy else cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
             auto_delete_objects=destroy,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="forecast-export-access-logs/" if access_logs is not None else None,

@@ -62,8 +62,9 @@ class ForecastExportHandler(Construct):
             self,
             "LogGroup",
             retention=logs.RetentionDays.THREE_MONTHS,
-            # Kept after the stack is gone: the logs of the final Delete are what explains it.
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            # Kept after the stack is gone: the logs of the final Delete are what explains it. A first deploy that
+            # rolls back removes it (RetainExceptOnCreate); its reasons are in the stack events.
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), path=role_path)
         self.role.add_to_policy(
