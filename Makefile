@@ -52,8 +52,13 @@ test: $(VENV)/.stamp-dev $(CHECKOV_VENV)/.stamp $(FLOOR_VENV)/.stamp node_module
 e2e: $(VENV)/.stamp-dev
 	$(PY) -m pytest -m e2e -p no:logging -rA -q tests/test_lifecycle_matrix.py | grep -E '^(PASSED|FAILED|ERROR) |^[0-9]+ (passed|failed)'
 
+## lint: ruff on the whole repository
 lint: $(VENV)/.stamp-dev
 	$(PY) -m ruff check .
+
+## typecheck: mypy --strict on the package as the wheel lays it out (the check tests/test_static.py runs)
+typecheck: $(VENV)/.stamp-dev
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_static.py -k mypy
 
 bench: $(VENV)/.stamp-dev
 	$(PY) -m benchmarks.run
