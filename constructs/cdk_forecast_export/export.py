@@ -147,6 +147,12 @@ class ForecastExport(Construct):
             problems.append(
                 "destroy_bucket_with_stack applies only to the bucket this construct creates, not to a passed-in bucket"
             )
+        if provider is not None and cdk.Stack.of(provider).environment != stack.environment:
+            problems.append(
+                f"provider {provider.node.path} is in {cdk.Stack.of(provider).environment}, this export's stack in "
+                f"{stack.environment}: the handler runs in the export's account and region. Use a "
+                "ForecastExportProvider in a stack of that account and region (or no provider: one handler per stack)"
+            )
         if bucket is not None and access_logs_bucket is not None:
             problems.append(
                 "access_logs_bucket applies only to the bucket this construct creates; configure logging on your own bucket"
@@ -193,10 +199,15 @@ class ForecastExport(Construct):
         job_tags = _JobTags(self._tag_manager, tag_map)
         properties["Tags"] = cdk.Lazy.any(job_tags)
         self.node.add_validation(_MergedTagsCheck(job_tags))
+        service_token = self.handler.service_token
+        if provider is not None and cdk.Stack.of(provider) is not stack:
+            # The provider's own export, not a reference that CDK would export a second time (strongly).
+            service_token = cdk.Fn.import_value(provider.service_token_export)
+            stack.add_stack_dependency(cdk.Stack.of(provider), "ForecastExport uses the provider's exports")
         self.resource = cdk.CustomResource(
             self,
             "Resource",
-            service_token=self.handler.service_token,
+            service_token=service_token,
             resource_type=RESOURCE_TYPE,
             properties=properties,
             service_timeout=cdk.Duration.seconds(timeout.to_seconds() + rules.CLEANUP_MARGIN_SECONDS),

@@ -57,6 +57,8 @@ class ForecastExportHandler(Construct):
         stack = cdk.Stack.of(self)
         self.rule_prefix = "fcx-" + hashlib.sha256(self.node.path.encode()).hexdigest()[:8] + "-"
         self._exports_per_holder: dict[str, int] = {}
+        # Set by ForecastExportProvider: the export holding the role's name, which other stacks import.
+        self.role_name_export: str | None = None
 
         self.log_group = logs.LogGroup(
             self,
@@ -145,9 +147,18 @@ class ForecastExportHandler(Construct):
         shards = [c for c in holder.node.children if isinstance(c, iam.ManagedPolicy)]
         count = self._exports_per_holder.get(holder.node.path, 0)
         if count % EXPORTS_PER_POLICY == 0:
-            shards.append(iam.ManagedPolicy(holder, f"ExportPermissions{len(shards)}", roles=[self.role]))
+            shards.append(iam.ManagedPolicy(holder, f"ExportPermissions{len(shards)}", roles=[self._role_seen_from(holder)]))
         self._exports_per_holder[holder.node.path] = count + 1
         return shards[-1]
+
+    def _role_seen_from(self, holder: Construct) -> iam.IRole:
+        """The role, or in another stack the role named by the provider's export (no reference CDK would export again)."""
+        if cdk.Stack.of(holder) is cdk.Stack.of(self) or self.role_name_export is None:
+            return self.role
+        found = holder.node.try_find_child("ProviderRole")
+        if found is not None:
+            return found  # type: ignore[return-value]
+        return iam.Role.from_role_name(holder, "ProviderRole", cdk.Fn.import_value(self.role_name_export))
 
     def grant_export(
         self, export: Construct, *, forecast_arn: str, job_arn_pattern: str, role: iam.IRole, key: kms.IKey | None
