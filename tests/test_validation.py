@@ -145,3 +145,39 @@ def test_a_maximal_valid_configuration_synthesizes() -> None:
     build(
         export_job_name="a" * 63, tags={f"k{i}": "v" * 256 for i in range(50)}, timeout=cdk.Duration.seconds(3300), prefix="a/b/c"
     )
+
+
+def _two_exports(first: dict[str, Any], second: dict[str, Any], *, second_stack: str | None = None) -> cdk.App:
+    app = cdk.App(context=NO_BUNDLING)
+    stack = cdk.Stack(app, "Shared", env=ENV)
+    data = s3.Bucket(stack, "Data")
+    other = cdk.Stack(app, second_stack, env=ENV) if second_stack else stack
+    for scope, name, props in ((stack, "Daily", first), (other, "Weekly", second)):
+        bucket = props.pop("bucket", data)
+        ForecastExport(scope, name, forecast_arn=FORECAST_ARN, bucket=bucket, **props)
+    return app
+
+
+def test_two_exports_into_one_bucket_and_prefix_are_refused_naming_both() -> None:
+    app = _two_exports({"prefix": "exports/demand"}, {"prefix": "exports/demand/"})
+    with pytest.raises(Exception) as raised:
+        app.synth()
+    message = str(raised.value)
+    assert "ForecastExport Shared/Weekly and ForecastExport Shared/Daily both write to bucket Shared/Data" in message
+    assert "under prefix 'exports/demand'" in message and "Give each export its own prefix" in message
+
+
+def test_two_exports_into_one_named_bucket_from_two_stacks_are_refused() -> None:
+    app = cdk.App(context=NO_BUNDLING)
+    for name in ("TeamA", "TeamB"):
+        stack = cdk.Stack(app, name, env=ENV)
+        ForecastExport(
+            stack, "Export", forecast_arn=FORECAST_ARN, bucket=s3.Bucket.from_bucket_name(stack, "Lake", "data-lake"), prefix="x"
+        )
+    with pytest.raises(Exception, match=r"TeamB/Export and ForecastExport TeamA/Export both write to bucket 'data-lake'"):
+        app.synth()
+
+
+def test_exports_into_one_bucket_with_their_own_prefixes_synthesize() -> None:
+    _two_exports({"prefix": "exports/daily"}, {"prefix": "exports/weekly"}).synth()
+    _two_exports({}, {}, second_stack="Other").synth()  # default prefixes differ: forecast-exports/<job name>

@@ -18,6 +18,7 @@ from constructs import Construct
 from ._lambda.forecast_export import rules
 from ._lambda.forecast_export.naming import BASE_MAX_LENGTH
 from .compliance import acknowledge, acknowledge_wildcard_resource, annotate_auto_delete_provider, skip_checkov
+from .destinations import DestinationRegistry
 from .errors import ForecastExportValidationError
 from .export_format import ExportFormat
 from .handler_function import ForecastExportHandler
@@ -166,6 +167,7 @@ class ForecastExport(Construct):
             bucket if bucket is not None else self._new_bucket(encryption_key, destroy_bucket_with_stack, access_logs_bucket)
         )
         self.prefix = key_prefix
+        DestinationRegistry.of(self).register(self, self.bucket, key_prefix)
         self.destination_path = (
             f"s3://{self.bucket.bucket_name}/{key_prefix}/" if key_prefix else f"s3://{self.bucket.bucket_name}/"
         )
