@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.support.apps import REPO
 from tests.support.floor import SYNTH_EXAMPLES, floor_pins, wheel_layout
 
-FLOOR_PYTHON = Path(os.environ.get("FLOOR_PYTHON") or REPO / ".venv-floor" / "bin" / "python")
+FLOOR_PYTHON = REPO / (os.environ.get("FLOOR_PYTHON") or ".venv-floor/bin/python")  # relative to the repository
 
 
 def test_the_declared_floor_is_the_first_version_that_works() -> None:
