@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
+FLOOR_VENV := .venv-floor
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 PIP_QUIET := --quiet --disable-pip-version-check
@@ -26,6 +27,14 @@ $(CHECKOV_VENV)/.stamp: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install $(PIP_QUIET) -r requirements-checkov.txt
 	touch $@
 
+# The lowest aws-cdk-lib and constructs pyproject.toml allows (and the crhelper pin): tests/test_floor.py
+# synthesizes the examples with them. Rebuilt only when pyproject.toml changes.
+$(FLOOR_VENV)/.stamp: pyproject.toml tests/support/floor.py
+	rm -rf $(FLOOR_VENV)
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/pip install $(PIP_QUIET) $$($(PYTHON) tests/support/floor.py requirements)
+	touch $@
+
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -36,15 +45,20 @@ synth: $(VENV)/.stamp-runtime node_modules/.stamp
 	@echo "Template written to cdk.out/ForecastExportExample.template.json"
 
 ## test: set everything up and run the whole suite (construct, handler, lifecycle matrix, compliance, lint)
-test: $(VENV)/.stamp-dev $(CHECKOV_VENV)/.stamp node_modules/.stamp
-	CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest
+test: $(VENV)/.stamp-dev $(CHECKOV_VENV)/.stamp $(FLOOR_VENV)/.stamp node_modules/.stamp
+	CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov FLOOR_PYTHON=$(FLOOR_VENV)/bin/python $(PY) -m pytest
 
 ## e2e: only the lifecycle fault matrix, one line per scenario
 e2e: $(VENV)/.stamp-dev
 	$(PY) -m pytest -m e2e -p no:logging -rA -q tests/test_lifecycle_matrix.py | grep -E '^(PASSED|FAILED|ERROR) |^[0-9]+ (passed|failed)'
 
+## lint: ruff on the whole repository
 lint: $(VENV)/.stamp-dev
 	$(PY) -m ruff check .
+
+## typecheck: mypy --strict on the package as the wheel lays it out (the check tests/test_static.py runs)
+typecheck: $(VENV)/.stamp-dev
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_static.py -k mypy
 
 bench: $(VENV)/.stamp-dev
 	$(PY) -m benchmarks.run

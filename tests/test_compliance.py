@@ -120,7 +120,8 @@ def test_readme_lists_every_acknowledgment_and_skip_with_its_reason() -> None:
 def test_the_default_bucket_is_retained_and_destroying_it_is_an_opt_in(synthesized: dict[str, Any]) -> None:
     _, _, example = synthesized["example"]
     (bucket,) = [r for r in example["Resources"].values() if r["Type"] == "AWS::S3::Bucket"]
-    assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
+    # Retained on delete and replacement; only a rolled-back first deploy (no files yet) removes it.
+    assert bucket["DeletionPolicy"] == "RetainExceptOnCreate" and bucket["UpdateReplacePolicy"] == "Retain"
     assert not [r for r in example["Resources"].values() if r["Type"] == "Custom::S3AutoDeleteObjects"]
     _, _, opted = synthesized["opt_ins"]
     scratch = [r for k, r in opted["Resources"].items() if r["Type"] == "AWS::S3::Bucket" and k.startswith("Scratch")]

@@ -107,6 +107,29 @@ def test_the_wheel_carries_the_handler(wheel: Path) -> None:
     assert not any(n.startswith(("tests/", "constructs/")) for n in names)
 
 
+def test_the_wheel_carries_the_license_and_the_metadata_a_user_looks_for(wheel: Path) -> None:
+    import zipfile
+    from email.parser import Parser
+
+    archive = zipfile.ZipFile(wheel)
+    (metadata_name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+    metadata = Parser().parsestr(archive.read(metadata_name).decode())
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert metadata.get_all("License-File") == ["LICENSE"]
+    (license_name,) = [n for n in archive.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+    license_text = archive.read(license_name).decode()
+    assert license_text == (REPO / "LICENSE").read_text()
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    assert "END OF TERMS AND CONDITIONS" in license_text and len(license_text.splitlines()) == 202  # the full text
+    urls = dict(u.split(", ", 1) for u in metadata.get_all("Project-URL"))
+    assert set(urls) >= {"Homepage", "Repository", "Issues", "Changelog"}
+    assert all(u.startswith("https://github.com/cdk-forecast-export/cdk-forecast-export") for u in urls.values())
+    assert "Framework :: AWS CDK :: 2" in metadata.get_all("Classifier")
+    assert "amazon-forecast" in metadata["Keywords"] and metadata["Author"]
+    requirements = metadata.get_all("Requires-Dist")
+    assert "aws-cdk-lib<3,>=2.269.0" in requirements and "constructs<11,>=10.5.0" in requirements
+
+
 def test_the_installed_wheel_synthesizes_three_exports_outside_the_repository(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(

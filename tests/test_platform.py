@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
 from tests.support import apps
@@ -73,14 +74,16 @@ def test_the_provider_stack_holds_the_only_handler_and_exports_its_token(shared_
     provider.resource_count_is("AWS::Lambda::Function", 1)
     team.resource_count_is("AWS::Lambda::Function", 0)
     outputs = shared_assembly["SharedProvider"]["Outputs"]
-    assert {o["Export"]["Name"] for o in outputs.values()} >= {
-        "ForecastExportProvider-ServiceToken",
+    # Its two named exports and nothing else: the team stack imports those, so CDK adds no exports of its own.
+    assert sorted(o["Export"]["Name"] for o in outputs.values()) == [
         "ForecastExportProvider-RoleName",
-    }
+        "ForecastExportProvider-ServiceToken",
+    ]
     provider.has_resource_properties("AWS::IAM::Role", {"Path": "/platform/"})
     # The export's permissions live in the team's stack, attached to the provider's role.
+    team.has_resource_properties("AWS::IAM::ManagedPolicy", {"Roles": [{"Fn::ImportValue": "ForecastExportProvider-RoleName"}]})
     team.has_resource_properties(
-        "AWS::IAM::ManagedPolicy", {"Roles": [{"Fn::ImportValue": Match.string_like_regexp("SharedProvider:")}]}
+        "Custom::ForecastExportJob", {"ServiceToken": {"Fn::ImportValue": "ForecastExportProvider-ServiceToken"}}
     )
 
 
@@ -114,3 +117,54 @@ def test_merged_tags_are_still_checked() -> None:
     ForecastExport(stack, "Export", forecast_arn=apps.FORECAST_ARN, tags={f"own{i}": "y" for i in range(30)})
     with pytest.raises(Exception, match="60 tags; at most 50"):
         app.synth()
+
+
+def _provider_app(tmp_path: Path, *, team_env: cdk.Environment = apps.ENV, prefix: str = "ForecastExportProvider") -> cdk.App:
+    from cdk_forecast_export import ForecastExport, ForecastExportProvider
+
+    app = cdk.App(outdir=str(tmp_path), context=apps.NO_BUNDLING)
+    provider = ForecastExportProvider(cdk.Stack(app, "Platform", env=apps.ENV), "Provider", export_prefix=prefix)
+    team = cdk.Stack(app, "Team", env=team_env)
+    ForecastExport(team, "Daily", forecast_arn=f"arn:aws:forecast:{team.region}:{team.account}:forecast/x", provider=provider)
+    return app
+
+
+def test_the_team_stack_waits_for_the_provider_and_no_reference_warning_is_left(tmp_path: Path) -> None:
+    assembly = _provider_app(tmp_path, prefix="DemandPlatform").synth()
+    # (Templates first: once listed as a dependency, jsii hands the Platform artifact back as a plain CloudArtifact.)
+    outputs = assembly.get_stack_by_name("Platform").template["Outputs"]
+    team = assembly.get_stack_by_name("Team")
+    assert "DemandPlatform-ServiceToken" in str(team.template)
+    assert sorted(o["Export"]["Name"] for o in outputs.values()) == ["DemandPlatform-RoleName", "DemandPlatform-ServiceToken"]
+    assert "Platform" in [d.id for d in team.dependencies]  # CloudFormation deploys the provider's exports first
+    messages = [m for s in assembly.stacks for m in s.messages]
+    assert not [m for m in messages if "cross-stack" in str(m.entry.data) or "crossStack" in str(m.entry.data)]
+
+
+@pytest.mark.parametrize(
+    "team_env",
+    [cdk.Environment(account=apps.ACCOUNT, region="eu-west-1"), cdk.Environment(account="444455556666", region=apps.REGION)],
+    ids=["another region", "another account"],
+)
+def test_a_provider_in_another_environment_is_refused_at_synth(team_env: cdk.Environment, tmp_path: Path) -> None:
+    from cdk_forecast_export import ForecastExportValidationError
+
+    with pytest.raises(ForecastExportValidationError) as raised:
+        _provider_app(tmp_path, team_env=team_env)
+    (problem,) = raised.value.problems
+    assert problem.startswith("provider Platform/Provider is in aws://111122223333/us-east-1")
+    assert f"aws://{team_env.account}/{team_env.region}" in problem and "account and region" in problem
+
+
+def test_two_providers_with_one_export_prefix_in_one_environment_are_refused(tmp_path: Path) -> None:
+    from cdk_forecast_export import ForecastExportProvider, ForecastExportValidationError
+
+    app = cdk.App(outdir=str(tmp_path), context=apps.NO_BUNDLING)
+    ForecastExportProvider(cdk.Stack(app, "PlatformA", env=apps.ENV), "Provider")
+    ForecastExportProvider(cdk.Stack(app, "Elsewhere", env=cdk.Environment(account=apps.ACCOUNT, region="eu-west-1")), "P")
+    with pytest.raises(ForecastExportValidationError) as raised:
+        ForecastExportProvider(cdk.Stack(app, "PlatformB", env=apps.ENV), "Provider")
+    message = str(raised.value)
+    assert message.startswith("ForecastExportProvider PlatformB/Provider has 1 invalid prop(s)")
+    assert "export_prefix 'ForecastExportProvider' is already used by the ForecastExportProvider PlatformA/Provider" in message
+    ForecastExportProvider(cdk.Stack(app, "PlatformC", env=apps.ENV), "Provider", export_prefix="Second")  # another prefix

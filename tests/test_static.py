@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.support.apps import REPO
-
-
-def _wheel_layout(root: Path) -> Path:
-    """The package as the wheel lays it out: the handler sources inside as cdk_forecast_export._lambda."""
-    package = root / "cdk_forecast_export"
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(REPO / "constructs" / "cdk_forecast_export", package, ignore=ignore)
-    shutil.copytree(REPO / "lambda", package / "_lambda", ignore=ignore)
-    return package
+from tests.support.floor import wheel_layout
 
 
 def test_mypy_strict_on_the_shipped_package(tmp_path: Path) -> None:
-    package = _wheel_layout(tmp_path)
+    package = wheel_layout(tmp_path)
     result = subprocess.run(
         [
             sys.executable,

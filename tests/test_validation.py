@@ -22,6 +22,11 @@ def build(**props: Any) -> cdk.Stack:
     kms_arn = props.pop("kms_arn", None)
     if kms_arn:
         props["encryption_key"] = kms.Key.from_key_arn(stack, "Key", kms_arn)
+    alias_name = props.pop("alias_name", None)
+    if alias_name:
+        props["encryption_key"] = kms.Alias.from_alias_name(stack, "Alias", alias_name)
+    if props.pop("alias_construct", False):
+        props["encryption_key"] = kms.Key(stack, "NamedKey").add_alias("alias/exports")
     bucket_account = props.pop("bucket_account", None)
     if bucket_account:
         props["bucket"] = s3.Bucket.from_bucket_attributes(stack, "Bucket", bucket_name="their-bucket", account=bucket_account)
@@ -75,6 +80,10 @@ BAD_INPUTS = [
         "encryption_key",
         "not an alias",
     ),
+    ("KMS alias object", {"alias_name": "alias/exports"}, "encryption_key", "the KMS alias 'alias/exports'"),
+    ("KMS alias object, pass the key", {"alias_name": "alias/exports"}, "encryption_key", "kms.Key.from_key_arn("),
+    ("KMS alias construct", {"alias_construct": True}, "encryption_key", "the KMS alias 'alias/exports'"),
+    ("polling mode in lower case", {"polling": "fast"}, "polling", "'fast' must be PollingMode.FAST or PollingMode.ECONOMY"),
     (
         "KMS key in another account",
         {"kms_arn": f"arn:aws:kms:{REGION}:{OTHER_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
@@ -137,3 +146,39 @@ def test_a_maximal_valid_configuration_synthesizes() -> None:
     build(
         export_job_name="a" * 50, tags={f"k{i}": "v" * 256 for i in range(50)}, timeout=cdk.Duration.seconds(3300), prefix="a/b/c"
     )
+
+
+def _two_exports(first: dict[str, Any], second: dict[str, Any], *, second_stack: str | None = None) -> cdk.App:
+    app = cdk.App(context=NO_BUNDLING)
+    stack = cdk.Stack(app, "Shared", env=ENV)
+    data = s3.Bucket(stack, "Data")
+    other = cdk.Stack(app, second_stack, env=ENV) if second_stack else stack
+    for scope, name, props in ((stack, "Daily", first), (other, "Weekly", second)):
+        bucket = props.pop("bucket", data)
+        ForecastExport(scope, name, forecast_arn=FORECAST_ARN, bucket=bucket, **props)
+    return app
+
+
+def test_two_exports_into_one_bucket_and_prefix_are_refused_naming_both() -> None:
+    app = _two_exports({"prefix": "exports/demand"}, {"prefix": "exports/demand/"})
+    with pytest.raises(Exception) as raised:
+        app.synth()
+    message = str(raised.value)
+    assert "ForecastExport Shared/Weekly and ForecastExport Shared/Daily both write to bucket Shared/Data" in message
+    assert "under prefix 'exports/demand'" in message and "Give each export its own prefix" in message
+
+
+def test_two_exports_into_one_named_bucket_from_two_stacks_are_refused() -> None:
+    app = cdk.App(context=NO_BUNDLING)
+    for name in ("TeamA", "TeamB"):
+        stack = cdk.Stack(app, name, env=ENV)
+        ForecastExport(
+            stack, "Export", forecast_arn=FORECAST_ARN, bucket=s3.Bucket.from_bucket_name(stack, "Lake", "data-lake"), prefix="x"
+        )
+    with pytest.raises(Exception, match=r"TeamB/Export and ForecastExport TeamA/Export both write to bucket 'data-lake'"):
+        app.synth()
+
+
+def test_exports_into_one_bucket_with_their_own_prefixes_synthesize() -> None:
+    _two_exports({"prefix": "exports/daily"}, {"prefix": "exports/weekly"}).synth()
+    _two_exports({}, {}, second_stack="Other").synth()  # default prefixes differ: forecast-exports/<job name>

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 
 class ForecastExportValidationError(ValueError):
-    """Every problem found in a ForecastExport's props, raised once with all of them."""
+    """Every problem found in a ForecastExport's (or ForecastExportProvider's) props, raised once with all of them."""
 
-    def __init__(self, path: str, problems: list[str]) -> None:
+    def __init__(self, path: str, problems: list[str], *, construct: str = "ForecastExport") -> None:
         self.path = path
         self.problems = problems
         listing = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"ForecastExport {path} has {len(problems)} invalid prop(s):\n{listing}")
+        super().__init__(f"{construct} {path} has {len(problems)} invalid prop(s):\n{listing}")

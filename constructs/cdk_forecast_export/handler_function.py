@@ -65,13 +65,16 @@ class ForecastExportHandler(Construct):
         self.rule_prefix = "fcx-" + hashlib.sha256(self.node.path.encode()).hexdigest()[:8] + "-"
         self._exports_per_holder: dict[str, int] = {}
         self._stacks_with_job_statement: set[str] = set()
+        # Set by ForecastExportProvider: the export holding the role's name, which other stacks import.
+        self.role_name_export: str | None = None
 
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
             retention=logs.RetentionDays.THREE_MONTHS,
-            # Kept after the stack is gone: the logs of the final Delete are what explains it.
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            # Kept after the stack is gone: the logs of the final Delete are what explains it. A first deploy that
+            # rolls back removes it (RetainExceptOnCreate); its reasons are in the stack events.
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), path=role_path)
         self.role.add_to_policy(
@@ -152,7 +155,7 @@ class ForecastExportHandler(Construct):
         shards = [c for c in holder.node.children if isinstance(c, iam.ManagedPolicy)]
         count = self._exports_per_holder.get(holder.node.path, 0)
         if count % EXPORTS_PER_POLICY == 0:
-            shards.append(iam.ManagedPolicy(holder, f"ExportPermissions{len(shards)}", roles=[self.role]))
+            shards.append(iam.ManagedPolicy(holder, f"ExportPermissions{len(shards)}", roles=[self._role_seen_from(holder)]))
         self._exports_per_holder[holder.node.path] = count + 1
         return shards[-1]
 
@@ -174,6 +177,15 @@ class ForecastExportHandler(Construct):
         )
         policy.add_statements(iam.PolicyStatement(actions=FORECAST_JOB_ACTIONS, resources=[jobs]))
         acknowledge_wildcard_resource(policy, jobs, "export-job-wildcard")
+
+    def _role_seen_from(self, holder: Construct) -> iam.IRole:
+        """The role, or in another stack the role named by the provider's export (no reference CDK would export again)."""
+        if cdk.Stack.of(holder) is cdk.Stack.of(self) or self.role_name_export is None:
+            return self.role
+        found = holder.node.try_find_child("ProviderRole")
+        if found is not None:
+            return found  # type: ignore[return-value]
+        return iam.Role.from_role_name(holder, "ProviderRole", cdk.Fn.import_value(self.role_name_export))
 
     def grant_export(self, export: Construct, *, forecast_arn: str, role: iam.IRole, key: kms.IKey | None) -> iam.ManagedPolicy:
         """Allow the handler to run one export; returns the policy the custom resource must wait for."""

@@ -6,6 +6,7 @@ import aws_cdk as cdk
 
 from constructs import Construct
 
+from .errors import ForecastExportValidationError
 from .handler_function import ForecastExportHandler
 
 DEFAULT_EXPORT_PREFIX = "ForecastExportProvider"
@@ -16,20 +17,27 @@ class ForecastExportProvider(Construct):
 
     It exports ``<export_prefix>-ServiceToken`` (the handler's ARN) and ``<export_prefix>-RoleName``
     (its role, to which each export attaches a policy for its own forecast, job, role and key).
-    ``ForecastExport(..., provider=provider)`` uses it from any stack of the same app; a plain
-    CloudFormation template uses ``!ImportValue`` (see ``examples/plain-cloudformation.yaml``).
+    ``ForecastExport(..., provider=provider)`` uses it from any stack of the same app in the same account and
+    region (through those exports); a plain CloudFormation template uses ``!ImportValue`` (see
+    ``examples/plain-cloudformation.yaml``). Export names are unique per account and region: a second
+    provider there needs another ``export_prefix``.
     """
 
     def __init__(
         self, scope: Construct, id_: str, *, export_prefix: str = DEFAULT_EXPORT_PREFIX, role_path: str | None = None
     ) -> None:
         """
-        :param export_prefix: prefix of the CloudFormation export names. Default ``ForecastExportProvider``.
+        :param export_prefix: prefix of the CloudFormation export names (``<prefix>-ServiceToken``,
+            ``<prefix>-RoleName``); unique per account and region. Default ``ForecastExportProvider``.
         :param role_path: IAM path of the handler's role. Default ``/``.
         """
         super().__init__(scope, id_)
-        self.handler = ForecastExportHandler(self, "Handler", role_path=role_path)
+        self._refuse_a_second_provider_with(export_prefix)
         self.export_prefix = export_prefix
+        self.handler = ForecastExportHandler(self, "Handler", role_path=role_path)
+        # Exports in other stacks attach their permissions to the role through this named export, not through a
+        # reference CDK would export a second time (see ForecastExport).
+        self.handler.role_name_export = self.role_name_export
         cdk.CfnOutput(
             self,
             "ServiceToken",
@@ -47,4 +55,34 @@ class ForecastExportProvider(Construct):
 
     @property
     def service_token(self) -> str:
+        """The handler's ARN, for stacks of the same environment (other stacks import ``service_token_export``)."""
         return self.handler.service_token
+
+    @property
+    def service_token_export(self) -> str:
+        return f"{self.export_prefix}-ServiceToken"
+
+    @property
+    def role_name_export(self) -> str:
+        return f"{self.export_prefix}-RoleName"
+
+    def _refuse_a_second_provider_with(self, export_prefix: str) -> None:
+        """CloudFormation export names are unique per account and region: a second provider with the same prefix
+        in the same environment would fail to deploy, so say so at synth."""
+        environment = cdk.Stack.of(self).environment
+        for other in self.node.root.node.find_all():
+            if (
+                isinstance(other, ForecastExportProvider)
+                and other.node.path != self.node.path
+                and getattr(other, "export_prefix", None) == export_prefix
+                and cdk.Stack.of(other).environment == environment
+            ):
+                raise ForecastExportValidationError(
+                    self.node.path,
+                    [
+                        f"export_prefix {export_prefix!r} is already used by the ForecastExportProvider {other.node.path} "
+                        f"in the same environment ({environment}); both would export {export_prefix}-ServiceToken and "
+                        "the second deploy would fail. Share that provider, or give this one another export_prefix",
+                    ],
+                    construct="ForecastExportProvider",
+                )

@@ -1,6 +1,9 @@
 """Synth-time checks of ForecastExport props: the same rules the handler applies at deploy time.
 
-Values that are still tokens (known only at deploy time) are skipped here; the handler checks them.
+Values that are still tokens (known only at deploy time, such as a CfnParameter) are skipped here;
+the handler checks them. Two props must be known at synth time and refuse tokens: ``timeout``
+(``ServiceTimeout`` is ``timeout`` + 300 s, and CloudFormation cannot add numbers) and
+``export_job_name`` (it scopes the handler's permissions to ``<name>_*`` jobs).
 """
 
 from __future__ import annotations
@@ -22,6 +25,22 @@ def _known(value: str | None) -> str | None:
     return value
 
 
+def known_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags with deploy-time keys and values replaced by valid stand-ins, for the synth-time check.
+
+    Every tag still counts towards the limit of 50; a key or value that is a token is checked by the
+    handler at deploy time."""
+    known: dict[str, str] = {}
+    for index, (key, value) in enumerate(tags.items()):
+        known[key if _known(key) is not None else f"deploy-time-key-{index}"] = value if _known(value) is not None else ""
+    return known
+
+
+def _is_alias(key: kms.IKey) -> bool:
+    """kms.Alias and kms.Alias.from_alias_name(...) are IKeys too, but their key_arn is an alias ARN."""
+    return hasattr(key, "alias_name")
+
+
 def collect_problems(
     stack: cdk.Stack,
     *,
@@ -33,6 +52,7 @@ def collect_problems(
     encryption_key: kms.IKey | None,
     tags: Mapping[str, str],
     timeout: cdk.Duration,
+    polling: str,
 ) -> list[str]:
     account = _known(stack.account)
     region = _known(stack.region)
@@ -45,7 +65,19 @@ def collect_problems(
         problems += rules.check_format("format", format_value)
     if _known(prefix) is not None:
         problems += rules.check_prefix("prefix", prefix)
-    if encryption_key is not None:
+    if encryption_key is not None and _is_alias(encryption_key):
+        cfn_alias = encryption_key.node.default_child  # a kms.Alias made in this app holds its literal name here
+        alias_name = (
+            _known(getattr(encryption_key, "alias_name", None))
+            or _known(getattr(cfn_alias, "alias_name", None))
+            or encryption_key.node.path
+        )
+        problems.append(
+            f"encryption_key is the KMS alias {rules.show(alias_name)}, not a key: Forecast accepts only a key ARN "
+            "(arn:aws:kms:<region>:<account>:key/<key-id>). Pass the key itself: the kms.Key, or "
+            "kms.Key.from_key_arn(scope, id, <key ARN>) for a key defined elsewhere"
+        )
+    elif encryption_key is not None:
         key_arn = _known(encryption_key.key_arn)
         if key_arn is not None:
             problems += rules.check_kms_key_arn("encryption_key", key_arn, account=account, region=region)
@@ -60,8 +92,15 @@ def collect_problems(
                 f"bucket {rules.show(_known(bucket.bucket_name) or bucket.node.path)} is in account {bucket_account}, "
                 f"not in the stack's account {account}: Forecast's role may only write to buckets of its own account"
             )
-    if all(_known(k) is not None and _known(v) is not None for k, v in tags.items()):
-        problems += rules.check_tags("tags", dict(tags))
-    if not timeout.is_unresolved():
+    problems += rules.check_tags("tags", known_tags(tags))
+    if timeout.is_unresolved():
+        problems.append(
+            "timeout is a deploy-time value (a token, such as a CfnParameter); it must be known at synth time because "
+            f"the custom resource's ServiceTimeout is timeout + {rules.CLEANUP_MARGIN_SECONDS} s and CloudFormation "
+            "cannot add numbers: pass cdk.Duration.minutes(<n>)"
+        )
+    else:
         problems += rules.check_timeout("timeout", timeout.to_seconds())
+    if _known(polling) is not None and polling not in rules.POLLING_MODES:
+        problems.append(f"polling {rules.show(polling)} must be PollingMode.FAST or PollingMode.ECONOMY")
     return problems
