@@ -15,7 +15,7 @@ from tests.support.cfn_driver import LocalCloud, LocalStack
 from tests.support.forecast_fake import Outcome
 from tests.support.scenarios import custom_logical_id, with_props
 
-JOB_NAME = re.compile(r"^daily_export_[0-9a-z]{12}$")
+JOB_NAME = re.compile(r"^daily_export_[0-9a-f]{8}[0-9a-zA-Z]{4}$")  # owner marker, then the key
 
 
 def test_create_waits_until_active_and_answers_with_the_job(cloud: LocalCloud, example_template: dict[str, Any]) -> None:

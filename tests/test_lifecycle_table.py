@@ -370,17 +370,24 @@ NEW_SPEC = replace(SPEC, format="PARQUET")
 NEW_IDENTITY = NEW_SPEC.identity(STACK_ID, "Export")
 
 
-def test_the_rollback_of_an_unfinished_replacement_removes_what_it_made(lifecycle: Lifecycle, jobs: FakeJobs) -> None:
+def test_the_rollback_of_an_unfinished_replacement_removes_what_it_made(
+    lifecycle: Lifecycle, jobs: FakeJobs, clock: Clock
+) -> None:
     old_job, new_job = IDENTITY.job_arn(), NEW_IDENTITY.job_arn()
     jobs.put(old_job, JobStatus.ACTIVE)
     jobs.put(new_job, JobStatus.CREATE_IN_PROGRESS, spec=NEW_SPEC)
     # Rollback Update: the old physical ID and properties; OldResourceProperties are the cancelled new ones.
     state = lifecycle.plan_update(SPEC, IDENTITY, NEW_IDENTITY, old_job, old_tags={})
-    assert state.cleanup == NEW_IDENTITY.job_arns()
-    while (outcome := _step(lifecycle, state))[0] not in (Phase.DONE.value, "failed"):
+    assert state.scan == NEW_IDENTITY.job_arns() and state.watch_until == clock.t + SUPERSEDED_GRACE_SECONDS
+    for _ in range(100):  # bounded: a look every 5 s
+        outcome = _step(lifecycle, state)
+        if outcome[0] in (Phase.DONE.value, "failed"):
+            break
+        clock.t += 5
         for arn, job in list(jobs.jobs.items()):  # Forecast moves on between looks
             if job.status is JobStatus.CREATE_STOPPING:
                 jobs.put(arn, JobStatus.CREATE_STOPPED, spec=NEW_SPEC)
+    assert clock.t >= state.watch_until  # it kept looking for the whole grace period
     assert outcome[1] == old_job  # answered with the old job, which is untouched
     assert jobs.status(old_job) == "ACTIVE" and jobs.status(new_job) == "CREATE_STOPPED"
     assert ("stop", new_job) in jobs.calls
@@ -392,7 +399,7 @@ def test_a_delete_that_supersedes_a_create_waits_for_its_job_to_appear(
     cancelled = lifecycle.plan_create(SPEC, IDENTITY)  # still in start: its invocation may create the job
     delete = lifecycle.plan_delete(SPEC, IDENTITY, "Tables-Export-MADEUP123456")
     lifecycle.supersede(delete, cancelled, IDENTITY.job_arns())
-    assert delete.watched == cancelled.job_arn and delete.watch_until == clock.t + SUPERSEDED_GRACE_SECONDS
+    assert delete.scan == IDENTITY.job_arns() and delete.watch_until == clock.t + SUPERSEDED_GRACE_SECONDS
     assert _step(lifecycle, delete)[0] == Phase.CLEANUP.value  # nothing yet, but keeps looking
     jobs.put(cancelled.job_arn, JobStatus.CREATE_PENDING)  # the cancelled invocation created it after all
     assert _step(lifecycle, delete)[0] == Phase.CLEANUP.value
@@ -410,13 +417,17 @@ def test_a_delete_leaves_a_job_it_could_not_have_made(lifecycle: Lifecycle, jobs
     assert jobs.calls == [] and jobs.status(foreign) == "ACTIVE"
 
 
-def test_a_delete_leaves_a_job_with_its_name_but_another_destination(lifecycle: Lifecycle, jobs: FakeJobs) -> None:
+def test_a_delete_leaves_a_job_with_its_name_but_another_destination(lifecycle: Lifecycle, jobs: FakeJobs, clock: Clock) -> None:
     arn = IDENTITY.job_arn()
     jobs.put(arn, JobStatus.ACTIVE, spec=replace(SPEC, path="s3://elsewhere/x/"))
     state = lifecycle.plan_delete(SPEC, IDENTITY, "Tables-Export-MADEUP123456")
-    while _step(lifecycle, state)[0] == Phase.CLEANUP.value:
-        pass
+    for _ in range(100):
+        if _step(lifecycle, state)[0] != Phase.CLEANUP.value:
+            break
+        clock.t += 5
+    assert state.phase == Phase.DONE.value
     assert jobs.status(arn) == "ACTIVE" and not [c for c in jobs.calls if c[0] != "describe"]
+    assert jobs.calls.count(("describe", arn)) == 1  # looked at once, then left alone (settled)
 
 
 def test_a_delete_with_retain_or_invalid_properties_touches_nothing(lifecycle: Lifecycle, jobs: FakeJobs) -> None:

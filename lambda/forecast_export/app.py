@@ -29,6 +29,7 @@ from .resource import (
     SUPERSEDE_KEY,
     ForecastExportResource,
 )
+from .responses import request_time
 from .spec import ExportSpec, parse_spec
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def create(event: dict[str, Any], context: Any) -> str:
     account, region = _home(context)
     spec = parse_spec(event["ResourceProperties"], account=account, region=region)
     identity = spec.identity(event["StackId"], event["LogicalResourceId"])
-    return _plan(RUNTIME.lifecycle().plan_create(spec, identity), spec, identity)
+    return _plan(RUNTIME.lifecycle().plan_create(spec, identity, request_time(event["ResponseURL"])), spec, identity)
 
 
 @helper.update
@@ -114,7 +115,9 @@ def update(event: dict[str, Any], context: Any) -> str:
     old_spec = _spec_or_none(event.get("OldResourceProperties"), context)
     old_identity = _identity(old_spec, event)
     old_tags = old_spec.tags if old_spec is not None else None
-    state = RUNTIME.lifecycle().plan_update(spec, identity, old_identity, event["PhysicalResourceId"], old_tags)
+    state = RUNTIME.lifecycle().plan_update(
+        spec, identity, old_identity, event["PhysicalResourceId"], old_tags, request_time(event["ResponseURL"])
+    )
     result = _plan(state, spec, identity)
     if old_identity is not None and old_identity.settings_key() != identity.settings_key():
         helper.Data[SUPERSEDE_KEY] = old_identity.settings_key()  # the rule of the update being rolled back
@@ -129,7 +132,8 @@ def delete(event: dict[str, Any], context: Any) -> str:
         logger.info("The Create failed before any job was made; nothing to delete")
         spec = None
     identity = _identity(spec, event)
-    return _plan(RUNTIME.lifecycle().plan_delete(spec, identity, physical_id), spec, identity)
+    state = RUNTIME.lifecycle().plan_delete(spec, identity, physical_id, request_time(event["ResponseURL"]))
+    return _plan(state, spec, identity)
 
 
 @helper.superseded
@@ -138,7 +142,10 @@ def superseded(other_data: dict[str, Any]) -> None:
     state = PollState.from_data(helper.Data)
     other = PollState.from_data(other_data) if "State" in other_data else None
     identity = _identity(_spec_or_none(helper._event.get("ResourceProperties"), helper._context), helper._event)
-    names = list(state.cleanup) + (identity.job_arns() if identity is not None else [])
+    if state.op == "Update":
+        names = list(state.scan)  # only the jobs of the settings being rolled back, never this resource's own
+    else:
+        names = identity.job_arns() if identity is not None else []
     RUNTIME.lifecycle().supersede(state, other, names)
     helper.Data.update(state.to_data())
 

@@ -37,9 +37,10 @@ from .status import JobStatus
 logger = logging.getLogger(__name__)
 
 ABSENT = "ABSENT"  # Forecast does not know the job
-# A cancelled request's invocation that is still running may create its job until it ends: the
-# request that supersedes it keeps looking that long (the handler's Lambda timeout is 90 s).
-SUPERSEDED_GRACE_SECONDS = 120
+# A cancelled request may still create its job: its invocation may be running (up to the Lambda timeout,
+# 90 s) or still queued (Lambda drops events older than the function's maximum event age, 60 s). The
+# request that rolls it back keeps looking for that job this long.
+SUPERSEDED_GRACE_SECONDS = 180
 ANSWER_MARGIN_SECONDS = 60  # answer this long before CloudFormation's ServiceTimeout
 
 
@@ -152,8 +153,11 @@ class PollState:
     path: str = ""
     attempt: int = 0
     cleanup: list[str] = field(default_factory=list)
-    watched: str = ""  # a job a superseded request may still create: looked for until ``watch_until``
+    # Names a cancelled request may still create a job under: looked for, in order, until ``watch_until``.
+    scan: list[str] = field(default_factory=list)
+    settled: list[str] = field(default_factory=list)  # scanned jobs that stay (stopped, foreign): not looked at again
     watch_until: float = 0.0
+    skip: str = ""  # a job name the next attempt must not take (the old job, when the names collide)
     physical_id: str = ""  # the answer on success
     failure: str = ""  # set once the request has failed and its jobs are being cleaned up
     notes: list[str] = field(default_factory=list)
@@ -177,19 +181,28 @@ class Lifecycle:
 
     # --- planning (no calls) --------------------------------------------------------------------
 
-    def _state(self, op: str, phase: Phase, timeout: int, service_timeout: int) -> PollState:
-        now = self._clock.now()
+    def _state(self, op: str, phase: Phase, timeout: int, service_timeout: int, requested_at: float | None) -> PollState:
+        """Deadlines count from when CloudFormation sent the request (its response URL says), not from
+        when the invocation started: a queued event must not make the handler answer too late."""
+        start = min(requested_at, self._clock.now()) if requested_at else self._clock.now()
         return PollState(
             op=op,
             phase=phase.value,
-            started_at=now,
-            deadline=now + timeout,
-            answer_by=now + service_timeout - ANSWER_MARGIN_SECONDS,
+            started_at=start,
+            deadline=start + min(timeout, service_timeout - ANSWER_MARGIN_SECONDS),
+            answer_by=start + service_timeout - ANSWER_MARGIN_SECONDS,
             timeout_seconds=timeout,
         )
 
-    def plan_create(self, spec: ExportSpec, identity: JobIdentity) -> PollState:
-        state = self._state("Create", Phase.START, spec.timeout_seconds, spec.service_timeout_seconds)
+    def _watch(self, state: PollState, names: list[str]) -> None:
+        """Look for jobs under ``names`` until the grace period ends: a cancelled request may still make one."""
+        state.scan = list(names)
+        state.watch_until = self._clock.now() + SUPERSEDED_GRACE_SECONDS
+        if state.phase == Phase.DONE.value:
+            state.phase = Phase.CLEANUP.value
+
+    def plan_create(self, spec: ExportSpec, identity: JobIdentity, requested_at: float | None = None) -> PollState:
+        state = self._state("Create", Phase.START, spec.timeout_seconds, spec.service_timeout_seconds, requested_at)
         self._target(state, spec, identity, 0)
         return state
 
@@ -200,27 +213,35 @@ class Lifecycle:
         old_identity: JobIdentity | None,
         physical_id: str,
         old_tags: dict[str, str] | None = None,
+        requested_at: float | None = None,
     ) -> PollState:
-        state = self._state("Update", Phase.START, spec.timeout_seconds, spec.service_timeout_seconds)
+        state = self._state("Update", Phase.START, spec.timeout_seconds, spec.service_timeout_seconds, requested_at)
         arns = identity.job_arns()
-        if physical_id not in arns:
+        settings_changed = old_identity is not None and old_identity.settings_key() != identity.settings_key()
+        made_by_old_settings = old_identity is not None and physical_id in old_identity.job_arns()
+        if physical_id not in arns or (settings_changed and made_by_old_settings):
+            # (A job of the old settings that also carries one of the new names is a 1-in-14.7-million
+            # collision of the 4-character key: it must still be replaced, under another name.)
             logger.info("Settings that need a new job changed: replacing %s", physical_id)
             self._target(state, spec, identity, 0)
+            state.skip = physical_id
             return state
         self._target(state, spec, identity, arns.index(physical_id))
         state.phase = Phase.DONE.value if old_tags == spec.tags else Phase.TAGS.value
-        if old_identity is not None and old_identity.settings_key() != identity.settings_key():
+        if settings_changed and old_identity is not None:
             # The old properties name other jobs than the physical ID: this is the rollback of a replacing
-            # update that never succeeded. Whatever that update made must not survive it.
+            # update that never succeeded. Whatever that update made (or may still make) must not survive it.
             logger.info("Rolling back an unfinished replacement: removing any job it made")
-            state.cleanup = old_identity.job_arns()
+            self._watch(state, old_identity.job_arns())
             state.phase = Phase.TAGS.value
         return state
 
-    def plan_delete(self, spec: ExportSpec | None, identity: JobIdentity | None, physical_id: str) -> PollState:
+    def plan_delete(
+        self, spec: ExportSpec | None, identity: JobIdentity | None, physical_id: str, requested_at: float | None = None
+    ) -> PollState:
         timeout = spec.timeout_seconds if spec else rules.TIMEOUT_DEFAULT_SECONDS
         service_timeout = spec.service_timeout_seconds if spec else rules.SERVICE_TIMEOUT_MAX_SECONDS
-        state = self._state("Delete", Phase.DONE, timeout, service_timeout)
+        state = self._state("Delete", Phase.DONE, timeout, service_timeout, requested_at)
         state.physical_id = physical_id
         state.deadline = state.answer_by
         if spec is None or identity is None:
@@ -240,10 +261,11 @@ class Lifecycle:
                 )
                 return state
             state.cleanup = [physical_id]
+            state.phase = Phase.CLEANUP.value
         else:
-            # A Create that failed or was cancelled: look for every job its properties could have made.
-            state.cleanup = arns
-        state.phase = Phase.CLEANUP.value
+            # A physical ID CloudFormation made up: the Create was cancelled before it answered, and may
+            # still be running or queued. Look for every job it could make, for the grace period.
+            self._watch(state, arns)
         return state
 
     def supersede(self, state: PollState, other: PollState | None, names: list[str]) -> None:
@@ -255,14 +277,13 @@ class Lifecycle:
         if other is None or state.op == "Create" or (state.op == "Update" and state.phase == Phase.START.value):
             return  # a Create or replacing Update adopts the same job names anyway
         candidate = other.job_arn
-        if not candidate or candidate not in names:
-            return
+        if not candidate or candidate == state.job_arn or candidate not in names:
+            return  # never the job this request keeps
         if candidate not in state.cleanup:
             state.cleanup.append(candidate)
         if other.phase == Phase.START.value:
-            state.watched = candidate
-            state.watch_until = self._clock.now() + SUPERSEDED_GRACE_SECONDS
-        if state.cleanup and state.phase == Phase.DONE.value:
+            self._watch(state, names)
+        if state.phase == Phase.DONE.value:
             state.phase = Phase.CLEANUP.value
 
     @staticmethod
@@ -312,12 +333,14 @@ class Lifecycle:
             logger.warning("Job %s is gone; creating it again", state.job_arn)
             state.phase = Phase.START.value
             return
-        state.phase = Phase.CLEANUP.value if state.cleanup else Phase.DONE.value
+        state.phase = Phase.CLEANUP.value if state.cleanup or state.scan else Phase.DONE.value
 
     def _step_start(self, state: PollState, spec: ExportSpec | None, identity: JobIdentity | None) -> None:
         if spec is None or identity is None:
             raise ExportFailed(_TOO_LARGE.format(job=state.job_name))
         while True:
+            if state.job_arn == state.skip:  # the old job under a colliding name: never adopted
+                self._next_attempt(state, spec, identity)
             job = self._jobs.describe(state.job_arn)
             if job is None:
                 self._create(state, spec)
@@ -333,14 +356,16 @@ class Lifecycle:
                 state.phase = Phase.WAIT.value
                 self._step_wait(state, job)
                 return
-            if state.attempt + 1 >= MAX_ATTEMPTS:
-                raise ExportFailed(
-                    f"Export job {state.job_name} and the {MAX_ATTEMPTS - 1} names before it are taken by jobs that can "
-                    "never become ACTIVE (Forecast keeps stopped jobs); set another export job name or run id"
-                )
             logger.info("Job %s is %s and cannot become ACTIVE; the next attempt gets a new name", job.arn, job.status.value)
-            assert identity is not None
-            self._target(state, spec, identity, state.attempt + 1)
+            self._next_attempt(state, spec, identity)
+
+    def _next_attempt(self, state: PollState, spec: ExportSpec, identity: JobIdentity) -> None:
+        if state.attempt + 1 >= MAX_ATTEMPTS:
+            raise ExportFailed(
+                f"Export job {state.job_name} and the {MAX_ATTEMPTS - 1} names before it are taken by jobs that can "
+                "never become ACTIVE (Forecast keeps stopped jobs); set another export job name or run id"
+            )
+        self._target(state, spec, identity, state.attempt + 1)
 
     def _create(self, state: PollState, spec: ExportSpec) -> None:
         try:
@@ -390,14 +415,31 @@ class Lifecycle:
     def _step_cleanup(
         self, state: PollState, spec: ExportSpec | None, seen_jobs: Mapping[str, JobView | None] | None = None
     ) -> None:
+        seen = dict(seen_jobs or {})
+        if state.scan:
+            self._scan(state, seen)
         remaining = []
         for arn in state.cleanup:
-            job = seen_jobs[arn] if seen_jobs and arn in seen_jobs else self._jobs.describe(arn)
+            job = seen[arn] if arn in seen else self._jobs.describe(arn)
             if self._clean(state, spec, arn, job):
                 remaining.append(arn)
+            elif job is not None and arn not in state.settled:
+                state.settled.append(arn)  # it stays (stopped, foreign, DELETE_FAILED): reported once
         state.cleanup = remaining
-        if not remaining:
+        if not remaining and self._clock.now() >= state.watch_until:
             state.phase = Phase.DONE.value
+
+    def _scan(self, state: PollState, seen: dict[str, JobView | None]) -> None:
+        """Pick up jobs under the watched names, in order. A request makes its job under the first name
+        that is free, so the first absent name is the last one worth a look."""
+        for arn in state.scan:
+            if arn in state.cleanup or arn in state.settled:
+                continue
+            job = self._jobs.describe(arn)
+            seen[arn] = job
+            if job is None:
+                break
+            state.cleanup.append(arn)
 
     def _clean(self, state: PollState, spec: ExportSpec | None, arn: str, job: JobView | None) -> bool:
         """One row of CLEANUP_TABLE; True to look at the job again."""
@@ -432,7 +474,7 @@ class Lifecycle:
                 state.failure = note
             return False
         if job is None:
-            return arn == state.watched and self._clock.now() < state.watch_until
+            return False
         return keep
 
     def _finish(self, state: PollState) -> str:

@@ -8,7 +8,8 @@ A job is named ``<base>_<owner><key>``:
   rollback, the old job can still be described, stopped and deleted until its Delete is answered.
   The template computes the same 8 characters with Fn::Split on ``AWS::StackId``, so the stack's
   name does not matter, and no template can claim another stack's marker.
-- ``key`` (4 characters) hashes the stack ID, the logical ID, every setting that needs a new job,
+- ``key`` (4 letters or digits, upper and lower case: 14.7 million values) hashes the stack ID, the
+  logical ID, every setting that needs a new job,
   and the attempt number. A repeated event computes the same name and adopts the job it made; a
   replacement computes a new name; a retry after a job that can never become ACTIVE (Forecast keeps
   stopped jobs and their names) moves to the next attempt.
@@ -31,10 +32,10 @@ BASE_MAX_LENGTH = JOB_NAME_MAX_LENGTH - SUFFIX_LENGTH  # 50
 # Each attempt is a new name; Forecast keeps stopped jobs (and their names) for good, so a resource whose
 # exports keep timing out has ten tries before it asks the user for another export job name.
 MAX_ATTEMPTS = 10
-_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def _base36(text: str, length: int) -> str:
+def _base62(text: str, length: int) -> str:
     number = int.from_bytes(hashlib.sha256(text.encode()).digest(), "big")
     digits = []
     for _ in range(length):
@@ -78,7 +79,7 @@ class JobIdentity:
 
     def job_name(self, attempt: int = 0) -> str:
         owner = owner_marker(self.stack_id)
-        key = _base36(f"{self.settings_key()}|{attempt}", KEY_LENGTH)
+        key = _base62(f"{self.settings_key()}|{attempt}", KEY_LENGTH)
         return f"{self.base_name[:BASE_MAX_LENGTH]}_{owner}{key}"
 
     def job_names(self) -> list[str]:

@@ -30,6 +30,7 @@ from crhelper import CfnResource
 
 from . import responses
 from .clock import Clock
+from .errors import TransientError
 from .retries import Budget
 from .schedule import DATA, LEASE, POLL, RULE, RULE_PERIOD_SECONDS, Schedule, rule_name
 
@@ -43,9 +44,14 @@ CLAIM_KEY = "ClaimKey"  # Data key: the settings key the request's rule is named
 SUPERSEDE_KEY = "SupersedeKey"  # Data key: the settings key of a rolled-back request whose rule must stop
 ANSWER = "Answer"  # Data key: an answer waiting to be delivered
 ANSWER_BY = "AnswerBy"  # Data key: after this, nobody waits for the answer any more
+FINISHED = "Finished"  # Data key: answered; the rule could not be removed yet
+RETRY_PAUSE_SECONDS = 5  # between tries to claim the rule while EventBridge throttles
 RULE_GUARD_SECONDS = 10  # stop looking this long before the rule is expected to fire again
 LAMBDA_SAFETY_SECONDS = 30  # and this long before the Lambda's own timeout: one call may take ~15 s
 DEFAULT_RULE_PREFIX = "fcx-"
+# Lambda drops asynchronous events older than the function's maximum event age (60 s, set by the
+# construct); a Create or Update found older than this (plus slack) is a stray copy and does nothing.
+MAX_REQUEST_AGE_SECONDS = 120
 
 
 class ForecastExportResource(CfnResource):
@@ -91,15 +97,35 @@ class ForecastExportResource(CfnResource):
         return Schedule(self._events_of(), self.budget, function_arn)
 
     def _crhelper_init(self, event: dict[str, Any], context: Any) -> bool:
+        # Nothing of the previous invocation in this warm container may leak into an answer.
         self._answered = False
         self._context = context
+        self._event, self._response_url, self.Data = event, "", {}
         self.budget = Budget(self._clock(), self._invocation_end(context) - LAMBDA_SAFETY_SECONDS)
         if POLL in event:
-            live = self._live_event(event, context)
+            try:
+                live = self._live_event(event, context)
+            except Exception as error:  # throttled or denied: the next firing tries again
+                logger.warning(
+                    "Could not read the state of request %s (%s); the next firing tries again", event.get("RequestId"), error
+                )
+                return False
             if live is None:
                 return False
             event = live
+        elif event.get("RequestType") in ("Create", "Update") and self._stale(event):
+            return False
         return bool(cast(Any, super())._crhelper_init(event, context))
+
+    def _stale(self, event: dict[str, Any]) -> bool:
+        requested_at = responses.request_time(str(event.get("ResponseURL", "")))
+        age = self._clock().now() - requested_at if requested_at else 0.0
+        if age > MAX_REQUEST_AGE_SECONDS:
+            logger.warning(
+                "Request %s was sent %.0f s ago: a stray copy (Lambda drops older events); ignored", event.get("RequestId"), age
+            )
+            return True
+        return False
 
     def _invocation_end(self, context: Any) -> float:
         return self._clock().now() + float(context.get_remaining_time_in_millis()) / 1000
@@ -110,6 +136,9 @@ class ForecastExportResource(CfnResource):
         live = self._schedule().read(name)
         if live is None or live.get("RequestId") != event.get("RequestId"):
             logger.info("Rule %s no longer polls request %s (answered or superseded); nothing to do", name, event["RequestId"])
+            return None
+        if (live.get(DATA) or {}).get(FINISHED):
+            self._schedule().remove(name)
             return None
         lease = (live.get(DATA) or {}).get(LEASE) or {}
         now = self._clock().now()
@@ -161,24 +190,51 @@ class ForecastExportResource(CfnResource):
                 self._schedule().remove(self._rule())
             self._send("FAILED", f"The handler failed unexpectedly: {error}")
 
+    def _may_take_over(self, held: dict[str, Any]) -> bool:
+        """CloudFormation sends one request per resource at a time: a rule held by another request belongs
+        to one it cancelled, unless that one is newer or a Delete (then this request is the stray one)."""
+        theirs = (held.get(DATA) or {}).get("State") or {}
+        mine = self.Data.get("State") or {}
+        if theirs.get("op") == "Delete" and mine.get("op") != "Delete":
+            return False
+        return float(theirs.get("started_at", 0)) <= float(mine.get("started_at", 0))
+
     def _claim(self) -> bool:
+        while True:
+            try:
+                return self._try_claim()
+            except TransientError as error:
+                if not self.budget.allows(RETRY_PAUSE_SECONDS):
+                    raise
+                logger.warning("%s; trying again in %d s", error, RETRY_PAUSE_SECONDS)
+                self._clock().sleep(RETRY_PAUSE_SECONDS)
+
+    def _try_claim(self) -> bool:
         prefix = self._rule_prefix_of()
-        other_key = self.Data.pop(SUPERSEDE_KEY, "")
+        schedule = self._schedule()
+        other_key = self.Data.get(SUPERSEDE_KEY, "")
         if other_key:
             other = rule_name(prefix, self.StackId, self.LogicalResourceId, other_key)
-            held = self._schedule().read(other)
-            if held is not None and held.get("RequestId") != self.RequestId:
+            held = schedule.read(other)
+            if held is not None and held.get("RequestId") != self.RequestId and self._may_take_over(held):
                 logger.warning("Stopping the polling of request %s, which this rollback replaces", held.get("RequestId"))
-                self._schedule().remove(other)
+                if not schedule.remove(other):
+                    raise TransientError(f"could not remove the polling rule {other}")
                 self._on_superseded(dict(held.get(DATA) or {}))
+            self.Data.pop(SUPERSEDE_KEY, None)
         name = rule_name(prefix, self.StackId, self.LogicalResourceId, self.Data.get(CLAIM_KEY, ""))
         self.Data.pop("PhysicalResourceId", None)
         self.Data[LEASE] = {"owner": self._context.aws_request_id, "until": self._invocation_end(self._context)}
         self._event[DATA] = self.Data
         self.PhysicalResourceId = ""
-        claim = self._schedule().claim(name, self._event)
+        claim = schedule.claim(name, self._event, self._may_take_over)
         if claim.duplicate:
             logger.warning("Request %s is already being handled (rule %s); this delivery stays silent", self.RequestId, name)
+            return False
+        if claim.stale:
+            logger.warning(
+                "A newer request (or a Delete) owns rule %s: request %s was cancelled; it does nothing", name, self.RequestId
+            )
             return False
         if claim.superseded:
             self._on_superseded(claim.superseded)
@@ -235,12 +291,17 @@ class ForecastExportResource(CfnResource):
         self._deliver(responses.fit_response(self._body()))
 
     def _deliver(self, body: dict[str, Any]) -> None:
-        """Send the answer; keep it in the rule for a later firing when the URL fails for now."""
-        delivered = self._send_body(body)
+        """Remove the rule, then send the answer; when the URL fails for now, keep the answer in a rule
+        for a later firing. (The rule goes first: after a stack's last answer CloudFormation deletes the
+        handler's role, and a rule left for later could no longer be removed.)"""
         answer_by = float(self.Data.get(ANSWER_BY, 0) or (self.Data.get("State") or {}).get("answer_by", 0))
+        if self._rule() and self._schedule().remove(self._rule()):
+            self._event.pop(RULE, None)
+        delivered = self._send_body(body)
         if delivered or self._clock().now() >= answer_by:
-            if self._rule():
-                self._schedule().remove(self._rule())
+            if self._rule():  # could not be removed: later firings only try to remove it again
+                self._event[DATA] = {FINISHED: True}
+                self._try_save()
             return
         if not self._rule() and not self._schedule_retry():
             return
@@ -250,18 +311,28 @@ class ForecastExportResource(CfnResource):
         logger.warning("The answer could not be delivered yet; trying again at the next firing of %s", self._rule())
         self._schedule().save(self._rule(), self._event)
 
+    def _try_save(self) -> None:
+        try:
+            self._schedule().save(self._rule(), self._event)
+        except Exception as error:
+            logger.error("Could not save the state of rule %s: %s", self._rule(), error)
+
     def _schedule_retry(self) -> bool:
         """A request answered without a rule gets one now, so that a later firing can retry the answer."""
         try:
             name = rule_name(self._rule_prefix_of(), self.StackId, self.LogicalResourceId, str(self.Data.get(CLAIM_KEY, "")))
             self.Data.pop(LEASE, None)
             self._event[DATA] = self.Data
-            return not self._schedule().claim(name, self._event).duplicate
+            claim = self._schedule().claim(name, self._event, lambda held: True)
+            return not claim.duplicate
         except Exception as error:  # nothing more can be done: CloudFormation will time the resource out
             logger.error("Could not keep the answer for a retry: %s", error)
             return False
 
     def _send_body(self, body: dict[str, Any]) -> bool:
+        if not self._response_url:
+            logger.error("No request to answer in this invocation")
+            return True
         if self._answered:
             logger.warning("An answer was already sent in this invocation for request %s", self.RequestId)
             return True

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+from datetime import datetime, timezone
 from http.client import HTTPSConnection
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from .clock import Clock
 
@@ -22,6 +23,21 @@ MAX_RESPONSE_BYTES = 4096
 MAX_REASON_CHARS = 1024
 MAX_PHYSICAL_ID_CHARS = 1024
 SEND_DELAYS_SECONDS = (1.0, 2.0, 4.0)
+URL_VALIDITY_SECONDS = 7200  # CloudFormation's presigned response URLs are valid for 2 hours
+
+
+def request_time(url: str) -> float | None:
+    """When CloudFormation signed the response URL (its X-Amz-Date, or Expires minus 2 hours): the
+    moment it sent the request. None when the URL carries neither."""
+    query = dict(parse_qsl(urlsplit(url).query))
+    if "X-Amz-Date" in query:
+        try:
+            return datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            return None
+    if "Expires" in query and query["Expires"].isdigit():
+        return float(query["Expires"]) - URL_VALIDITY_SECONDS
+    return None
 
 
 def shorten(text: str, limit: int) -> str:

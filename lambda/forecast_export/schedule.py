@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,7 @@ class Claim:
     """What ``claim`` found: a duplicate delivery of this very request, or another request's state it stopped."""
 
     duplicate: bool = False
+    stale: bool = False  # a newer request (or a Delete) holds the rule: this one must do nothing
     superseded: dict[str, Any] | None = None  # the stopped request's Data
 
 
@@ -94,15 +96,18 @@ class Schedule:
                 return dict(json.loads(target["Input"]))
         return None
 
-    def claim(self, name: str, event: dict[str, Any]) -> Claim:
-        """Create the request's rule; stop (and report) another request's rule of the same name."""
+    def claim(self, name: str, event: dict[str, Any], may_take_over: Callable[[dict[str, Any]], bool]) -> Claim:
+        """Create the request's rule; stop (and report) an older request's rule of the same name."""
         held = self.read(name)
         if held is not None and held.get("RequestId") == event["RequestId"]:
             return Claim(duplicate=True)
+        if held is not None and not may_take_over(held):
+            return Claim(stale=True)
         claim = Claim(superseded=dict(held.get(DATA) or {}) if held is not None else None)
         if held is not None:
             logger.warning("Request %s takes over from request %s: its polling stops", event["RequestId"], held["RequestId"])
-        self.remove(name, quiet=True)
+        if not self.remove(name, quiet=True):
+            raise TransientError(f"could not remove the polling rule {name} of an earlier request; trying again")
         arn = self._call(
             "put_rule",
             Name=name,
@@ -120,7 +125,11 @@ class Schedule:
         return claim
 
     def save(self, name: str, event: dict[str, Any]) -> None:
-        self._call("put_targets", Rule=name, Targets=[{"Id": TARGET_ID, "Arn": self._function_arn, "Input": target_input(event)}])
+        answer = self._call(
+            "put_targets", Rule=name, Targets=[{"Id": TARGET_ID, "Arn": self._function_arn, "Input": target_input(event)}]
+        )
+        if answer.get("FailedEntryCount"):  # PutTargets can fail partially, with HTTP 200
+            raise TransientError(f"PutTargets on {name} failed: {answer.get('FailedEntries')}")
 
     def remove(self, name: str, *, quiet: bool = False) -> bool:
         """Remove target and rule, tolerating what is already gone; False if something is left."""
@@ -129,7 +138,10 @@ class Schedule:
             ("delete_rule", {"Name": name}),
         ):
             try:
-                self._call(operation, **arguments)
+                answer = self._call(operation, **arguments)
+                if answer.get("FailedEntryCount"):  # RemoveTargets can fail partially, with HTTP 200
+                    logger.error("Could not remove the target of polling rule %s: %s", name, answer.get("FailedEntries"))
+                    return False
             except ClientError as error:
                 if not _not_found(error):
                     logger.error("Could not remove polling rule %s (%s): %s", name, operation, error)

@@ -83,13 +83,15 @@ def _timeout(raw: Any, problems: list[str]) -> int:
     return seconds
 
 
-def _service_timeout(raw: Any, timeout_seconds: int) -> int:
-    """How long CloudFormation waits for the answer (the resource's ServiceTimeout, 3600 s when absent)."""
+def _service_timeout(raw: Any) -> int:
+    """How long CloudFormation waits for the answer: the resource's ServiceTimeout, 3600 s when absent.
+
+    A ServiceTimeout shorter than TimeoutSeconds wins: the handler must answer before CloudFormation gives up."""
     try:
         seconds = int(str(raw)) if raw is not None else rules.SERVICE_TIMEOUT_MAX_SECONDS
     except ValueError:
         seconds = rules.SERVICE_TIMEOUT_MAX_SECONDS
-    return max(min(seconds, rules.SERVICE_TIMEOUT_MAX_SECONDS), min(timeout_seconds, rules.TIMEOUT_MAX_SECONDS))
+    return max(1, min(seconds, rules.SERVICE_TIMEOUT_MAX_SECONDS))
 
 
 def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: str | None = None) -> ExportSpec:
@@ -122,7 +124,7 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
     run_id = _text(props, "RunId", problems, default="")
     if len(run_id) > RUN_ID_MAX_LENGTH:
         problems.append(f"RunId {rules.show(run_id)} is {len(run_id)} characters; at most {RUN_ID_MAX_LENGTH}")
-    service_timeout = _service_timeout(props.get("ServiceTimeout"), timeout_seconds)
+    service_timeout = _service_timeout(props.get("ServiceTimeout"))
 
     if base_name:
         problems.extend(rules.check_job_name("ForecastExportJobName", base_name, max_length=BASE_MAX_LENGTH))

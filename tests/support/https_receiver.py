@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -103,9 +104,12 @@ class HttpsReceiver:
 
     def url_for(self, request_id: str) -> str:
         port = self._server.server_address[1]
-        # Shaped like a presigned S3 URL, with a long signature (real ones run to ~1.5 KB).
+        # Shaped like CloudFormation's presigned S3 URL: signed when the request is sent (X-Amz-Date, on the
+        # virtual clock), valid for 2 hours, with a long signature (real ones run to ~1.5 KB).
+        signed = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.store.clock.now()))
         return (
-            f"https://127.0.0.1:{port}/cloudformation-custom-resource-response-useast1/{request_id}?X-Amz-Signature={'ab' * 400}"
+            f"https://127.0.0.1:{port}/cloudformation-custom-resource-response-useast1/{request_id}"
+            f"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date={signed}&X-Amz-Expires=7200&X-Amz-Signature={'ab' * 400}"
         )
 
     def stop(self) -> None:
