@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack
+from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack, session_tag_context
 from tests.support.forecast_fake import Outcome
 from tests.support.iam_eval import PolicySet
 
@@ -34,10 +34,18 @@ def handler_role_policies(*stacks: LocalStack) -> PolicySet:
     return PolicySet(statements)
 
 
-def required_permissions(service_operation: str, params: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
-    """What IAM checks for one API call: (action, resource ARN, condition context)."""
+def required_permissions(service_operation: str, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """What IAM checks for one API call: (action, resource ARN, condition context).
+
+    sts:AssumeRole is checked on the role, with sts:TagSession too when session tags are passed
+    (both under the aws:RequestTag/<key> and aws:TagKeys context). That is the caller's side; the
+    role's trust policy is the bed's check (cfn_driver)."""
     service, operation = service_operation.split(":")
     action = f"{service}:{operation}"
+    if service_operation == "sts:AssumeRole":
+        context = session_tag_context(params.get("Tags"))
+        needed = [(action, params["RoleArn"], context)]
+        return needed + ([("sts:TagSession", params["RoleArn"], context)] if params.get("Tags") else [])
     if service == "forecast":
         if operation == "CreateForecastExportJob":
             s3 = params["Destination"]["S3Config"]
