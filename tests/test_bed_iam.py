@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack, required_permissions
 from tests.support.iam_eval import PolicySet
 from tests.test_least_privilege import required_permissions as least_privilege_permissions
+from tests.test_least_privilege import role_policies
 
 T = TypeVar("T")
 TAG = "cdk-forecast-export:stack-id"
@@ -402,3 +403,10 @@ def test_conditions_on_request_tags_and_tag_keys() -> None:
     assert any_value.trusts(CALLER, "sts:AssumeRole", {"aws:TagKeys": ["other", TAG]})
     assert not any_value.trusts(CALLER, "sts:AssumeRole", {"aws:TagKeys": ["other"]})
     assert not any_value.trusts(CALLER, "sts:AssumeRole", {})
+
+
+def test_role_policies_gathers_what_the_templates_attach(cloud: LocalCloud, stacks: dict[str, LocalStack]) -> None:
+    policies = role_policies(role_arn(stacks["a"]), *stacks.values())
+    job = f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast-export-job"
+    assert policies.allows("forecast:DescribeForecastExportJob", f"{job}/forecast_a/daily_0a1b2c3d")
+    assert not policies.allows("forecast:DescribeForecastExportJob", f"{job}/forecast_b/daily_0a1b2c3d")
