@@ -51,6 +51,8 @@ def local_cloud(asset_dir: Path, workdir: Path) -> Iterator[LocalCloud]:
             "AWS_ENDPOINT_URL_LAMBDA": moto_url,
             "AWS_ENDPOINT_URL_LOGS": moto_url,
             "AWS_ENDPOINT_URL_IAM": moto_url,
+            # moto serves sts:AssumeRole (temporary credentials; the driver checks trust and identity policies).
+            "AWS_ENDPOINT_URL_STS": moto_url,
             "SSL_CERT_FILE": str(receiver.ca_file),
         }
     )

@@ -11,10 +11,22 @@ overlap in time (five exports polling at once) overlap in virtual time too, dete
 
 AWS behaviour modelled, harsh by default (each with the page it comes from):
 - IAM is enforced on every call the handler makes, at the moment of the call, against the policies
-  attached to the function's role in the templates CloudFormation has applied so far
+  attached to the role whose credentials sign the call (the function's role, or a role the handler
+  assumed) in the templates CloudFormation has applied so far
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html; the
   resources and dependent actions per operation from the Service Authorization Reference,
   https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonforecast.html).
+- ``sts:AssumeRole`` (served by moto, which checks nothing) is authorised as IAM does: the caller's
+  identity policies must allow ``sts:AssumeRole`` (and ``sts:TagSession`` when Tags are passed) on
+  the role, and the role's trust policy, from the applied template of the stack that defines it,
+  must allow the caller for both, with its conditions evaluated against the session tags
+  (``aws:RequestTag/<key>``, ``aws:TagKeys``)
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_permissions-required).
+  Stricter than AWS in one respect: AWS lets a same-account trust policy that names the caller's
+  exact role ARN suffice without an identity policy; the bed requires both. A role in no applied
+  template cannot be assumed. The credentials moto returns are mapped to the assumed role: calls
+  they sign are evaluated against that role's policies, and stop working when the session expires
+  (``session_expiry``; the Expiration returned is on the virtual clock).
 - An update applies whole template versions in CloudFormation's order: policies change in
   UPDATE_IN_PROGRESS, Deletes of replaced and removed resources come only in
   UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, a rollback switches the policies back
@@ -33,6 +45,7 @@ Test support code: never shipped.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import importlib.util
@@ -47,13 +60,16 @@ import threading
 import uuid
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 from urllib.request import Request, urlopen
 
 import boto3
+import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
@@ -71,6 +87,7 @@ DELIVERY_DELAY_MAX = 5.0  # asynchronous invocation of a rule's target adds up t
 LOOK_ONLY_CALLS = {"events:ListTargetsByRule", "events:DescribeRule"}
 ANSWER_GRACE_SECONDS = 1.0
 POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+DEFAULT_SESSION_SECONDS = 3600  # sts:AssumeRole DurationSeconds when the request gives none
 
 
 class FakeLambdaContext:
@@ -188,6 +205,24 @@ class Fault:
         return fnmatchcase(operation, self.operation)
 
 
+@dataclass(frozen=True)
+class Caller:
+    """The principal whose credentials sign a call: a role, and the session name it acts under."""
+
+    role_arn: str  # arn:aws:iam::<account>:role/<path><name>
+    session_name: str  # the function's name for its own credentials, else RoleSessionName
+    expires_at: float | None = None  # virtual time; None for the function's own credentials
+
+    @property
+    def role_name(self) -> str:
+        return self.role_arn.rsplit("/", 1)[-1]
+
+    @property
+    def arn(self) -> str:
+        """As AWS names the caller in AccessDenied messages."""
+        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{self.role_name}/{self.session_name}"
+
+
 class Containers:
     """Warm Lambda containers: each holds its own copy of the handler module (and so its own
     crhelper CfnResource), as concurrent invocations in AWS run in separate containers."""
@@ -235,15 +270,72 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         _AUDIT_TARGETS[-1]._on_http_send(args)
 
 
-def required_permissions(service_operation: str, params: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
+# The IAM hooks go on every botocore session, not only boto3's default one: a handler that builds a
+# boto3.Session from assumed credentials must not escape the checks. They dispatch to the live LocalCloud.
+def _hook_record_call(**kwargs: Any) -> Any:
+    return _AUDIT_TARGETS[-1]._record_call(**kwargs) if _AUDIT_TARGETS else None
+
+
+def _hook_before_call(**kwargs: Any) -> Any:
+    return _AUDIT_TARGETS[-1]._before_call(**kwargs) if _AUDIT_TARGETS else None
+
+
+def _hook_after_call(**kwargs: Any) -> Any:
+    return _AUDIT_TARGETS[-1]._after_call(**kwargs) if _AUDIT_TARGETS else None
+
+
+def _register_hooks(session: botocore.session.Session) -> None:
+    events = session.get_component("event_emitter")
+    events.register("before-parameter-build", _hook_record_call, unique_id="localcloud-record-call")
+    events.register("before-call", _hook_before_call, unique_id="localcloud-before-call")
+    events.register("after-call", _hook_after_call, unique_id="localcloud-after-call")
+
+
+_ORIGINAL_SESSION_INIT = botocore.session.Session.__init__
+
+
+def _session_init_with_hooks(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
+    _ORIGINAL_SESSION_INIT(self, *args, **kwargs)
+    _register_hooks(self)
+
+
+def _signing_access_key(request_signer: Any, context: dict[str, Any] | None) -> str | None:
+    """The access key that will sign this request, as botocore picks it: the request's own
+    credentials if the signing context carries some (botocore/signers.py RequestSigner.sign passes
+    ``signing.request_credentials`` on; get_auth_instance: ``request_credentials or self._credentials``),
+    else the client's (RequestSigner._credentials, set in RequestSigner.__init__; the before-call event
+    receives the signer in client.py _make_api_call)."""
+    signing = (context or {}).get("signing") or {}
+    credentials = signing.get("request_credentials") or getattr(request_signer, "_credentials", None)
+    if credentials is None:
+        return None
+    return str(credentials.get_frozen_credentials().access_key)
+
+
+def session_tag_context(tags: list[dict[str, str]] | None) -> dict[str, Any]:
+    """The request context of sts:AssumeRole's session tags: aws:RequestTag/<key> and aws:TagKeys."""
+    if not tags:
+        return {}
+    context: dict[str, Any] = {f"aws:RequestTag/{t['Key']}": str(t["Value"]) for t in tags}
+    context["aws:TagKeys"] = [str(t["Key"]) for t in tags]
+    return context
+
+
+def required_permissions(service_operation: str, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """What IAM checks for one API call: (action, resource ARN, condition context).
 
     From the Service Authorization Reference (resource types and dependent actions per action) and
-    Forecast's own rule that the caller must be able to use the export's KMS key. Unmapped calls
-    (CloudWatch Logs, anything else) return [] and are allowed.
+    Forecast's own rule that the caller must be able to use the export's KMS key. sts:AssumeRole is
+    authorised on the role, plus sts:TagSession when session tags are passed. Unmapped calls
+    (CloudWatch Logs, anything else) return [] and are allowed. These are the caller's identity
+    policies only; the driver checks the role's trust policy for sts:AssumeRole on its own.
     """
     service, operation = service_operation.split(":")
     action = f"{service}:{operation}"
+    if service == "sts" and operation == "AssumeRole":
+        role = str(params.get("RoleArn", ""))
+        context = session_tag_context(params.get("Tags"))
+        return [(action, role, context)] + ([("sts:TagSession", role, context)] if params.get("Tags") else [])
     if service == "forecast":
         if operation == "CreateForecastExportJob":
             s3 = params.get("Destination", {}).get("S3Config", {})
@@ -296,17 +388,23 @@ class LocalCloud:
         self.rng = random.Random(0)
         self.stacks: dict[str, LocalStack] = {}  # stack name -> stack; each holds its applied template
         self.function_roles: dict[str, str] = {}  # function name -> role name
+        self.function_role_arns: dict[str, str] = {}  # function name -> role ARN (path included)
+        # Access key -> the role session it belongs to, for every AssumeRole the bed allowed. Kept
+        # across tests: a warm container may still hold credentials (they are checked against the
+        # templates applied now, and expire).
+        self.sessions: dict[str, Caller] = {}
+        self.session_expiry = True  # calls signed with an expired session's credentials fail (ExpiredTokenException)
+        self.signed_calls: list[tuple[str, str, dict[str, Any]]] = []  # (role ARN that signed, service:Operation, params)
         self._policy_cache: dict[str, PolicySet] = {}
         self._local = threading.local()
-        boto3.setup_default_session()
-        assert boto3.DEFAULT_SESSION is not None
-        events = boto3.DEFAULT_SESSION.events
-        events.register("before-parameter-build", self._record_call)
-        events.register("before-call", self._before_call)
-        events.register("after-call", self._after_call)
+        if botocore.session.Session.__init__ is not _session_init_with_hooks:
+            botocore.session.Session.__init__ = _session_init_with_hooks
         if not _AUDIT_TARGETS:
             sys.addaudithook(_audit)
         _AUDIT_TARGETS.append(self)
+        boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        _register_hooks(boto3.DEFAULT_SESSION._session)  # already there through __init__; unique_id makes this a no-op
         self.events = boto3.client("events", region_name=REGION)
         self.lambda_ = boto3.client("lambda", region_name=REGION)
         self.iam = boto3.client("iam", region_name=REGION)
@@ -342,7 +440,7 @@ class LocalCloud:
         }
         return AWSResponse("https://local.invalid/", status, {}, None), parsed
 
-    def _before_call(self, model: Any, context: dict[str, Any] | None = None, **_: Any) -> Any:
+    def _before_call(self, model: Any, request_signer: Any = None, context: dict[str, Any] | None = None, **_: Any) -> Any:
         """Faults, then IAM. Returning (http, parsed) short-circuits botocore's request
         (botocore client._make_api_call: emit_until_response('before-call...')); a status >= 300
         raises the ClientError the service would have caused. botocore's retry handler never sees
@@ -360,27 +458,89 @@ class LocalCloud:
                 return self._error(fault.code, fault.message or f"Rate exceeded ({fault.code}, injected)", fault.status)
         params = (context or {}).get("localcloud_params", {})
         function = getattr(self._local, "function", "")
-        role = self.function_roles.get(function)
-        if role is None:
-            self.violations.append(f"no role known for function {function}: IAM not checked for {operation}")
-            return None
+        access_key = _signing_access_key(request_signer, context)
+        caller = self.sessions.get(access_key or "")
+        if caller is None:
+            own_key = os.environ.get("AWS_ACCESS_KEY_ID")
+            if access_key is not None and access_key != own_key:
+                self.denied.append(f"t={now - self._t0:.0f} {operation} signed with unknown access key {access_key}")
+                return self._error("UnrecognizedClientException", "The security token included in the request is invalid.", 400)
+            role_arn = self.function_role_arns.get(function)
+            if role_arn is None:
+                self.violations.append(f"no role known for function {function}: IAM not checked for {operation}")
+                return None
+            caller = Caller(role_arn, function)
+        elif self.session_expiry and caller.expires_at is not None and now >= caller.expires_at:
+            self.denied.append(f"t={now - self._t0:.0f} {operation} with the expired session {caller.arn}")
+            return self._error("ExpiredTokenException", "The security token included in the request is expired", 400)
+        self.signed_calls.append((caller.role_arn, operation, params))
         needed = required_permissions(operation, params)
         if not needed:
             self.unmapped.append(f"{now:.0f} {operation}")
-        policies = self.policies_for_role(role)
+        policies = self.policies_for_role(caller.role_name)
         for action, resource, condition in needed:
             if not policies.allows(action, resource, condition):
-                self.denied.append(f"t={now - self._t0:.0f} {action} on {resource}")
-                return self._error(
-                    "AccessDeniedException",
-                    f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{function} is not authorized to perform: "
-                    f"{action} on resource: {resource} because no identity-based policy allows the {action} action",
-                    400,
+                self.denied.append(f"t={now - self._t0:.0f} {action} on {resource} by {caller.arn}")
+                return self._access_denied(
+                    operation, caller, action, resource, f"because no identity-based policy allows the {action} action"
                 )
+        if operation == "sts:AssumeRole":
+            return self._check_trust(caller, params, now)
         return None
 
-    def _after_call(self, http_response: Any, model: Any, context: dict[str, Any] | None = None, **_: Any) -> None:
-        if model.service_model.signing_name != "events" or not threading.current_thread().name.startswith("invocation-"):
+    def _access_denied(self, operation: str, caller: Caller, action: str, resource: str, why: str) -> Any:
+        """AccessDenied as the service says it: STS and IAM (query protocol) answer ``AccessDenied``
+        with HTTP 403, JSON services ``AccessDeniedException`` with 400."""
+        code, status = ("AccessDenied", 403) if operation.split(":")[0] in ("sts", "iam") else ("AccessDeniedException", 400)
+        message = f"User: {caller.arn} is not authorized to perform: {action} on resource: {resource} {why}"
+        return self._error(code, message, status)
+
+    def _check_trust(self, caller: Caller, params: dict[str, Any], now: float) -> Any:
+        """The assumed role's trust policy must allow the caller sts:AssumeRole, and sts:TagSession
+        when tags are passed, under the session-tag context."""
+        role_arn = str(params.get("RoleArn", ""))
+        context = session_tag_context(params.get("Tags"))
+        actions = ["sts:AssumeRole"] + (["sts:TagSession"] if params.get("Tags") else [])
+        trust = self.trust_policy(role_arn)
+        refused = actions if trust is None else [a for a in actions if not trust.trusts(caller.role_arn, a, context)]
+        if not refused:
+            return None
+        why = "because the role is in no applied template" if trust is None else "because its trust policy does not allow it"
+        self.denied.append(f"t={now - self._t0:.0f} {refused[0]} on {role_arn} by {caller.arn} ({why})")
+        return self._access_denied("sts:AssumeRole", caller, refused[0], role_arn, why)
+
+    def trust_policy(self, role_arn: str) -> PolicySet | None:
+        """The trust policy of the role with this ARN in the templates in force, or None if no stack defines it."""
+        for stack in list(self.stacks.values()):
+            document = stack.trust_policy(role_arn)
+            if document is not None:
+                return PolicySet(_statements(document))
+        return None
+
+    @contextlib.contextmanager
+    def acting_as(self, function_name: str) -> Iterator[Invocation]:
+        """Let the current thread (named ``invocation-...``) call AWS as ``function_name`` does inside
+        an invocation: its calls are recorded, faulted and IAM-checked. For tests of the bed itself."""
+        if not threading.current_thread().name.startswith("invocation-"):
+            raise RuntimeError("acting_as needs a thread whose name starts with 'invocation-'")
+        now = self.clock.now()
+        invocation = Invocation(now, now)
+        self._local.invocation, self._local.function = invocation, function_name
+        try:
+            yield invocation
+        finally:
+            invocation.end = self.clock.now()
+            self._local.invocation, self._local.function = None, ""
+
+    def _after_call(
+        self, http_response: Any, model: Any, parsed: Any = None, context: dict[str, Any] | None = None, **_: Any
+    ) -> None:
+        if not threading.current_thread().name.startswith("invocation-"):
+            return
+        if model.service_model.signing_name == "sts" and model.name == "AssumeRole":
+            self._record_session(http_response, parsed, context)
+            return
+        if model.service_model.signing_name != "events":
             return
         if model.name in ("PutRule", "DeleteRule", "PutTargets", "RemoveTargets", "EnableRule", "DisableRule"):
             self._dirty = True
@@ -392,6 +552,21 @@ class LocalCloud:
             self._put_rule_times[name] = self.clock.now()
         elif model.name == "DeleteRule":
             self._live_rules.discard(name)
+
+    def _record_session(self, http_response: Any, parsed: Any, context: dict[str, Any] | None) -> None:
+        """Map the credentials moto returned to the assumed role, and put their expiry on the virtual
+        clock (moto's is wall-clock time, years before the virtual now)."""
+        if http_response is None or http_response.status_code >= 300 or not isinstance(parsed, dict):
+            return
+        credentials = parsed.get("Credentials") or {}
+        params = (context or {}).get("localcloud_params", {})
+        if not credentials.get("AccessKeyId"):
+            return
+        expires_at = self.clock.now() + int(params.get("DurationSeconds") or DEFAULT_SESSION_SECONDS)
+        self.sessions[str(credentials["AccessKeyId"])] = Caller(
+            str(params["RoleArn"]), str(params.get("RoleSessionName", "")), expires_at
+        )
+        credentials["Expiration"] = datetime.fromtimestamp(expires_at, tz=timezone.utc)
 
     def _on_http_send(self, args: tuple[Any, ...]) -> None:
         """An answer PUT by the handler (seen through the http.client.send audit event)."""
@@ -475,6 +650,9 @@ class LocalCloud:
         self._rules_cache.clear()
         self.stacks.clear()
         self.function_roles.clear()
+        self.function_role_arns.clear()
+        self.signed_calls.clear()
+        self.session_expiry = True
         self.template_permissions.clear()
         self._policy_cache.clear()
         self.exact_schedule = False
@@ -815,6 +993,7 @@ class LocalStack:
                 self.bed.ensure_function(function_name, float(resource["Properties"].get("Timeout", 3)))
                 role = self.resolve(resource["Properties"]["Role"], template)
                 self.bed.function_roles[function_name] = str(role).rsplit("/", 1)[-1]
+                self.bed.function_role_arns[function_name] = str(role)
                 for key, value in resource["Properties"].get("Environment", {}).get("Variables", {}).items():
                     os.environ[key] = str(self.resolve(value, template))
         for resource in template["Resources"].values():
@@ -852,6 +1031,17 @@ class LocalStack:
                     if role_name in roles:
                         statements += _statements(self.resolve(props["PolicyDocument"], template))
         return statements
+
+    def trust_policy(self, role_arn: str) -> dict[str, Any] | None:
+        """The resolved AssumeRolePolicyDocument of this stack's role with that ARN, if a template in
+        force defines it (during cleanup and rollback, a role of the other version not deleted yet too)."""
+        for template, only in self.iam_sources:
+            for logical_id, resource in template["Resources"].items():
+                if resource["Type"] != "AWS::IAM::Role" or (only is not None and logical_id not in only):
+                    continue
+                if self._get_att(logical_id, "Arn", template) == role_arn:
+                    return dict(self.resolve(resource.get("Properties", {}).get("AssumeRolePolicyDocument", {}), template))
+        return None
 
     def _policies_depended_on(self, template: dict[str, Any], logical_ids: list[str], candidates: set[str]) -> set[str]:
         """The policy resources among ``candidates`` that these resources depend on (DependsOn, Ref,
@@ -909,7 +1099,8 @@ class LocalStack:
         kind = template["Resources"][logical_id]["Type"]
         ref = self._ref(logical_id, template)
         if kind == "AWS::IAM::Role" and attribute == "Arn":
-            return f"arn:aws:iam::{ACCOUNT}:role/{ref}"[:200]
+            path = str(self.resolve(template["Resources"][logical_id].get("Properties", {}).get("Path", "/"), template))
+            return f"arn:aws:iam::{ACCOUNT}:role{path}{ref}"[:200]
         if kind == "AWS::KMS::Key" and attribute == "Arn":
             return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{ref}"
         if kind == "AWS::Lambda::Function" and attribute == "Arn":
