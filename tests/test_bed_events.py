@@ -511,3 +511,23 @@ def test_benchmark_counters_with_todays_handler(cloud: LocalCloud, example_templ
     detection = cloud.detection(create)
     assert detection is not None and detection["status"] == "ACTIVE" and detection["latency"] >= 0
     assert cloud.events_emitted >= 3  # CREATE_PENDING, CREATE_IN_PROGRESS, ACTIVE of its job
+
+
+def test_a_change_at_the_instant_of_the_last_look_is_still_found(cloud: LocalCloud) -> None:
+    cloud.forecast.default_outcome = Outcome("active", 20)
+    arn = create_job(cloud, "probe_m")
+    cloud.advance(30)
+    now = cloud.clock.now()
+    cloud.forecast.take_changes(now)  # the driver looked at this instant...
+    cloud.forecast.handle("DeleteForecastExportJob", {"ForecastExportJobArn": arn})  # ...then the job changed, same instant
+    assert [(c.status, c.at) for c in cloud.forecast.take_changes(now)] == [("DELETE_PENDING", now)]
+
+
+def test_a_job_finishing_at_a_computed_moment_is_seen_despite_rounding(cloud: LocalCloud) -> None:
+    cloud.forecast.default_outcome = Outcome("never")
+    arn = create_job(cloud, "probe_n")
+    cloud.advance(33.3)
+    (job,) = cloud.forecast.jobs.values()
+    job.outcome = Outcome("active", cloud.clock.now() - job.created_at + 0.1)  # what a test does to line up a moment
+    cloud.advance(1)
+    assert [c.status for c in cloud.forecast.changes_of(arn)][-1] == "ACTIVE"

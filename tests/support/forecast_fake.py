@@ -137,15 +137,19 @@ class FakeJob:
             return "CREATE_IN_PROGRESS"
         return "ACTIVE" if self.outcome.kind == "active" else "CREATE_FAILED"
 
-    def breakpoints(self) -> list[float]:
-        """Every moment the status may change, from the job's timeline."""
-        moments = [self.created_at, self.created_at + PENDING_SECONDS]
+    def breakpoints(self) -> list[tuple[float, str]]:
+        """Every moment the status may change, from the job's timeline, each with what happens then."""
+        moments = [(self.created_at, "created"), (self.created_at + PENDING_SECONDS, "started")]
         if self.outcome.kind != "never":
-            moments.append(self.created_at + max(self.outcome.seconds, PENDING_SECONDS))
+            moments.append((self.created_at + max(self.outcome.seconds, PENDING_SECONDS), "finished"))
         if self.stop_at is not None:
-            moments += [self.stop_at, self.stop_at + STOP_SECONDS]
+            moments += [(self.stop_at, "stop"), (self.stop_at + STOP_SECONDS, "stopped")]
         if self.delete_at is not None:
-            moments += [self.delete_at, self.delete_at + DELETE_PENDING_SECONDS, self.delete_at + DELETE_SECONDS]
+            moments += [
+                (self.delete_at, "delete"),
+                (self.delete_at + DELETE_PENDING_SECONDS, "deleting"),
+                (self.delete_at + DELETE_SECONDS, "deleted"),
+            ]
         return sorted(moments)
 
     def finished_at(self) -> float | None:
@@ -185,7 +189,9 @@ class FakeForecast:
     lock: threading.RLock = field(default_factory=threading.RLock)
     event_shape: EventShape = field(default_factory=EventShape)  # the driver picks one per test
     changes: list[StatusChange] = field(default_factory=list)  # every status change found so far, in order
-    _watch: dict[str, tuple[str | None, float]] = field(default_factory=dict)  # arn -> (last status, replayed until)
+    _watch: dict[str, tuple[str | None, set[tuple[float, str]]]] = field(
+        default_factory=dict
+    )  # arn -> (last status, breakpoints looked at)
 
     def __post_init__(self) -> None:
         self._model = botocore.session.get_session().get_service_model("forecast")
@@ -193,18 +199,24 @@ class FakeForecast:
     # --- state changes (the source of Forecast's EventBridge events) ---------------------------------
 
     def take_changes(self, until: float) -> list[StatusChange]:
-        """Status changes of every job up to ``until`` not taken before, each at its own moment."""
+        """Status changes of every job up to ``until`` not taken before, each at its own moment.
+
+        Each breakpoint of a job's timeline is looked at once: one added at an instant already
+        looked at (a Delete at the very moment of the last look) is still found."""
         found: list[StatusChange] = []
         with self.lock:
             for arn, job in self.jobs.items():
-                last, since = self._watch.get(arn, (None, job.created_at - 1e-6))
-                for moment in job.breakpoints():
-                    if since < moment <= until:
-                        status = job.status(moment) or GONE
+                last, seen = self._watch.get(arn, (None, set()))
+                for point in job.breakpoints():
+                    moment = point[0]
+                    if moment <= until and point not in seen:
+                        seen.add(point)
+                        # Just after the moment: created_at + seconds - created_at may round below seconds.
+                        status = job.status(moment + 1e-6) or GONE
                         if status != last:
                             found.append(StatusChange(moment, arn, status, last))
                             last = status
-                self._watch[arn] = (last, max(since, until))
+                self._watch[arn] = (last, seen)
             for arn in [a for a in self._watch if a not in self.jobs]:
                 del self._watch[arn]  # removed by a test: no event
             found.sort(key=lambda c: (c.at, c.arn))
@@ -214,7 +226,7 @@ class FakeForecast:
     def next_change_after(self, moment: float) -> float | None:
         """The earliest moment after ``moment`` at which some job may change status."""
         with self.lock:
-            later = [t for job in self.jobs.values() for t in job.breakpoints() if t > moment]
+            later = [t for job in self.jobs.values() for t, _ in job.breakpoints() if t > moment]
         return min(later) if later else None
 
     def changes_of(self, arn: str) -> list[StatusChange]:
@@ -279,7 +291,9 @@ class FakeForecast:
                 outcome=outcome or Outcome(),
             )
             if created_ago:  # its earlier changes happened before the test: no events for them
-                self._watch[arn] = (self.jobs[arn].status(self.clock.now()), self.clock.now())
+                job = self.jobs[arn]
+                now = self.clock.now()
+                self._watch[arn] = (job.status(now), {p for p in job.breakpoints() if p[0] <= now})
         return arn
 
     def fail_deletion(self, arn: str, message: str = "Internal error while deleting the export job") -> None:
