@@ -38,8 +38,17 @@ AWS behaviour modelled, harsh by default (each with the page it comes from):
 - Schedule rules fire within the minute, not on its first second, and delivery adds seconds
   (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html); the
   kind, exact schedule is an opt-in (``exact_schedule``).
-- Any call can be throttled (``throttle``/``inject``), the response URL can be down
-  (``receiver.store.outage_until``).
+- Forecast's state-change events reach the rules whose EventPattern matches them (matching as
+  documented, tests/support/event_patterns.py); a rule with both a ScheduleExpression and an
+  EventPattern fires on either. Delivery is "best effort" for AWS service events
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event.html): harsh by
+  default, each event reaches its target 0.5-5 s after the change, and a rule created or changed
+  less than 1-2 s before an event does not match it yet ("it might take a moment before the rule
+  matches events", FACTS.md "EventBridge";
+  https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule.html). Knobs per test:
+  ``event_delay``, ``event_loss``, ``event_duplicates``, ``event_late``, ``rule_grace``.
+- Any call can be throttled (``throttle``/``inject``) or slow (``slow``), the response URL can be
+  down (``receiver.store.outage_until``).
 Test support code: never shipped.
 """
 
@@ -50,6 +59,7 @@ import copy
 import importlib
 import importlib.util
 import io
+import itertools
 import json
 import os
 import random
@@ -64,6 +74,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
+from math import ceil
 from pathlib import Path
 from typing import Any
 from urllib.request import Request, urlopen
@@ -73,7 +84,8 @@ import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from .forecast_fake import FakeForecast
+from .event_patterns import PatternError, matches, validate
+from .forecast_fake import ALL_SHAPES, FakeForecast, StatusChange
 from .https_receiver import HttpsReceiver, Received
 from .iam_eval import PolicySet
 from .virtual_clock import SimulationOver, VirtualClock
@@ -85,6 +97,14 @@ MAX_RESPONSE_BYTES = 4096
 DRIVER_STEP = 1.0  # while an invocation runs, the driver looks for new rules and answers this often (virtual s)
 DELIVERY_DELAY_MAX = 5.0  # asynchronous invocation of a rule's target adds up to this (eb-scheduled-rule-pattern)
 LOOK_ONLY_CALLS = {"events:ListTargetsByRule", "events:DescribeRule"}
+# Forecast's events are delivered "best effort" (eb-service-event.html): the harsh default is a
+# delivery 0.5-5 s after the change; a rule created or updated less than 1-2 s before an event does
+# not match it yet ("may take a moment before it matches events"). A duplicate comes up to 10 s
+# after the first copy (Lambda's asynchronous invocation may deliver an event more than once).
+EVENT_DELAY_DEFAULT = (0.5, 5.0)
+RULE_GRACE_DEFAULT = (1.0, 2.0)
+DUPLICATE_LAG_MAX = 10.0
+TRIGGERS = ("cloudformation", "schedule", "event")
 ANSWER_GRACE_SECONDS = 1.0
 POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
 DEFAULT_SESSION_SECONDS = 3600  # sts:AssumeRole DurationSeconds when the request gives none
@@ -109,12 +129,17 @@ class FakeLambdaContext:
 
 @dataclass
 class Invocation:
-    scheduled: float  # when the rule fired (or CloudFormation sent the event)
+    scheduled: float  # when the rule fired, the event matched (the job's change) or CloudFormation sent the request
     start: float
     end: float | None = None  # None while it runs
     from_rule: str = ""
     calls: list[tuple[float, str]] = field(default_factory=list)  # (time, service:Operation), denied ones too
     sends: list[float] = field(default_factory=list)  # times it PUT an answer to the response URL
+    trigger: str = "cloudformation"  # "cloudformation", "schedule" or "event"
+    event_id: str = ""  # the Forecast event that triggered it
+    memory_mb: int = 128
+    call_order: list[int] = field(default_factory=list)  # a global sequence number per call: orders calls made at one instant
+    send_order: list[int] = field(default_factory=list)
 
     @property
     def did_work(self) -> bool:
@@ -123,6 +148,31 @@ class Invocation:
 
     def until(self, now: float) -> float:
         return self.end if self.end is not None else now
+
+    def duration(self, now: float) -> float:
+        return self.until(now) - self.start
+
+    def gb_seconds(self, now: float) -> float:
+        """Lambda bills duration rounded up to the millisecond, times the memory in GB."""
+        return ceil(round(self.duration(now) * 1000, 6)) / 1000 * self.memory_mb / 1024
+
+    def _marks(self) -> tuple[list[tuple[float, int, str]], list[tuple[float, int]]]:
+        def order(values: list[int], index: int) -> int:
+            return values[index] if index < len(values) else index
+
+        calls = [(t, order(self.call_order, i), op) for i, (t, op) in enumerate(self.calls)]
+        sends = [(t, order(self.send_order, i)) for i, t in enumerate(self.sends)]
+        return calls, sends
+
+    def work_period(self) -> tuple[tuple[float, int], tuple[float, int]] | None:
+        """From the first call other than a look (DescribeRule, ListTargetsByRule), or the first answer,
+        to the last call or answer: as (time, sequence) pairs, so calls at one instant keep their order.
+        None for an invocation that only looked."""
+        calls, sends = self._marks()
+        working = [(t, o) for t, o, op in calls if op not in LOOK_ONLY_CALLS] + sends
+        if not working:
+            return None
+        return min(working), max([(t, o) for t, o, _ in calls] + sends)
 
 
 @dataclass
@@ -175,6 +225,17 @@ class RequestRecord:
     def deadline(self) -> float:
         return self.started_at + self.service_timeout
 
+    def usage(self, now: float) -> dict[str, Any]:
+        """What a benchmark reports: invocations (by trigger), Lambda seconds and GB-seconds."""
+        by_trigger = {t: sum(1 for i in self.invocations if i.trigger == t) for t in TRIGGERS}
+        return {
+            "invocations": len(self.invocations),
+            "by_trigger": by_trigger,
+            "seconds": sum(i.duration(now) for i in self.invocations),
+            "gb_seconds": sum(i.gb_seconds(now) for i in self.invocations),
+            "durations": [(i.trigger, i.duration(now)) for i in self.invocations],
+        }
+
 
 @dataclass
 class StackResult:
@@ -183,6 +244,54 @@ class StackResult:
 
     def by_type(self, request_type: str) -> list[RequestRecord]:
         return [r for r in self.requests if r.request_type == request_type]
+
+
+@dataclass
+class Delivery:
+    """One event EventBridge handed to a target: a schedule firing or a matched Forecast event."""
+
+    at: float  # when the target is invoked
+    seq: int
+    rule: str
+    target_arn: str
+    input: str
+    fired: float  # when the rule fired, or when the job changed (the event's moment)
+    trigger: str  # "schedule" or "event"
+    event_id: str = ""
+    copy: int = 0  # 1 for the duplicate of an event
+
+    def __lt__(self, other: Delivery) -> bool:
+        return (self.at, self.seq) < (other.at, other.seq)
+
+
+@dataclass
+class EmittedEvent:
+    """A Forecast state-change event and what EventBridge did with it."""
+
+    change: StatusChange
+    body: dict[str, Any]
+    matched: list[str] = field(default_factory=list)  # rules whose pattern matched it
+    unmatched_new: list[str] = field(default_factory=list)  # rules that would have matched but were too new
+    lost: int = 0  # deliveries dropped (event_loss)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+@dataclass
+class Slowness:
+    """Calls to ``operation`` take ``seconds`` (virtual) from ``start`` until ``until``."""
+
+    operation: str
+    seconds: float
+    start: float
+    until: float | None
+    times: int | None
+
+    def matches(self, operation: str, now: float) -> bool:
+        if self.times is not None and self.times <= 0:
+            return False
+        if now < self.start or (self.until is not None and now >= self.until):
+            return False
+        return fnmatchcase(operation, self.operation)
 
 
 @dataclass
@@ -417,7 +526,20 @@ class LocalCloud:
         self._dirty = True
         self.template_permissions: dict[str, list[str]] = {}  # function name -> SourceArn patterns (AWS::Lambda::Permission)
         self.functions: dict[str, float] = {}  # function name -> timeout
+        self.function_memory: dict[str, int] = {}  # function name -> MemorySize (MB)
         self.receiver_port = int(receiver.url_for("x").split(":")[2].split("/")[0])
+        self._order = itertools.count()
+        self.slowness: list[Slowness] = []
+        # Forecast events through EventBridge (see EVENT_DELAY_DEFAULT); reset per test.
+        self.event_rng = random.Random(1)
+        self.event_delay: tuple[float, float] = EVENT_DELAY_DEFAULT
+        self.event_loss = 0.0  # probability that a matched event never reaches the target
+        self.event_duplicates = 0.0  # probability that it reaches it twice (the copy up to 10 s later)
+        self.event_late: tuple[float, float] | None = None  # extra lateness of every event, in minutes
+        self.rule_grace: tuple[float, float] = RULE_GRACE_DEFAULT
+        self.emitted: list[EmittedEvent] = []
+        self.deliveries_log: list[Delivery] = []  # every delivery made, schedule and event alike
+        self._rule_configs: dict[str, list[tuple[float, dict[str, Any] | None]]] = {}  # rule -> (in force from, pattern)
 
     # --- hooks on the handler's calls ----------------------------------------------------------------
 
@@ -427,11 +549,13 @@ class LocalCloud:
         return getattr(self._local, "invocation", None)
 
     def _record_call(self, model: Any, params: dict[str, Any], context: dict[str, Any] | None = None, **_: Any) -> None:
-        if threading.current_thread().name.startswith("invocation-"):
+        invocation = threading.current_thread().name.startswith("invocation-")
+        if invocation:
             operation = f"{model.service_model.signing_name}:{model.name}"
             self.aws_calls.append((operation, dict(params)))
-            if context is not None:
-                context["localcloud_params"] = copy.deepcopy(params)
+        # Rule changes are followed from any thread (the handler's or a test's own client).
+        if context is not None and (invocation or model.service_model.signing_name == "events"):
+            context["localcloud_params"] = copy.deepcopy(params)
 
     def _error(self, code: str, message: str, status: int) -> tuple[AWSResponse, dict[str, Any]]:
         parsed = {
@@ -451,6 +575,13 @@ class LocalCloud:
         operation = f"{model.service_model.signing_name}:{model.name}"
         now = self.clock.now()
         invocation.calls.append((now, operation))
+        invocation.call_order.append(next(self._order))
+        for slow in self.slowness:
+            if slow.matches(operation, now):
+                if slow.times is not None:
+                    slow.times -= 1
+                self.clock.sleep(slow.seconds)  # the call is sent (and answered) that much later
+                break
         for fault in self.faults:
             if fault.matches(operation, now):
                 if fault.times is not None:
@@ -535,10 +666,12 @@ class LocalCloud:
     def _after_call(
         self, http_response: Any, model: Any, parsed: Any = None, context: dict[str, Any] | None = None, **_: Any
     ) -> None:
-        if not threading.current_thread().name.startswith("invocation-"):
-            return
+        """Sessions the handler assumes (STS), and rule changes, from the handler or from a test: when a
+        rule was created (its schedule's epoch) and since when each EventPattern is in force (after the
+        new-rule grace)."""
         if model.service_model.signing_name == "sts" and model.name == "AssumeRole":
-            self._record_session(http_response, parsed, context)
+            if threading.current_thread().name.startswith("invocation-"):
+                self._record_session(http_response, parsed, context)
             return
         if model.service_model.signing_name != "events":
             return
@@ -546,12 +679,24 @@ class LocalCloud:
             self._dirty = True
         if http_response is None or http_response.status_code >= 300:
             return
-        name = str((context or {}).get("localcloud_params", {}).get("Name", ""))
-        if model.name == "PutRule" and name not in self._live_rules:
-            self._live_rules.add(name)
-            self._put_rule_times[name] = self.clock.now()
+        params = (context or {}).get("localcloud_params", {})
+        name = str(params.get("Name", ""))
+        now = self.clock.now()
+        if model.name == "PutRule":
+            if name not in self._live_rules:
+                self._live_rules.add(name)
+                self._put_rule_times[name] = now
+            pattern = json.loads(params["EventPattern"]) if params.get("EventPattern") else None
+            if pattern is not None:
+                try:
+                    validate(pattern)
+                except PatternError as error:
+                    self.violations.append(f"rule {name}: EventPattern {error}")
+            # PutRule replaces the whole rule: a PutRule without EventPattern removes it.
+            self._rule_configs.setdefault(name, []).append((now + self.event_rng.uniform(*self.rule_grace), pattern))
         elif model.name == "DeleteRule":
             self._live_rules.discard(name)
+            self._rule_configs.pop(name, None)
 
     def _record_session(self, http_response: Any, parsed: Any, context: dict[str, Any] | None) -> None:
         """Map the credentials moto returned to the assumed role, and put their expiry on the virtual
@@ -576,6 +721,7 @@ class LocalCloud:
         invocation = self._current()
         if invocation is not None:
             invocation.sends.append(self.clock.now())
+            invocation.send_order.append(next(self._order))
 
     # --- scripting -----------------------------------------------------------------------------------
 
@@ -601,6 +747,60 @@ class LocalCloud:
 
     def throttle(self, operation: str, *, times: int | None = None, seconds: float | None = None, after: float = 0.0) -> Fault:
         return self.inject(operation, "ThrottlingException", 400, times=times, seconds=seconds, after=after)
+
+    def slow(
+        self, operation: str, latency: float, *, times: int | None = None, seconds: float | None = None, after: float = 0.0
+    ) -> Slowness:
+        """Make the handler's calls to ``operation`` take ``latency`` virtual seconds: ``times`` calls, or
+        every call for ``seconds`` starting ``after`` seconds from now (neither: every call from now on)."""
+        now = self.clock.now()
+        slowness = Slowness(operation, latency, now + after, None if seconds is None else now + after + seconds, times)
+        self.slowness.append(slowness)
+        return slowness
+
+    # --- Forecast events, for tests and benchmarks ----------------------------------------------------
+
+    @property
+    def events_emitted(self) -> int:
+        """Forecast state-change events put on the default bus (whether or not a rule matched them)."""
+        return len(self.emitted)
+
+    @property
+    def events_delivered(self) -> int:
+        """Matched Forecast events handed to a target (duplicates count twice)."""
+        return sum(1 for d in self.deliveries_log if d.trigger == "event")
+
+    def event_deliveries(self, request_id: str | None = None) -> list[Delivery]:
+        """Event deliveries made so far, optionally only those whose input names ``request_id``."""
+        found = [d for d in self.deliveries_log if d.trigger == "event"]
+        if request_id is not None:
+            found = [d for d in found if _request_id_of(d.input) == request_id]
+        return found
+
+    def detection(
+        self, record: RequestRecord, statuses: tuple[str, ...] = ("ACTIVE", "CREATE_FAILED", "CREATE_STOPPED")
+    ) -> dict[str, Any] | None:
+        """Detection latency of an answered request: its job's last change to one of ``statuses``
+        before the answer was accepted, the arrival of that change's event at this request (if any),
+        and the answer. None when the request was not answered or no such change happened."""
+        if record.response is None:
+            return None
+        job = record.physical_id
+        answered = record.response.at
+        changes = [c for c in self.forecast.changes_of(job) if c.status in statuses and c.at <= answered]
+        if not changes:
+            return None
+        change = changes[-1]
+        ids = {e.body["id"] for e in self.emitted if e.change == change}
+        arrivals = sorted(d.at for d in self.event_deliveries(record.request_id) if d.event_id in ids)
+        return {
+            "status": change.status,
+            "changed_at": change.at,
+            "answered_at": answered,
+            "latency": answered - change.at,
+            "event_arrived_at": arrivals[0] if arrivals else None,
+            "after_event": answered - arrivals[0] if arrivals else None,
+        }
 
     def advance(self, seconds: float) -> None:
         """Let time pass (rules keep firing, invocations keep running) without waiting for anything."""
@@ -656,13 +856,27 @@ class LocalCloud:
         self.template_permissions.clear()
         self._policy_cache.clear()
         self.exact_schedule = False
-        # Deterministic per test, different between tests.
+        self.slowness.clear()
+        self.function_memory.clear()
+        self.emitted.clear()
+        self.deliveries_log.clear()
+        self._rule_configs.clear()
+        self.event_delay = EVENT_DELAY_DEFAULT
+        self.event_loss = 0.0
+        self.event_duplicates = 0.0
+        self.event_late = None
+        self.rule_grace = RULE_GRACE_DEFAULT
+        # Deterministic per test, different between tests. Events draw from their own generator, so
+        # the schedule's jitter does not depend on how many events a test sees.
         test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
         self.rng = random.Random(zlib.crc32(test.encode()))
+        self.event_rng = random.Random(zlib.crc32(b"events " + test.encode()))
+        self.forecast.event_shape = self.event_rng.choice(ALL_SHAPES)  # the body's shape is unknown: vary it
         self._t0 = self.clock.now()
 
-    def ensure_function(self, name: str, timeout: float) -> None:
+    def ensure_function(self, name: str, timeout: float, memory_mb: int = 128) -> None:
         """moto needs the function to exist before crhelper can add permissions to it."""
+        self.function_memory[name] = memory_mb
         if name in self.functions:
             return
         try:
@@ -697,10 +911,21 @@ class LocalCloud:
     def end_test(self) -> None:
         self.clock.abandon_all()
 
-    def invoke(self, record: RequestRecord, event: dict[str, Any], function_arn: str, scheduled: float, rule: str = "") -> None:
+    def invoke(
+        self,
+        record: RequestRecord,
+        event: dict[str, Any],
+        function_arn: str,
+        scheduled: float,
+        rule: str = "",
+        *,
+        trigger: str = "cloudformation",
+        event_id: str = "",
+    ) -> None:
         """Run one invocation in its own thread; return once it has finished or is waiting in virtual time."""
         record.running += 1
-        invocation = Invocation(scheduled, self.clock.now(), from_rule=rule)
+        memory = self.function_memory.get(function_arn.split(":")[-1], 128)
+        invocation = Invocation(scheduled, self.clock.now(), from_rule=rule, trigger=trigger, event_id=event_id, memory_mb=memory)
         record.invocations.append(invocation)
         self.clock.enlist()
         thread = threading.Thread(
@@ -778,8 +1003,11 @@ class LocalCloud:
             self._periods[name] = (0, self._firing_time(name, 0))
         return self._periods[name][1]
 
+    def _scheduled_rules(self) -> list[str]:
+        return [name for name, rule in self._rules_cache.items() if rule.get("ScheduleExpression")]
+
     def _fire_due_rules(self, now: float) -> None:
-        for name in list(self._rules_cache):
+        for name in self._scheduled_rules():
             while (fire_at := self._next_firing(name)) <= now:
                 index = self._periods[name][0]
                 self._periods[name] = (index + 1, self._firing_time(name, index + 1))
@@ -791,18 +1019,83 @@ class LocalCloud:
                     self._check_rule(name, self._rules_cache[name]["Arn"], target)
                     delay = 0.0 if self.exact_schedule else self.rng.uniform(0.0, DELIVERY_DELAY_MAX)
                     self._seq += 1
-                    self._deliveries.append((fire_at + delay, self._seq, name, target["Arn"], target.get("Input", "{}"), fire_at))
+                    text = target.get("Input", "{}")
+                    self._deliveries.append(Delivery(fire_at + delay, self._seq, name, target["Arn"], text, fire_at, "schedule"))
+        self._deliveries.sort()
+
+    def _pattern_at(self, name: str, moment: float) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(the rule's EventPattern in force at ``moment``, the newest one even if not in force yet)."""
+        configs = self._rule_configs.get(name)
+        if configs is None:  # a rule the hooks did not see being made: moto's pattern, in force
+            text = self._rules_cache.get(name, {}).get("EventPattern")
+            pattern = json.loads(text) if text else None
+            return pattern, pattern
+        in_force = [p for since, p in configs if since <= moment]
+        return (in_force[-1] if in_force else None), configs[-1][1]
+
+    def _emit_events(self, now: float) -> None:
+        """Forecast's status changes up to now become events on the default bus; each is matched,
+        at its own moment, against the rules in force then, and handed to their targets later."""
+        for change in self.forecast.take_changes(now):
+            event_id = str(uuid.UUID(int=self.event_rng.getrandbits(128), version=4))
+            body = change.event(self.forecast.event_shape, ACCOUNT, REGION, event_id)
+            emitted = EmittedEvent(change, body)
+            self.emitted.append(emitted)
+            for name, rule in list(self._rules_cache.items()):
+                if rule.get("State", "ENABLED") != "ENABLED":
+                    continue
+                in_force, newest = self._pattern_at(name, change.at)
+                try:
+                    if in_force is None or not matches(in_force, body):
+                        if newest is not None and newest is not in_force and matches(newest, body):
+                            emitted.unmatched_new.append(name)
+                        continue
+                except PatternError as error:
+                    self.violations.append(f"rule {name}: EventPattern {error}")
+                    continue
+                emitted.matched.append(name)
+                try:  # the target as it is when the event matched
+                    targets = self.events.list_targets_by_rule(Rule=name).get("Targets", [])
+                except ClientError:
+                    targets = []
+                for target in targets:
+                    self._check_rule(name, rule["Arn"], target)
+                    if self.event_rng.random() < self.event_loss:
+                        emitted.lost += 1
+                        continue
+                    delay = self.event_rng.uniform(*self.event_delay)
+                    if self.event_late is not None:
+                        delay += 60.0 * self.event_rng.uniform(*self.event_late)
+                    text = target["Input"] if "Input" in target else json.dumps(body)
+                    copies = 2 if self.event_rng.random() < self.event_duplicates else 1
+                    at = max(change.at + delay, now)  # a change the driver saw late (see run) is delivered at once
+                    for index in range(copies):
+                        self._seq += 1
+                        delivery = Delivery(at, self._seq, name, target["Arn"], text, change.at, "event", event_id, index)
+                        emitted.deliveries.append(delivery)
+                        self._deliveries.append(delivery)
+                        at += self.event_rng.uniform(0.0, DUPLICATE_LAG_MAX)
         self._deliveries.sort()
 
     def _deliver_due_events(self, now: float) -> None:
-        while self._deliveries and self._deliveries[0][0] <= now:
-            _, _, name, target_arn, text, fired = self._deliveries.pop(0)
-            event = json.loads(text)
+        while self._deliveries and self._deliveries[0].at <= now:
+            delivery = self._deliveries.pop(0)
+            self.deliveries_log.append(delivery)
+            event = json.loads(delivery.input)
             owner = next((r for r in self.all_requests if r.request_id == event.get("RequestId")), None)
             if owner is None:
-                self.violations.append(f"rule {name} polls an unknown request")
+                self.violations.append(f"rule {delivery.rule} polls an unknown request")
                 continue
-            self.invoke(owner, event, target_arn, fired, rule=name)  # already sent: a deleted rule does not recall it
+            # already sent: a deleted rule does not recall it
+            self.invoke(
+                owner,
+                event,
+                delivery.target_arn,
+                delivery.fired,
+                rule=delivery.rule,
+                trigger=delivery.trigger,
+                event_id=delivery.event_id,
+            )
 
     def _check_rule(self, name: str, arn: str, target: dict[str, Any]) -> None:
         if len(name) > 64:
@@ -847,14 +1140,21 @@ class LocalCloud:
                 return
             if self._dirty:
                 self._refresh_rules()
+            # Changes on Forecast's own timeline (ACTIVE, CREATE_FAILED, CREATE_STOPPED, the end of a
+            # deletion) are seen at their moment: the driver wakes for them. Changes the handler causes
+            # (Create, StopResource, Delete) are seen at the next step, at most DRIVER_STEP later.
+            self._emit_events(now)
             self._fire_due_rules(now)
             self._deliver_due_events(now)
             running = any(r.running for r in self.all_requests)
             if not wait_for_horizon and not pending and not running and not self._deliveries:
                 return
             wakes = [now + DRIVER_STEP] if running or self._dirty else []
-            wakes += [self._next_firing(name) for name in self._rules_cache]
-            wakes += [d[0] for d in self._deliveries[:1]]
+            wakes += [self._next_firing(name) for name in self._scheduled_rules()]
+            wakes += [d.at for d in self._deliveries[:1]]
+            next_change = self.forecast.next_change_after(now)
+            if next_change is not None:
+                wakes.append(next_change)
             wakes += [r.deadline for r in pending.values()]
             if horizon is not None:
                 wakes.append(horizon)
@@ -889,19 +1189,21 @@ class LocalCloud:
                         count += 1
         return count
 
+    def look_only_invocations(self) -> int:
+        """Invocations that only looked (DescribeRule, ListTargetsByRule) and left."""
+        return sum(1 for r in self.all_requests for i in r.invocations if not i.did_work)
+
     def _invocation_problems(self, record: RequestRecord) -> list[str]:
         problems = []
-        now = self.clock.now()
         name = f"{record.logical_id} {record.request_type}"
         invocations = record.invocations
-        for i, a in enumerate(invocations):
-            for b in invocations[i + 1 :]:
-                if a.did_work and b.did_work and a.start < b.until(now) and b.start < a.until(now):
-                    problems.append(
-                        f"{name}: two working invocations overlap "
-                        f"({a.start - self._t0:.0f}-{a.until(now) - self._t0:.0f} s and "
-                        f"{b.start - self._t0:.0f}-{b.until(now) - self._t0:.0f} s)"
-                    )
+        for a, b in working_overlaps(invocations):
+            (a1, _), (a2, _) = a.work_period()  # type: ignore[misc]
+            (b1, _), (b2, _) = b.work_period()  # type: ignore[misc]
+            problems.append(
+                f"{name}: two invocations work at once ({a.trigger} working {a1 - self._t0:.1f}-{a2 - self._t0:.1f} s, "
+                f"{b.trigger} working {b1 - self._t0:.1f}-{b2 - self._t0:.1f} s)"
+            )
         accepted = self.receiver.store.accepted(record.request_id)
         first = accepted[0] if accepted else None
         sender = None
@@ -990,7 +1292,11 @@ class LocalStack:
         for logical_id, resource in template["Resources"].items():
             if resource["Type"] == "AWS::Lambda::Function":
                 function_name = self._function_name(logical_id)
-                self.bed.ensure_function(function_name, float(resource["Properties"].get("Timeout", 3)))
+                self.bed.ensure_function(
+                    function_name,
+                    float(resource["Properties"].get("Timeout", 3)),
+                    int(resource["Properties"].get("MemorySize", 128)),
+                )
                 role = self.resolve(resource["Properties"]["Role"], template)
                 self.bed.function_roles[function_name] = str(role).rsplit("/", 1)[-1]
                 self.bed.function_role_arns[function_name] = str(role)
@@ -1361,6 +1667,26 @@ class LocalStack:
             self.physical_ids = {}
             self.bed.unregister_stack(self)
         return StackResult(self.status, records)
+
+
+def working_overlaps(invocations: list[Invocation]) -> list[tuple[Invocation, Invocation]]:
+    """Pairs of invocations of one request whose work periods (``Invocation.work_period``) intersect.
+    An invocation that waits without calls while another works, and works after it, is no overlap."""
+    found = []
+    periods = [(inv, inv.work_period()) for inv in invocations]
+    for i, (a, pa) in enumerate(periods):
+        for b, pb in periods[i + 1 :]:
+            if pa is not None and pb is not None and pa[0] < pb[1] and pb[0] < pa[1]:
+                found.append((a, b))
+    return found
+
+
+def _request_id_of(text: str) -> str:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return ""
+    return str(value.get("RequestId", "")) if isinstance(value, dict) else ""
 
 
 def _list(value: Any) -> list[Any]:

@@ -16,6 +16,12 @@ Defaults follow the API reference, the harsh reading where it leaves room:
   job with ``Outcome(delete_fails=True)``; it then stays DELETE_FAILED, with a Message.
 - A stopped job keeps its name (StopResource:
   https://docs.aws.amazon.com/forecast/latest/dg/API_StopResource.html; it cannot be resumed).
+- Every status change is also a state-change event for EventBridge (source ``aws.forecast``,
+  best effort; FACTS.md "EventBridge"). No example of the real body is published, so its shape is
+  a knob (``EventShape``): either documented detail-type, the job ARN in ``resources`` or only in
+  the detail (``ForecastExportJobArn`` or ``ResourceArn``), ``Status`` or ``status``. Statuses are
+  computed lazily from each job's timeline; ``take_changes`` replays the timeline to find the
+  moments of change, which the driver turns into events.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from __future__ import annotations
 import json
 import re
 import threading
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -37,6 +45,56 @@ STOP_SECONDS = 20.0
 DELETE_PENDING_SECONDS = 5.0
 DELETE_SECONDS = 30.0
 CONCURRENT_CREATIONS = 3
+# The Forecast developer guide names the first; the EventBridge reference lists the second.
+EXPORT_DETAIL_TYPES = ("Forecast Forecast Export Job State Change", "Forecast Export Job State Change")
+ARN_PLACES = ("resources", "ForecastExportJobArn", "ResourceArn")
+GONE = "DELETED"  # not a status DescribeForecastExportJob returns (the job is then not found): a guess for the event
+
+
+@dataclass(frozen=True)
+class EventShape:
+    """How the (unpublished) body of Forecast's state-change event looks in this test."""
+
+    detail_type: str = EXPORT_DETAIL_TYPES[0]
+    arn_in: str = "resources"  # "resources" (and not in the detail), or the detail key that holds it
+    status_key: str = "Status"  # or "status"
+
+    def __post_init__(self) -> None:
+        assert self.detail_type in EXPORT_DETAIL_TYPES, self.detail_type
+        assert self.arn_in in ARN_PLACES, self.arn_in
+        assert self.status_key in ("Status", "status"), self.status_key
+
+
+ALL_SHAPES = [EventShape(d, a, k) for d in EXPORT_DETAIL_TYPES for a in ARN_PLACES for k in ("Status", "status")]
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One moment an export job changed status (``status`` GONE once the deletion finished)."""
+
+    at: float
+    arn: str
+    status: str
+    previous: str | None
+
+    def event(self, shape: EventShape, account: str, region: str, event_id: str | None = None) -> dict[str, object]:
+        detail: dict[str, object] = {
+            "ForecastExportJobName": self.arn.rsplit("/", 1)[-1],
+            shape.status_key: self.status,
+        }
+        if shape.arn_in != "resources":
+            detail[shape.arn_in] = self.arn
+        return {
+            "version": "0",
+            "id": event_id or str(uuid.uuid4()),
+            "detail-type": shape.detail_type,
+            "source": "aws.forecast",
+            "account": account,
+            "time": datetime.fromtimestamp(self.at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": region,
+            "resources": [self.arn] if shape.arn_in == "resources" else [],
+            "detail": detail,
+        }
 
 
 @dataclass(frozen=True)
@@ -64,12 +122,13 @@ class FakeJob:
     delete_at: float | None = None
 
     def status(self, now: float) -> str | None:
-        """The status at ``now``; None once the job is gone."""
-        if self.delete_at is not None:
+        """The status at ``now``; None once the job is gone. A stop or deletion counts from its moment
+        on, so the timeline can be replayed for moments before it (``breakpoints``)."""
+        if self.delete_at is not None and now >= self.delete_at:
             if now >= self.delete_at + DELETE_SECONDS:
                 return "DELETE_FAILED" if self.outcome.delete_fails else None
             return "DELETE_PENDING" if now < self.delete_at + DELETE_PENDING_SECONDS else "DELETE_IN_PROGRESS"
-        if self.stop_at is not None:
+        if self.stop_at is not None and now >= self.stop_at:
             return "CREATE_STOPPING" if now < self.stop_at + STOP_SECONDS else "CREATE_STOPPED"
         elapsed = now - self.created_at
         if elapsed < PENDING_SECONDS:
@@ -77,6 +136,21 @@ class FakeJob:
         if self.outcome.kind == "never" or elapsed < self.outcome.seconds:
             return "CREATE_IN_PROGRESS"
         return "ACTIVE" if self.outcome.kind == "active" else "CREATE_FAILED"
+
+    def breakpoints(self) -> list[tuple[float, str]]:
+        """Every moment the status may change, from the job's timeline, each with what happens then."""
+        moments = [(self.created_at, "created"), (self.created_at + PENDING_SECONDS, "started")]
+        if self.outcome.kind != "never":
+            moments.append((self.created_at + max(self.outcome.seconds, PENDING_SECONDS), "finished"))
+        if self.stop_at is not None:
+            moments += [(self.stop_at, "stop"), (self.stop_at + STOP_SECONDS, "stopped")]
+        if self.delete_at is not None:
+            moments += [
+                (self.delete_at, "delete"),
+                (self.delete_at + DELETE_PENDING_SECONDS, "deleting"),
+                (self.delete_at + DELETE_SECONDS, "deleted"),
+            ]
+        return sorted(moments)
 
     def finished_at(self) -> float | None:
         """When the job reached ACTIVE or CREATE_FAILED (virtual time), if it does."""
@@ -113,9 +187,50 @@ class FakeForecast:
     calls: list[Call] = field(default_factory=list)
     faults: list[tuple[str, str, int, int]] = field(default_factory=list)  # operation, code, status, times
     lock: threading.RLock = field(default_factory=threading.RLock)
+    event_shape: EventShape = field(default_factory=EventShape)  # the driver picks one per test
+    changes: list[StatusChange] = field(default_factory=list)  # every status change found so far, in order
+    _watch: dict[str, tuple[str | None, set[tuple[float, str]]]] = field(
+        default_factory=dict
+    )  # arn -> (last status, breakpoints looked at)
 
     def __post_init__(self) -> None:
         self._model = botocore.session.get_session().get_service_model("forecast")
+
+    # --- state changes (the source of Forecast's EventBridge events) ---------------------------------
+
+    def take_changes(self, until: float) -> list[StatusChange]:
+        """Status changes of every job up to ``until`` not taken before, each at its own moment.
+
+        Each breakpoint of a job's timeline is looked at once: one added at an instant already
+        looked at (a Delete at the very moment of the last look) is still found."""
+        found: list[StatusChange] = []
+        with self.lock:
+            for arn, job in self.jobs.items():
+                last, seen = self._watch.get(arn, (None, set()))
+                for point in job.breakpoints():
+                    moment = point[0]
+                    if moment <= until and point not in seen:
+                        seen.add(point)
+                        # Just after the moment: created_at + seconds - created_at may round below seconds.
+                        status = job.status(moment + 1e-6) or GONE
+                        if status != last:
+                            found.append(StatusChange(moment, arn, status, last))
+                            last = status
+                self._watch[arn] = (last, seen)
+            for arn in [a for a in self._watch if a not in self.jobs]:
+                del self._watch[arn]  # removed by a test: no event
+            found.sort(key=lambda c: (c.at, c.arn))
+            self.changes += found
+        return found
+
+    def next_change_after(self, moment: float) -> float | None:
+        """The earliest moment after ``moment`` at which some job may change status."""
+        with self.lock:
+            later = [t for job in self.jobs.values() for t, _ in job.breakpoints() if t > moment]
+        return min(later) if later else None
+
+    def changes_of(self, arn: str) -> list[StatusChange]:
+        return [c for c in self.changes if c.arn == arn]
 
     # --- scripting --------------------------------------------------------------------------
 
@@ -129,6 +244,9 @@ class FakeForecast:
             self.stopped_deletable = False
             self.delete_failed_deletable = False
             self.concurrent_creations = CONCURRENT_CREATIONS
+            self.event_shape = EventShape()
+            self.changes.clear()
+            self._watch.clear()
 
     def fail_next(self, operation: str, code: str = "ThrottlingException", status: int = 400, times: int = 1) -> None:
         self.faults.append((operation, code, status, times))
@@ -172,6 +290,10 @@ class FakeForecast:
                 created_at=self.clock.now() - created_ago,
                 outcome=outcome or Outcome(),
             )
+            if created_ago:  # its earlier changes happened before the test: no events for them
+                job = self.jobs[arn]
+                now = self.clock.now()
+                self._watch[arn] = (job.status(now), {p for p in job.breakpoints() if p[0] <= now})
         return arn
 
     def fail_deletion(self, arn: str, message: str = "Internal error while deleting the export job") -> None:
