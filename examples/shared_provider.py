@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A platform team deploys the handler once; team stacks (or plain templates) use it.
 
-The provider stack exports ForecastExportProvider-ServiceToken and ForecastExportProvider-RoleName;
+The provider stack exports ForecastExportProvider-ServiceToken and ForecastExportProvider-RoleArn;
 examples/plain-cloudformation.yaml shows a template that uses them without CDK.
 """
 

@@ -191,7 +191,7 @@ def test_one_permission_lets_only_this_handlers_rules_invoke_it(template: Templa
 def test_custom_resource_waits_for_every_permission_it_needs(template: Template) -> None:
     depends_on = _custom(template, "encrypted_daily")["DependsOn"]
     for needed in (
-        "ForecastExportHandlerExportPermissions",
+        "ForecastExportAccess",  # the access role's policy holding this export's permissions
         "ForecastExportHandlerFunctionPollingRulesMayInvoke",
         "EncryptedOwnBucketPolicy",
     ):

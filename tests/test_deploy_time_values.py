@@ -10,6 +10,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from cdk_forecast_export import ForecastExport, ForecastExportValidationError
@@ -32,6 +33,7 @@ ACCEPTED: dict[str, tuple[Prop, str]] = {
     "role_path": (lambda stack, value: value, "AWS::IAM::Role"),
     # The handler's permissions no longer depend on the name (naming.py): checked at deploy time (at most 50).
     "export_job_name": (lambda stack, value: value, "Custom::ForecastExportJob"),
+    "role": (lambda stack, value: iam.Role.from_role_arn(stack, "Imported", value), "Custom::ForecastExportJob"),
 }
 # prop -> (how to pass the parameter, what the message says)
 REFUSED: dict[str, tuple[Prop, str]] = {

@@ -1,8 +1,9 @@
 """Every AWS call the handler makes is allowed by the synthesized policies, and nothing more is.
 
-The calls are recorded (botocore's before-call hook, handler threads only) while the every-prop
-stack (three exports: own and passed-in buckets, with and without a KMS key) runs through the
-lifecycle, then evaluated against the handler role's policies as synthesized.
+The calls are recorded (botocore's before-call hook, handler threads only) with the role whose
+credentials signed each one, while the every-prop stack (three exports: own and passed-in buckets,
+with and without a KMS key) runs through the lifecycle, then evaluated against that role's
+policies as synthesized.
 """
 
 from __future__ import annotations
@@ -17,21 +18,6 @@ from tests.support.forecast_fake import Outcome
 from tests.support.iam_eval import PolicySet
 
 STACK = "EveryProp"
-
-
-def handler_role_policies(*stacks: LocalStack) -> PolicySet:
-    """Every statement attached, in any of the stacks, to the handler's role (defined in the first)."""
-    home = stacks[0]
-    function = next(r for r in home.template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
-    role_name = home.resolve({"Ref": function["Properties"]["Role"]["Fn::GetAtt"][0]})
-    statements: list[dict[str, Any]] = []
-    for stack in stacks:
-        for resource in stack.template["Resources"].values():
-            if resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-                continue
-            if role_name in [stack.resolve(role) for role in resource["Properties"].get("Roles", [])]:
-                statements += stack.resolve(resource["Properties"]["PolicyDocument"])["Statement"]
-    return PolicySet(statements)
 
 
 def role_policies(role_arn: str, *stacks: LocalStack) -> PolicySet:
@@ -91,9 +77,14 @@ def exercised(cloud: LocalCloud, every_prop_template: dict[str, Any]) -> LocalSt
     return stack
 
 
+def _signed_by(cloud: LocalCloud, role_fragment: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(call, params) for role, call, params in cloud.signed_calls if role_fragment in role]
+
+
 def test_every_call_the_handler_makes_is_allowed(cloud: LocalCloud, exercised: LocalStack) -> None:
-    policies = handler_role_policies(exercised)
-    operations = {call for call, _ in cloud.aws_calls}
+    """Each call is checked against the role whose credentials signed it: Forecast calls against the
+    stack's access role (the handler assumes it), EventBridge and STS calls against the handler's own."""
+    operations = {call for _, call, _ in cloud.signed_calls}
     for needed in (
         "forecast:CreateForecastExportJob",
         "forecast:DescribeForecastExportJob",
@@ -106,29 +97,35 @@ def test_every_call_the_handler_makes_is_allowed(cloud: LocalCloud, exercised: L
         "events:RemoveTargets",
         "events:DeleteRule",
         "events:ListTargetsByRule",
+        "sts:AssumeRole",
     ):
         assert needed in operations, f"the scenario never exercised {needed}"
     denied = [
-        (action, resource, context)
-        for call, params in cloud.aws_calls
+        (role, action, resource)
+        for role, call, params in cloud.signed_calls
         for action, resource, context in required_permissions(call, params)
-        if not policies.allows(action, resource, context)
+        if not role_policies(role, exercised).allows(action, resource, context)
     ]
-    assert denied == []
-    assert any(a == "kms:GenerateDataKey" for call, p in cloud.aws_calls for a, _, _ in required_permissions(call, p))
+    assert denied == [] and cloud.denied == []
+    forecast_signers = {role for role, call, _ in cloud.signed_calls if call.startswith("forecast:")}
+    assert forecast_signers and all("/cdk-forecast-export/" in role for role in forecast_signers)  # never the handler's own
+    assert any(a == "kms:GenerateDataKey" for _, c, p in cloud.signed_calls for a, _, _ in required_permissions(c, p))
 
 
 def test_calls_outside_the_stacks_exports_are_denied(cloud: LocalCloud, exercised: LocalStack) -> None:
-    policies = handler_role_policies(exercised)
+    (access_role,) = {role for role, call, _ in cloud.signed_calls if call.startswith("forecast:")}
+    (handler_role,) = set(cloud.function_role_arns.values())
+    access, handler = role_policies(access_role, exercised), role_policies(handler_role, exercised)
     base = f"arn:aws:forecast:{REGION}:{ACCOUNT}"
-    own_job = next(p["ForecastExportJobArn"] for c, p in cloud.aws_calls if c == "forecast:DescribeForecastExportJob")
-    assert policies.allows("forecast:DescribeForecastExportJob", own_job)
+    own_job = next(p["ForecastExportJobArn"] for _, c, p in cloud.signed_calls if c == "forecast:DescribeForecastExportJob")
+    assert access.allows("forecast:DescribeForecastExportJob", own_job)
     own_role = next(
-        p["Destination"]["S3Config"]["RoleArn"] for c, p in cloud.aws_calls if c == "forecast:CreateForecastExportJob"
+        p["Destination"]["S3Config"]["RoleArn"] for _, c, p in cloud.signed_calls if c == "forecast:CreateForecastExportJob"
     )
+    owner = own_job.rsplit("_", 1)[-1][:8]
     outsiders = [
-        ("forecast:DescribeForecastExportJob", f"{base}:forecast-export-job/demand_forecast/someone_else_0a1b2c3d", {}),
-        ("forecast:DeleteForecastExportJob", f"{base}:forecast-export-job/other_forecast/Plain_0a1b2c3d", {}),
+        ("forecast:DescribeForecastExportJob", f"{base}:forecast-export-job/demand_forecast/someone_else_0a1b2c3dABCD", {}),
+        ("forecast:DeleteForecastExportJob", f"{base}:forecast-export-job/other_forecast/Plain_{owner}ABCDE", {}),
         ("forecast:CreateForecastExportJob", f"{base}:forecast/other_forecast", {}),
         ("forecast:CreateForecastExportJob", f"arn:aws:forecast:eu-west-1:{ACCOUNT}:forecast/demand_forecast", {}),
         ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/SomeOtherRole", {"iam:PassedToService": "forecast.amazonaws.com"}),
@@ -137,6 +134,10 @@ def test_calls_outside_the_stacks_exports_are_denied(cloud: LocalCloud, exercise
         ("events:PutRule", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/someone-elses-rule", {}),
         ("lambda:AddPermission", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:another-function", {}),
         ("forecast:ListForecastExportJobs", "*", {}),
+        ("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/AdminRole", {}),
     ]
-    allowed = [o for o in outsiders if policies.allows(*o)]
-    assert allowed == []
+    assert [o for o in outsiders if access.allows(*o)] == []
+    assert [o for o in outsiders if handler.allows(*o)] == []
+    # The handler's own role reaches Forecast only through an access role.
+    assert not handler.allows("forecast:DescribeForecastExportJob", own_job)
+    assert not handler.allows("forecast:CreateForecastExportJob", f"{base}:forecast/demand_forecast")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from cfnlint.api import ManualArgs, lint
 
 from tests.support import apps
 from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack
-from tests.test_least_privilege import handler_role_policies, required_permissions
+from tests.test_least_privilege import required_permissions, role_policies
 
 PLAIN = apps.REPO / "examples" / "plain-cloudformation.yaml"
 
@@ -46,10 +48,11 @@ def test_a_plain_cloudformation_template_runs_through_the_whole_lifecycle(
     assert stack.update(retagged).status == "UPDATE_COMPLETE"
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
-    policies = handler_role_policies(provider, stack)
-    denied = [n for call, params in cloud.aws_calls for n in required_permissions(call, params) if not policies.allows(*n)]
-    assert denied == []
-    other_job = f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast-export-job/demand_forecast/someone_else_0a1b2c3d"
+    assert cloud.denied == []  # every call allowed by the role that signed it, as the bed checked at the moment of the call
+    (access_role,) = {role for role, call, _ in cloud.signed_calls if call.startswith("forecast:")}
+    assert "/cdk-forecast-export/" in access_role and access_role.startswith(f"arn:aws:iam::{ACCOUNT}:role/")
+    policies = role_policies(access_role, stack)
+    other_job = f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast-export-job/demand_forecast/someone_else_0a1b2c3dABCD"
     assert not policies.allows("forecast:DeleteForecastExportJob", other_job)
 
 
@@ -61,11 +64,84 @@ def test_exports_in_another_stack_use_the_shared_provider_with_least_privilege(
     assert team.create().status == "CREATE_COMPLETE"
     assert team.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
-    policies = handler_role_policies(provider, team)
-    needed = [n for call, params in cloud.aws_calls for n in required_permissions(call, params)]
+    assert cloud.denied == []
+    (access_role,) = {role for role, call, _ in cloud.signed_calls if call.startswith("forecast:")}
+    needed = [n for role, call, params in cloud.signed_calls if role == access_role for n in required_permissions(call, params)]
     assert any(action == "kms:GenerateDataKey" for action, _, _ in needed)
+    policies = role_policies(access_role, team)
     assert [n for n in needed if not policies.allows(*n)] == []
     assert not policies.allows("forecast:CreateForecastExportJob", f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast/other_forecast")
+    # The provider's role itself holds no Forecast permission at all.
+    provider_role = role_policies(next(iter(cloud.function_role_arns.values())), provider, team)
+    assert not provider_role.allows(
+        "forecast:CreateForecastExportJob", f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast/demand_forecast"
+    )
+
+
+def _team(cloud: LocalCloud, template: dict[str, Any], name: str, provider: LocalStack) -> LocalStack:
+    return LocalStack(cloud, copy.deepcopy(template), name=name, exports=provider.exported_values())
+
+
+def _daily(stack: LocalStack) -> dict[str, Any]:
+    (logical_id,) = [k for k, v in stack.custom_resources().items() if v["Properties"]["ForecastExportJobName"] == "Daily"]
+    return dict(stack.template["Resources"][logical_id]["Properties"])
+
+
+@pytest.mark.parametrize("borrowed", ["access role", "forecast role", "key"])
+def test_a_team_cannot_act_with_another_teams_permissions_on_a_shared_provider(
+    cloud: LocalCloud, shared_assembly: dict[str, Any], borrowed: str
+) -> None:
+    """Team B's template names team A's access role, Forecast role or key: STS or IAM refuses, B's
+    export fails clearly, and nothing of A's is touched."""
+    provider = LocalStack(cloud, shared_assembly["SharedProvider"], name="SharedProvider")
+    team_a = _team(cloud, shared_assembly["TeamExports"], "TeamA", provider)
+    assert team_a.create().status == "CREATE_COMPLETE"
+    jobs_of_a = dict(cloud.forecast.live_jobs())
+    a_daily = team_a.resolve(_daily(team_a))
+    team_b = _team(cloud, shared_assembly["TeamExports"], "TeamB", provider)
+    (b_daily_id,) = [k for k, v in team_b.custom_resources().items() if v["Properties"]["ForecastExportJobName"] == "Daily"]
+    properties = team_b.template["Resources"][b_daily_id]["Properties"]
+    if borrowed == "access role":
+        properties["AccessRoleArn"] = a_daily["AccessRoleArn"]
+    elif borrowed == "forecast role":
+        properties["Destination"]["S3Config"]["RoleArn"] = a_daily["Destination"]["S3Config"]["RoleArn"]
+    else:
+        properties["Destination"]["S3Config"]["KMSKeyArn"] = a_daily["Destination"]["S3Config"]["KMSKeyArn"].replace(
+            a_daily["Destination"]["S3Config"]["KMSKeyArn"].rsplit("/", 1)[-1], "00000000-aaaa-bbbb-cccc-000000000000"
+        )
+    result = team_b.create()
+    assert result.status == "ROLLBACK_COMPLETE"
+    (failed,) = [r for r in result.by_type("Create") if r.logical_id == b_daily_id]
+    expected = {
+        "access role": "Could not assume the access role",
+        "forecast role": "AccessDenied",
+        "key": "AccessDenied",
+    }[borrowed]
+    assert expected in failed.reason, failed.reason
+    for arn, status in jobs_of_a.items():  # A's jobs are exactly as they were
+        assert cloud.forecast.live_jobs().get(arn) == status
+    assert not [
+        c for c in cloud.forecast.calls if c.operation == "CreateForecastExportJob" and "Daily_" in str(c.params) and not c.error
+    ][1:]
+    assert team_a.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_a_team_cannot_delete_another_teams_job_through_its_physical_id(
+    cloud: LocalCloud, shared_assembly: dict[str, Any]
+) -> None:
+    provider = LocalStack(cloud, shared_assembly["SharedProvider"], name="SharedProvider")
+    team_a = _team(cloud, shared_assembly["TeamExports"], "TeamA", provider)
+    assert team_a.create().status == "CREATE_COMPLETE"
+    jobs_of_a = dict(cloud.forecast.live_jobs())
+    team_b = _team(cloud, shared_assembly["TeamExports"], "TeamB", provider)
+    assert team_b.create().status == "CREATE_COMPLETE"
+    team_b.physical_ids = dict(team_a.physical_ids)  # B's resources now claim A's jobs
+    assert team_b.delete().status == "DELETE_COMPLETE"
+    assert {arn: s for arn, s in cloud.forecast.live_jobs().items() if arn in jobs_of_a} == jobs_of_a
+    assert team_a.delete().status == "DELETE_COMPLETE"
+    cloud.forecast.jobs = {k: v for k, v in cloud.forecast.jobs.items() if k in jobs_of_a}  # B's own jobs were left to it
+    cloud.check_invariants()
 
 
 def test_the_provider_stack_holds_the_only_handler_and_exports_its_token(shared_assembly: dict[str, Any]) -> None:
@@ -76,12 +152,31 @@ def test_the_provider_stack_holds_the_only_handler_and_exports_its_token(shared_
     outputs = shared_assembly["SharedProvider"]["Outputs"]
     # Its two named exports and nothing else: the team stack imports those, so CDK adds no exports of its own.
     assert sorted(o["Export"]["Name"] for o in outputs.values()) == [
-        "ForecastExportProvider-RoleName",
+        "ForecastExportProvider-RoleArn",
         "ForecastExportProvider-ServiceToken",
     ]
     provider.has_resource_properties("AWS::IAM::Role", {"Path": "/platform/"})
-    # The export's permissions live in the team's stack, attached to the provider's role.
-    team.has_resource_properties("AWS::IAM::ManagedPolicy", {"Roles": [{"Fn::ImportValue": "ForecastExportProvider-RoleName"}]})
+    # The exports' permissions live in the team's own access role, which trusts the provider's role only
+    # for sessions tagged with the team stack's ID. Nothing is attached to the provider's role.
+    team.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "Path": "/cdk-forecast-export/",
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": ["sts:AssumeRole", "sts:TagSession"],
+                        "Condition": {"StringEquals": {"aws:RequestTag/cdk-forecast-export:stack-id": {"Ref": "AWS::StackId"}}},
+                        "Effect": "Allow",
+                        "Principal": {"AWS": {"Fn::ImportValue": "ForecastExportProvider-RoleArn"}},
+                    }
+                ],
+                "Version": "2012-10-17",
+            },
+        },
+    )
+    for policy in team.find_resources("AWS::IAM::ManagedPolicy").values():
+        assert "ImportValue" not in json.dumps(policy["Properties"].get("Roles", []))
     team.has_resource_properties(
         "Custom::ForecastExportJob", {"ServiceToken": {"Fn::ImportValue": "ForecastExportProvider-ServiceToken"}}
     )
@@ -135,7 +230,7 @@ def test_the_team_stack_waits_for_the_provider_and_no_reference_warning_is_left(
     outputs = assembly.get_stack_by_name("Platform").template["Outputs"]
     team = assembly.get_stack_by_name("Team")
     assert "DemandPlatform-ServiceToken" in str(team.template)
-    assert sorted(o["Export"]["Name"] for o in outputs.values()) == ["DemandPlatform-RoleName", "DemandPlatform-ServiceToken"]
+    assert sorted(o["Export"]["Name"] for o in outputs.values()) == ["DemandPlatform-RoleArn", "DemandPlatform-ServiceToken"]
     assert "Platform" in [d.id for d in team.dependencies]  # CloudFormation deploys the provider's exports first
     messages = [m for s in assembly.stacks for m in s.messages]
     assert not [m for m in messages if "cross-stack" in str(m.entry.data) or "crossStack" in str(m.entry.data)]

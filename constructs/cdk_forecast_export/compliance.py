@@ -22,8 +22,15 @@ REASONS: dict[str, str] = {
         "under this export's prefix are readable."
     ),
     "export-job-wildcard": (
-        "The export job's name ends in a hash the handler computes at deploy time; the pattern admits only jobs "
-        "with this export's base name under this export's forecast."
+        "Export job names end in the stack's owner marker (the first 8 characters of the stack ID's UUID) and a "
+        "4-character key the handler computes at deploy time; the pattern admits only this stack's jobs, under any "
+        "forecast, so a job stays reachable after a rename, a forecast change or its export's removal until its "
+        "Delete is answered."
+    ),
+    "access-role-wildcard": (
+        "The handler assumes the access role of the stack that sent the request; those roles are created under the "
+        "/cdk-forecast-export/ path with generated names, and each one's trust policy accepts only a session "
+        "tagged with its own stack's ID."
     ),
     "polling-rule-wildcard": (
         "crhelper polls through one EventBridge rule per request; every rule name starts with this handler's own "

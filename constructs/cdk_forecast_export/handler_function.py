@@ -6,45 +6,31 @@ import hashlib
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 
-from ._lambda.forecast_export.naming import JOB_PATTERN_AFTER_OWNER, JOB_PATTERN_BEFORE_OWNER
+from .access import ACCESS_ROLE_PATH, ExportAccess
 from .bundling import LocalHandlerBundling
 from .compliance import CHECKOV_FUNCTION_SKIPS, acknowledge_wildcard_resource, skip_checkov
 from .handler_source import HANDLER_ENTRY, HANDLER_ROOT
 
 HANDLER_ID = "ForecastExportHandler"
-# A policy shard holds the statements of this many exports, so that no managed policy passes
-# IAM's 6,144-character limit however many exports a stack has.
-EXPORTS_PER_POLICY = 12
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 FUNCTION_TIMEOUT = cdk.Duration.seconds(90)
-
-FORECAST_JOB_ACTIONS = [
-    "forecast:DescribeForecastExportJob",
-    "forecast:DeleteForecastExportJob",
-    "forecast:StopResource",
-    "forecast:TagResource",
-    "forecast:UntagResource",
-    "forecast:ListTagsForResource",
-]
-
-
-def stack_owner_marker(stack: cdk.Stack) -> str:
-    """CloudFormation's own value of naming.owner_marker: the first group of the stack ID's UUID."""
-    return cdk.Fn.select(0, cdk.Fn.split("-", cdk.Fn.select(2, cdk.Fn.split("/", stack.stack_id))))
+# Lambda drops asynchronous events older than this: a cancelled request cannot wake up much later
+# (the handler watches for what a cancelled request might still create for this long plus its timeout).
+MAX_EVENT_AGE = cdk.Duration.seconds(60)
 
 
 class ForecastExportHandler(Construct):
     """The custom resource handler: one per stack, found again with ``ForecastExportHandler.of``.
 
-    Its role starts with only what crhelper's polling needs (its own log group, its own
-    EventBridge rules and its own Lambda permissions); each ForecastExport adds the Forecast,
-    PassRole and KMS permissions for its own forecast, job, role and key.
+    Its role holds only what the handler needs for itself: its own log group, its own EventBridge
+    rules, and assuming the access roles (``ExportAccess``) of the stacks whose exports it runs. The
+    Forecast, PassRole and KMS permissions live in each stack's access role, which the handler
+    assumes with a session tag naming the requesting stack.
     """
 
     @classmethod
@@ -63,10 +49,8 @@ class ForecastExportHandler(Construct):
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
         self.rule_prefix = "fcx-" + hashlib.sha256(self.node.path.encode()).hexdigest()[:8] + "-"
-        self._exports_per_holder: dict[str, int] = {}
-        self._stacks_with_job_statement: set[str] = set()
-        # Set by ForecastExportProvider: the export holding the role's name, which other stacks import.
-        self.role_name_export: str | None = None
+        # Set by ForecastExportProvider: the export holding the role's ARN, which other stacks import.
+        self.role_arn_export: str | None = None
 
         self.log_group = logs.LogGroup(
             self,
@@ -99,6 +83,17 @@ class ForecastExportHandler(Construct):
             )
         )
         acknowledge_wildcard_resource(self.role, own_rules, "polling-rule-wildcard")
+        access_roles = stack.format_arn(
+            service="iam", region="", resource="role", resource_name=f"{ACCESS_ROLE_PATH.strip('/')}/*"
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ActForRequestingStack",
+                actions=["sts:AssumeRole", "sts:TagSession"],
+                resources=[access_roles],
+            )
+        )
+        acknowledge_wildcard_resource(self.role, access_roles, "access-role-wildcard")
         skip_checkov(self.log_group.node.default_child, {"CKV_AWS_158": "log-group-kms"})  # type: ignore[arg-type]
         self.function = lambda_.Function(
             self,
@@ -115,6 +110,7 @@ class ForecastExportHandler(Construct):
             memory_size=128,
             timeout=FUNCTION_TIMEOUT,
             retry_attempts=0,
+            max_event_age=MAX_EVENT_AGE,
             role=self.role,
             log_group=self.log_group,
             environment={"POLL_RULE_PREFIX": self.rule_prefix},
@@ -138,68 +134,13 @@ class ForecastExportHandler(Construct):
     def service_token(self) -> str:
         return self.function.function_arn
 
-    def _policy_for_next_export(self, export: Construct) -> iam.ManagedPolicy:
-        """The managed policy (12 exports each) that holds this export's statements.
+    def role_arn_seen_from(self, stack: cdk.Stack) -> str:
+        """The handler role's ARN for a trust policy in ``stack``: a reference in its own stack, the
+        provider's named export elsewhere (no reference that CDK would export a second time)."""
+        if stack is cdk.Stack.of(self) or self.role_arn_export is None:
+            return self.role.role_arn
+        return cdk.Fn.import_value(self.role_arn_export)
 
-        It lives in the export's own stack: with a shared provider in another stack, the policy
-        names the export's forecast, role and key where they are defined, and is attached to the
-        provider's role there (no reference from the provider's stack back to the export's).
-        """
-        stack = cdk.Stack.of(export)
-        if stack is cdk.Stack.of(self):
-            holder: Construct = self
-        else:
-            holder_id = f"ForecastExportPermissions{cdk.Names.unique_id(self)}"
-            found = stack.node.try_find_child(holder_id)
-            holder = found if isinstance(found, Construct) else Construct(stack, holder_id)
-        shards = [c for c in holder.node.children if isinstance(c, iam.ManagedPolicy)]
-        count = self._exports_per_holder.get(holder.node.path, 0)
-        if count % EXPORTS_PER_POLICY == 0:
-            shards.append(iam.ManagedPolicy(holder, f"ExportPermissions{len(shards)}", roles=[self._role_seen_from(holder)]))
-        self._exports_per_holder[holder.node.path] = count + 1
-        return shards[-1]
-
-    def _grant_stack_jobs(self, stack: cdk.Stack, policy: iam.ManagedPolicy) -> None:
-        """Once per stack: the jobs of every export the stack has (or had).
-
-        Scoped by the stack's owner marker (the first 8 characters of its ID's UUID), which no
-        template change alters: a job made before a rename, a forecast change or the removal of its
-        export stays reachable until its Delete is answered (naming.py explains the names).
-        """
-        if stack.node.path in self._stacks_with_job_statement:
-            return
-        self._stacks_with_job_statement.add(stack.node.path)
-        jobs = stack.format_arn(
-            service="forecast",
-            resource="forecast-export-job",
-            resource_name=f"*/{JOB_PATTERN_BEFORE_OWNER}{stack_owner_marker(stack)}{JOB_PATTERN_AFTER_OWNER}",
-            arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
-        )
-        policy.add_statements(iam.PolicyStatement(actions=FORECAST_JOB_ACTIONS, resources=[jobs]))
-        acknowledge_wildcard_resource(policy, jobs, "export-job-wildcard")
-
-    def _role_seen_from(self, holder: Construct) -> iam.IRole:
-        """The role, or in another stack the role named by the provider's export (no reference CDK would export again)."""
-        if cdk.Stack.of(holder) is cdk.Stack.of(self) or self.role_name_export is None:
-            return self.role
-        found = holder.node.try_find_child("ProviderRole")
-        if found is not None:
-            return found  # type: ignore[return-value]
-        return iam.Role.from_role_name(holder, "ProviderRole", cdk.Fn.import_value(self.role_name_export))
-
-    def grant_export(self, export: Construct, *, forecast_arn: str, role: iam.IRole, key: kms.IKey | None) -> iam.ManagedPolicy:
-        """Allow the handler to run one export; returns the policy the custom resource must wait for."""
-        policy = self._policy_for_next_export(export)
-        self._grant_stack_jobs(cdk.Stack.of(export), policy)
-        policy.add_statements(
-            iam.PolicyStatement(actions=["forecast:CreateForecastExportJob"], resources=[forecast_arn]),
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "forecast.amazonaws.com"}},
-            ),
-        )
-        if key is not None:
-            # Forecast checks that the caller, too, may use the key.
-            policy.add_statements(iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]))
-        return policy
+    def access_for(self, stack: cdk.Stack) -> ExportAccess:
+        """The access role this handler assumes for ``stack``'s exports (created with the first export)."""
+        return ExportAccess.of(stack, self.node.path, self.role_arn_seen_from(stack))

@@ -15,8 +15,9 @@ DEFAULT_EXPORT_PREFIX = "ForecastExportProvider"
 class ForecastExportProvider(Construct):
     """Deploys the custom resource handler once, typically in a stack of its own per account and region.
 
-    It exports ``<export_prefix>-ServiceToken`` (the handler's ARN) and ``<export_prefix>-RoleName``
-    (its role, to which each export attaches a policy for its own forecast, job, role and key).
+    It exports ``<export_prefix>-ServiceToken`` (the handler's ARN) and ``<export_prefix>-RoleArn``
+    (its role: each stack's access role trusts it, bound to that stack by a session tag). Nothing is
+    attached to the provider's role, and its stack never changes when teams add exports.
     ``ForecastExport(..., provider=provider)`` uses it from any stack of the same app in the same account and
     region (through those exports); a plain CloudFormation template uses ``!ImportValue`` (see
     ``examples/plain-cloudformation.yaml``). Export names are unique per account and region: a second
@@ -28,16 +29,16 @@ class ForecastExportProvider(Construct):
     ) -> None:
         """
         :param export_prefix: prefix of the CloudFormation export names (``<prefix>-ServiceToken``,
-            ``<prefix>-RoleName``); unique per account and region. Default ``ForecastExportProvider``.
+            ``<prefix>-RoleArn``); unique per account and region. Default ``ForecastExportProvider``.
         :param role_path: IAM path of the handler's role. Default ``/``.
         """
         super().__init__(scope, id_)
         self._refuse_a_second_provider_with(export_prefix)
         self.export_prefix = export_prefix
         self.handler = ForecastExportHandler(self, "Handler", role_path=role_path)
-        # Exports in other stacks attach their permissions to the role through this named export, not through a
+        # Access roles in other stacks trust the handler's role through this named export, not through a
         # reference CDK would export a second time (see ForecastExport).
-        self.handler.role_name_export = self.role_name_export
+        self.handler.role_arn_export = self.role_arn_export
         cdk.CfnOutput(
             self,
             "ServiceToken",
@@ -47,10 +48,10 @@ class ForecastExportProvider(Construct):
         )
         cdk.CfnOutput(
             self,
-            "RoleName",
-            value=self.handler.role.role_name,
-            export_name=f"{export_prefix}-RoleName",
-            description="Attach each export's permissions to this role",
+            "RoleArn",
+            value=self.handler.role.role_arn,
+            export_name=f"{export_prefix}-RoleArn",
+            description="The handler's role: each stack's access role trusts it for that stack only",
         )
 
     @property
@@ -63,8 +64,8 @@ class ForecastExportProvider(Construct):
         return f"{self.export_prefix}-ServiceToken"
 
     @property
-    def role_name_export(self) -> str:
-        return f"{self.export_prefix}-RoleName"
+    def role_arn_export(self) -> str:
+        return f"{self.export_prefix}-RoleArn"
 
     def _refuse_a_second_provider_with(self, export_prefix: str) -> None:
         """CloudFormation export names are unique per account and region: a second provider with the same prefix

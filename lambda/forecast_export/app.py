@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 
 from .clock import Clock, SystemClock
-from .errors import InvalidProperties, TransientError
+from .errors import ExportFailed, InvalidProperties, TransientError
 from .jobs import ForecastJobs
 from .lifecycle import Lifecycle, PollState
 from .naming import JobIdentity
@@ -30,6 +30,7 @@ from .resource import (
     ForecastExportResource,
 )
 from .responses import request_time
+from .sessions import Sessions
 from .spec import ExportSpec, parse_spec
 
 if TYPE_CHECKING:
@@ -42,26 +43,44 @@ logger = logging.getLogger(__name__)
 CLIENT_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
 
 
+ACCESS_ROLE = "AccessRole"  # Data key: the access role of the requesting stack (kept between looks)
+
+
 @dataclass
 class Runtime:
     """What the handler talks to. Tests replace the clock with a virtual one."""
 
     clock: Clock = field(default_factory=SystemClock)
-    _forecast: Any = None
     _events: Any = None
+    _sts: Any = None
+    sessions: Sessions = field(init=False)
 
-    def forecast(self) -> ForecastServiceClient:
-        if self._forecast is None:
-            self._forecast = boto3.client("forecast", config=CLIENT_CONFIG)
-        return self._forecast  # type: ignore[no-any-return]
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self._sts_client, self._forecast_client, lambda: self.clock)
+
+    def _sts_client(self) -> Any:
+        if self._sts is None:
+            self._sts = boto3.client("sts", config=CLIENT_CONFIG)
+        return self._sts
+
+    @staticmethod
+    def _forecast_client(credentials: dict[str, str]) -> ForecastServiceClient:
+        return boto3.Session(**credentials).client("forecast", config=CLIENT_CONFIG)  # type: ignore[no-any-return]
 
     def events(self) -> Any:
         if self._events is None:
             self._events = boto3.client("events", config=CLIENT_CONFIG)
         return self._events
 
+    def forecast(self) -> ForecastServiceClient:
+        """Forecast as the requesting stack's access role (never as the handler's own role)."""
+        role = str(helper.Data.get(ACCESS_ROLE, ""))
+        if not role:
+            raise ExportFailed("The request has no AccessRoleArn: the handler acts only through the stack's access role")
+        return self.sessions.forecast(role, helper.StackId, helper.LogicalResourceId, helper.budget)  # type: ignore[no-any-return]
+
     def lifecycle(self) -> Lifecycle:
-        return Lifecycle(ForecastJobs(self.forecast(), helper.budget), self.clock)
+        return Lifecycle(ForecastJobs(self.forecast, helper.budget), self.clock)
 
 
 RUNTIME = Runtime()
@@ -96,6 +115,7 @@ def _plan(state: PollState, spec: ExportSpec | None, identity: JobIdentity | Non
     helper.Data.update(state.to_data())
     helper.Data[POLL_WITHIN_INVOCATION] = spec.fast_polling if spec is not None else True
     helper.Data[CLAIM_KEY] = identity.settings_key() if identity is not None else ""
+    helper.Data[ACCESS_ROLE] = spec.access_role_arn if spec is not None else ""
     return ""  # the answer comes from the looks that follow
 
 

@@ -47,14 +47,14 @@ class JobView:
 
 
 class ForecastJobs:
-    """The export job operations the lifecycle needs, on one Forecast client."""
+    """The export job operations the lifecycle needs, on one Forecast client (made on first use)."""
 
-    def __init__(self, client: ForecastServiceClient, budget: Budget) -> None:
-        self._client = client
+    def __init__(self, client_of: Callable[[], ForecastServiceClient], budget: Budget) -> None:
+        self._client_of = client_of
         self._budget = budget
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        method: Callable[..., dict[str, Any]] = getattr(self._client, operation)
+        method: Callable[..., dict[str, Any]] = getattr(self._client_of(), operation)
         try:
             return call_with_retries(operation, lambda: method(**kwargs), self._budget)
         except ClientError as error:

@@ -159,6 +159,7 @@ class PollState:
     watch_until: float = 0.0
     skip: str = ""  # a job name the next attempt must not take (the old job, when the names collide)
     physical_id: str = ""  # the answer on success
+    made_job: bool = False  # a job was created or adopted: a failed Create names it, so the rollback finds it
     failure: str = ""  # set once the request has failed and its jobs are being cleaned up
     notes: list[str] = field(default_factory=list)
 
@@ -353,6 +354,7 @@ class Lifecycle:
                 )
             if job.status.can_become_active:
                 logger.info("Adopting export job %s (%s)", job.arn, job.status.value)
+                state.made_job = True
                 state.phase = Phase.WAIT.value
                 self._step_wait(state, job)
                 return
@@ -384,6 +386,7 @@ class Lifecycle:
         except ForecastError as error:
             raise ExportFailed(f"CreateForecastExportJob refused {state.job_name}: {error.code}: {error.message}") from error
         logger.info("Created export job %s", state.job_arn)
+        state.made_job = True
         state.phase = Phase.WAIT.value
 
     def _step_wait(self, state: PollState, job: JobView | None = None) -> None:

@@ -265,11 +265,9 @@ class ForecastExportResource(CfnResource):
         if self.Status == "SUCCESS":
             physical = str(self.PhysicalResourceId)
         else:
-            physical = (
-                self._event.get("PhysicalResourceId")
-                or state.get("physical_id")
-                or f"{self.LogicalResourceId[:200]}{NOT_CREATED_SUFFIX}"
-            )
+            # A failed Create names its job only if it made one: the rollback Delete then looks at exactly that.
+            made = state.get("physical_id") if state.get("made_job") or state.get("op") != "Create" else ""
+            physical = self._event.get("PhysicalResourceId") or made or f"{self.LogicalResourceId[:200]}{NOT_CREATED_SUFFIX}"
         return {
             "Status": self.Status,
             "Reason": self._reason() if self.Status == "FAILED" else "",

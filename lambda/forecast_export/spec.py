@@ -26,6 +26,7 @@ class ExportSpec:
     retain: bool = False
     fast_polling: bool = True
     run_id: str = ""
+    access_role_arn: str = ""  # the role the handler assumes to act for the requesting stack
     service_timeout_seconds: int = rules.TIMEOUT_DEFAULT_SECONDS + rules.CLEANUP_MARGIN_SECONDS
 
     def identity(self, stack_id: str, logical_id: str) -> JobIdentity:
@@ -122,6 +123,9 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
         problems.append(f"Polling {rules.show(polling)} must be one of {', '.join(rules.POLLING_MODES)}")
 
     run_id = _text(props, "RunId", problems, default="")
+    access_role_arn = _text(props, "AccessRoleArn", problems)
+    if access_role_arn:
+        problems.extend(rules.check_role_arn("AccessRoleArn", access_role_arn, account=account))
     if len(run_id) > RUN_ID_MAX_LENGTH:
         problems.append(f"RunId {rules.show(run_id)} is {len(run_id)} characters; at most {RUN_ID_MAX_LENGTH}")
     service_timeout = _service_timeout(props.get("ServiceTimeout"))
@@ -155,6 +159,7 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
         retain=removal == "Retain",
         fast_polling=polling == "Fast",
         run_id=run_id,
+        access_role_arn=access_role_arn,
         service_timeout_seconds=service_timeout,
     )
 
