@@ -62,6 +62,7 @@ typecheck: $(VENV)/.stamp-dev
 
 bench: $(VENV)/.stamp-dev
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.iam_sizes
 
 wheel: $(VENV)/.stamp-dev
 	$(PY) -m build --wheel --outdir dist .
