@@ -34,6 +34,7 @@ ACCEPTED: dict[str, tuple[Prop, str]] = {
     # The handler's permissions no longer depend on the name (naming.py): checked at deploy time (at most 50).
     "export_job_name": (lambda stack, value: value, "Custom::ForecastExportJob"),
     "role": (lambda stack, value: iam.Role.from_role_arn(stack, "Imported", value), "Custom::ForecastExportJob"),
+    "run_id": (lambda stack, value: value, "Custom::ForecastExportJob"),
 }
 # prop -> (how to pass the parameter, what the message says)
 REFUSED: dict[str, tuple[Prop, str]] = {

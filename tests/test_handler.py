@@ -32,8 +32,10 @@ def test_create_waits_until_active_and_answers_with_the_job(cloud: LocalCloud, e
     assert create.data == {
         "ForecastExportJobArn": job_arn,
         "ForecastExportJobName": job.name,
-        "DestinationPath": create.event["ResourceProperties"]["Destination"]["S3Config"]["Path"],
+        # Each job writes into a folder of its own under the prefix, and the attribute names exactly that folder.
+        "DestinationPath": create.event["ResourceProperties"]["Destination"]["S3Config"]["Path"] + job.name + "/",
     }
+    assert job.destination["S3Config"]["Path"] == create.data["DestinationPath"]
     assert job.tags == {"purpose": "example"} and job.format == "CSV"
     assert create.response is not None and create.response.at >= started + 420  # not before ACTIVE
     assert create.response.at - (job.finished_at() or 0) <= 10

@@ -75,7 +75,8 @@ class FakeJobs:
             raise error
 
     def put(self, arn: str, status: JobStatus, *, spec: ExportSpec = SPEC, message: str = "") -> None:
-        self.jobs[arn] = JobView(arn, arn.rsplit("/", 1)[-1], status, message, spec.destination(), spec.format)
+        name = arn.rsplit("/", 1)[-1]
+        self.jobs[arn] = JobView(arn, name, status, message, spec.destination(name), spec.format)
 
     def status(self, arn: str) -> str:
         return self.jobs[arn].status.value if arn in self.jobs else ABSENT

@@ -96,6 +96,7 @@ class ForecastExport(Construct):
         role_path: str | None = None,
         polling: PollingMode | str = PollingMode.FAST,
         role: iam.IRole | None = None,
+        run_id: str | None = None,
     ) -> None:
         """
         :param forecast_arn: ARN of the forecast to export (same account and region as the stack).
@@ -132,6 +133,8 @@ class ForecastExport(Construct):
             ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it. If it is an ``iam.Role`` of this app, the
             construct adds those statements (as a policy of this export); an imported role is left
             untouched. Default: a new role with exactly those permissions.
+        :param run_id: change it to run the export again (a new job, in a new folder) without changing its
+            name or destination; at most 128 characters. Default: none.
         :param polling: ``PollingMode.FAST`` (default: ACTIVE seen within seconds) or
             ``PollingMode.ECONOMY`` (one look a minute, far less Lambda time).
         """
@@ -165,6 +168,8 @@ class ForecastExport(Construct):
                 f"{stack.environment}: the handler runs in the export's account and region. Use a "
                 "ForecastExportProvider in a stack of that account and region (or no provider: one handler per stack)"
             )
+        if run_id is not None and not cdk.Token.is_unresolved(run_id) and not 1 <= len(run_id) <= 128:
+            problems.append(f"run_id {rules.show(run_id)} is {len(run_id)} characters; it must be 1-128")
         if role is not None and (role_name is not None or role_path is not None):
             problems.append("role_name and role_path name the role this construct creates; with role, leave them out")
         if bucket is not None and access_logs_bucket is not None:
@@ -181,9 +186,9 @@ class ForecastExport(Construct):
         )
         self.prefix = key_prefix
         DestinationRegistry.of(self).register(self, self.bucket, key_prefix)
-        self.destination_path = (
-            f"s3://{self.bucket.bucket_name}/{key_prefix}/" if key_prefix else f"s3://{self.bucket.bucket_name}/"
-        )
+        prefix_path = f"s3://{self.bucket.bucket_name}/{key_prefix}/" if key_prefix else f"s3://{self.bucket.bucket_name}/"
+        self.prefix_path: str = prefix_path
+        """``s3://<bucket>/<prefix>/``: every job of this export writes into a folder of its own below it."""
         self.role: iam.IRole = (
             self._forecast_role(stack, key_prefix, encryption_key, role_name, role_path) if role is None else role
         )
@@ -197,7 +202,7 @@ class ForecastExport(Construct):
         access_policies = access.grant_export(forecast_arn=forecast_arn, role=self.role, key=encryption_key)
         self.access_role: iam.IRole = access.role
 
-        s3_config: dict[str, str] = {"Path": self.destination_path, "RoleArn": self.role.role_arn}
+        s3_config: dict[str, str] = {"Path": prefix_path, "RoleArn": self.role.role_arn}
         if encryption_key is not None:
             s3_config["KMSKeyArn"] = encryption_key.key_arn
         properties: dict[str, object] = {
@@ -210,7 +215,11 @@ class ForecastExport(Construct):
             "Polling": polling_value,
             # The role the handler assumes to act for this stack (see access.py).
             "AccessRoleArn": access.role.role_arn,
+            # Each job writes into <prefix>/<job name>/: a replacement's files never mix with the previous job's.
+            "JobFolder": "true",
         }
+        if run_id is not None:
+            properties["RunId"] = run_id
         self._tag_manager = cdk.TagManager(cdk.TagType.KEY_VALUE, RESOURCE_TYPE)
         job_tags = _JobTags(self._tag_manager, tag_map)
         properties["Tags"] = cdk.Lazy.any(job_tags)
@@ -239,7 +248,13 @@ class ForecastExport(Construct):
             self.resource.node.add_dependency(prerequisite)
 
         self.export_job_arn: str = self.resource.get_att_string("ForecastExportJobArn")
+        """The export job's ARN (the custom resource's physical ID), known at deploy time."""
         self.export_job_name: str = self.resource.get_att_string("ForecastExportJobName")
+        """The job's actual name, ``<base>_<owner><key>``, known at deploy time."""
+        self.destination_path: str = self.resource.get_att_string("DestinationPath")
+        """``s3://<bucket>/<prefix>/<job name>/``: exactly this job's files, known at deploy time."""
+        self.log_group = self.handler.log_group
+        """The handler's log group: one line per look at the job (status, elapsed, deadline)."""
 
     @property
     def tags(self) -> cdk.TagManager:

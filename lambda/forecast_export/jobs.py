@@ -70,7 +70,7 @@ class ForecastJobs:
             return None
         return JobView(
             arn=job.get("ForecastExportJobArn", arn),
-            name=job.get("ForecastExportJobName", ""),
+            name=job.get("ForecastExportJobName") or arn.rsplit("/", 1)[-1],
             status=JobStatus(job["Status"]),
             message=job.get("Message", ""),
             destination=job.get("Destination", {}),
@@ -81,7 +81,7 @@ class ForecastJobs:
         request: dict[str, Any] = {
             "ForecastExportJobName": name,
             "ForecastArn": spec.forecast_arn,
-            "Destination": spec.destination(),
+            "Destination": spec.destination(name),
             "Format": spec.format,
         }
         if spec.tags:
@@ -121,7 +121,7 @@ def same_destination(job: JobView, spec: ExportSpec) -> bool:
     """True when an existing job writes what the spec asks for, so adopting it is safe."""
     s3 = job.destination.get("S3Config", {})
     return (
-        s3.get("Path") == spec.path
+        s3.get("Path") == spec.job_path(job.name)
         and s3.get("RoleArn") == spec.role_arn
         and (s3.get("KMSKeyArn") or None) == spec.kms_key_arn
         and (job.format or "CSV") == spec.format

@@ -292,7 +292,7 @@ class Lifecycle:
         state.attempt = attempt
         state.job_name = identity.job_name(attempt)
         state.job_arn = identity.job_arn(attempt)
-        state.path = spec.path
+        state.path = spec.job_path(state.job_name)
         state.physical_id = state.job_arn
 
     # --- one look ------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ class ExportSpec:
     fast_polling: bool = True
     run_id: str = ""
     access_role_arn: str = ""  # the role the handler assumes to act for the requesting stack
+    job_folder: bool = False  # each job writes into <path>/<job name>/
     service_timeout_seconds: int = rules.TIMEOUT_DEFAULT_SECONDS + rules.CLEANUP_MARGIN_SECONDS
 
     def identity(self, stack_id: str, logical_id: str) -> JobIdentity:
@@ -43,8 +44,14 @@ class ExportSpec:
             run_id=self.run_id,
         )
 
-    def destination(self) -> dict[str, Any]:
-        s3_config: dict[str, str] = {"Path": self.path, "RoleArn": self.role_arn}
+    def job_path(self, job_name: str) -> str:
+        """Where one job writes: its own folder under the path (JobFolder), so jobs never mix files."""
+        if not self.job_folder:
+            return self.path
+        return f"{self.path if self.path.endswith('/') else self.path + '/'}{job_name}/"
+
+    def destination(self, job_name: str) -> dict[str, Any]:
+        s3_config: dict[str, str] = {"Path": self.job_path(job_name), "RoleArn": self.role_arn}
         if self.kms_key_arn:
             s3_config["KMSKeyArn"] = self.kms_key_arn
         return {"S3Config": s3_config}
@@ -124,6 +131,9 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
 
     run_id = _text(props, "RunId", problems, default="")
     access_role_arn = _text(props, "AccessRoleArn", problems)
+    job_folder = props.get("JobFolder", "false")
+    if job_folder not in ("true", "false", True, False):
+        problems.append(f"JobFolder {rules.show(job_folder)} must be true or false")
     if access_role_arn:
         problems.extend(rules.check_role_arn("AccessRoleArn", access_role_arn, account=account))
     if len(run_id) > RUN_ID_MAX_LENGTH:
@@ -160,6 +170,7 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
         fast_polling=polling == "Fast",
         run_id=run_id,
         access_role_arn=access_role_arn,
+        job_folder=job_folder in ("true", True),
         service_timeout_seconds=service_timeout,
     )
 
