@@ -70,6 +70,9 @@ class WaitRow:
 
 
 _CREATING = WaitRow(Act.NONE, Phase.WAIT, "", "", "export")
+_OUTSIDE = "Export job {job} is {status}: stopped or deleted outside CloudFormation"
+_STOPPED_OUTSIDE = WaitRow(Act.NONE, Phase.CLEANUP, "FAILED", _OUTSIDE, "answer")
+_DELETED_OUTSIDE = WaitRow(Act.NONE, Phase.DONE, "FAILED", _OUTSIDE, "answer")
 WAIT_TABLE: dict[str, WaitRow] = {
     ABSENT: WaitRow(
         Act.NONE,
@@ -84,21 +87,11 @@ WAIT_TABLE: dict[str, WaitRow] = {
     JobStatus.CREATE_FAILED.value: WaitRow(
         Act.NONE, Phase.CLEANUP, "FAILED", "Export job {job} ended CREATE_FAILED{message}", "answer"
     ),
-    JobStatus.CREATE_STOPPING.value: WaitRow(
-        Act.NONE, Phase.CLEANUP, "FAILED", "Export job {job} is {status}: stopped or deleted outside CloudFormation", "answer"
-    ),
-    JobStatus.CREATE_STOPPED.value: WaitRow(
-        Act.NONE, Phase.CLEANUP, "FAILED", "Export job {job} is {status}: stopped or deleted outside CloudFormation", "answer"
-    ),
-    JobStatus.DELETE_PENDING.value: WaitRow(
-        Act.NONE, Phase.DONE, "FAILED", "Export job {job} is {status}: stopped or deleted outside CloudFormation", "answer"
-    ),
-    JobStatus.DELETE_IN_PROGRESS.value: WaitRow(
-        Act.NONE, Phase.DONE, "FAILED", "Export job {job} is {status}: stopped or deleted outside CloudFormation", "answer"
-    ),
-    JobStatus.DELETE_FAILED.value: WaitRow(
-        Act.NONE, Phase.DONE, "FAILED", "Export job {job} is {status}: stopped or deleted outside CloudFormation", "answer"
-    ),
+    JobStatus.CREATE_STOPPING.value: _STOPPED_OUTSIDE,
+    JobStatus.CREATE_STOPPED.value: _STOPPED_OUTSIDE,
+    JobStatus.DELETE_PENDING.value: _DELETED_OUTSIDE,
+    JobStatus.DELETE_IN_PROGRESS.value: _DELETED_OUTSIDE,
+    JobStatus.DELETE_FAILED.value: _DELETED_OUTSIDE,
 }
 # Past the export deadline, a job still being created is stopped and the request fails.
 WAIT_PAST_DEADLINE = WaitRow(

@@ -145,26 +145,17 @@ class StackSizes:
         return max(self.managed_policies.values(), default=0)
 
     def problems(self) -> list[str]:
-        found = []
-        found += [
-            f"{self.name}: managed policy {k} is {v} > {MANAGED_POLICY_LIMIT}"
-            for k, v in self.managed_policies.items()
-            if v > MANAGED_POLICY_LIMIT
-        ]
-        found += [
-            f"{self.name}: inline policies of {k} are {v} > {INLINE_PER_ROLE_LIMIT}"
-            for k, v in self.inline_per_role.items()
-            if v > INLINE_PER_ROLE_LIMIT
-        ]
-        found += [
-            f"{self.name}: {v} managed policies on {k} > {MANAGED_PER_ROLE_LIMIT}"
-            for k, v in self.managed_per_role.items()
-            if v > MANAGED_PER_ROLE_LIMIT
-        ]
-        found += [
-            f"{self.name}: trust policy of {k} is {v} > {TRUST_POLICY_LIMIT}"
-            for k, v in self.trust_policies.items()
-            if v > TRUST_POLICY_LIMIT
+        checks = (
+            ("managed policy", self.managed_policies, MANAGED_POLICY_LIMIT),
+            ("inline policies of role", self.inline_per_role, INLINE_PER_ROLE_LIMIT),
+            ("managed policies attached to role", self.managed_per_role, MANAGED_PER_ROLE_LIMIT),
+            ("trust policy of role", self.trust_policies, TRUST_POLICY_LIMIT),
+        )
+        found = [
+            f"{self.name}: {what} {key}: {value} > {limit}"
+            for what, values, limit in checks
+            for key, value in values.items()
+            if value > limit
         ]
         if self.resources > RESOURCES_PER_STACK_LIMIT:
             found.append(f"{self.name}: {self.resources} resources > {RESOURCES_PER_STACK_LIMIT}")
