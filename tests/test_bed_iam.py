@@ -19,10 +19,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack, required_permissions
+from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack, required_permissions, role_policies
 from tests.support.iam_eval import PolicySet
-from tests.test_least_privilege import required_permissions as least_privilege_permissions
-from tests.test_least_privilege import role_policies
 
 T = TypeVar("T")
 TAG = "cdk-forecast-export:stack-id"
@@ -343,7 +341,7 @@ def test_unknown_access_keys_are_refused(cloud: LocalCloud, stacks: dict[str, Lo
 # --- what IAM checks for sts:AssumeRole ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rules", [required_permissions, least_privilege_permissions])
+@pytest.mark.parametrize("rules", [required_permissions])
 def test_assume_role_needs_tag_session_only_with_tags(rules: Callable[..., Any]) -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/cdk-forecast-export/x"
     assert rules("sts:AssumeRole", {"RoleArn": role, "RoleSessionName": "s"}) == [("sts:AssumeRole", role, {})]

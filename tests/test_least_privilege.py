@@ -13,51 +13,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack, session_tag_context
+from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack, required_permissions, role_policies
 from tests.support.forecast_fake import Outcome
-from tests.support.iam_eval import PolicySet
 
 STACK = "EveryProp"
-
-
-def role_policies(role_arn: str, *stacks: LocalStack) -> PolicySet:
-    """Every statement attached to the role with this ARN by the templates these stacks applied last
-    (inline Policies, AWS::IAM::Policy, AWS::IAM::ManagedPolicy). With ``cloud.signed_calls`` (the
-    role ARN whose credentials signed each call), each call can be checked against its own role."""
-    name = role_arn.rsplit("/", 1)[-1]
-    return PolicySet([s for stack in stacks for s in stack.applied_statements(name)])
-
-
-def required_permissions(service_operation: str, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """What IAM checks for one API call: (action, resource ARN, condition context).
-
-    sts:AssumeRole is checked on the role, with sts:TagSession too when session tags are passed
-    (both under the aws:RequestTag/<key> and aws:TagKeys context). That is the caller's side; the
-    role's trust policy is the bed's check (cfn_driver)."""
-    service, operation = service_operation.split(":")
-    action = f"{service}:{operation}"
-    if service_operation == "sts:AssumeRole":
-        context = session_tag_context(params.get("Tags"))
-        needed = [(action, params["RoleArn"], context)]
-        return needed + ([("sts:TagSession", params["RoleArn"], context)] if params.get("Tags") else [])
-    if service == "forecast":
-        if operation == "CreateForecastExportJob":
-            s3 = params["Destination"]["S3Config"]
-            needed = [
-                (action, params["ForecastArn"], {}),
-                ("iam:PassRole", s3["RoleArn"], {"iam:PassedToService": "forecast.amazonaws.com"}),
-            ]
-            if s3.get("KMSKeyArn"):
-                needed += [("kms:Decrypt", s3["KMSKeyArn"], {}), ("kms:GenerateDataKey", s3["KMSKeyArn"], {})]
-            return [n for n in needed if n[1]]
-        assert "ForecastExportJobArn" in params or "ResourceArn" in params, (service_operation, params)
-        return [(action, params.get("ForecastExportJobArn") or params["ResourceArn"], {})]
-    if service == "events":
-        name = params.get("Name") or params["Rule"]
-        return [(action, f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}", {})]
-    if service == "lambda":
-        return [(action, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{params['FunctionName']}", {})]
-    raise AssertionError(f"unexpected call {service_operation}")
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
 from tests.support import apps
-from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack
-from tests.test_least_privilege import required_permissions, role_policies
+from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack, required_permissions, role_policies
 
 PLAIN = apps.REPO / "examples" / "plain-cloudformation.yaml"
 

@@ -430,6 +430,14 @@ def session_tag_context(tags: list[dict[str, str]] | None) -> dict[str, Any]:
     return context
 
 
+def role_policies(role_arn: str, *stacks: LocalStack) -> PolicySet:
+    """Every statement attached to the role with this ARN by the templates these stacks applied last
+    (inline Policies, AWS::IAM::Policy, AWS::IAM::ManagedPolicy). With ``cloud.signed_calls`` (the
+    role ARN whose credentials signed each call), each call can be checked against its own role."""
+    name = role_arn.rsplit("/", 1)[-1]
+    return PolicySet([s for stack in stacks for s in stack.applied_statements(name)])
+
+
 def required_permissions(service_operation: str, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """What IAM checks for one API call: (action, resource ARN, condition context).
 
