@@ -94,3 +94,31 @@ def test_the_measure_counts_like_iam() -> None:
     arn = f"arn:{iam_sizes.PARTITION}:iam::{iam_sizes.ACCOUNT}:role/p/{iam_sizes.ROLE_NAME}"
     assert sizes.managed_policies["Policy"] == len('{"Statement":[{"Effect":"Allow","Action":"a:b","Resource":"' + arn + '"}]}')
     assert sizes.managed_per_role == {"Role": 1}
+
+
+def test_imported_forecast_roles_with_deploy_time_arns_are_packed_for_any_path(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A role imported from a deploy-time ARN may have a 512-character path: the packing must assume it."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+    from cdk_forecast_export import ForecastExport
+
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("imported")), context=_context("minimizePolicies off"))
+    stack = cdk.Stack(app, "ImportedRoles", env=iam_sizes.WORST_ENV)
+    for index in range(40):
+        role = iam.Role.from_role_arn(stack, f"Role{index}", cdk.Fn.import_value(f"platform-role-{index}"))
+        ForecastExport(stack, f"Export{index:02d}", forecast_arn=iam_sizes.forecast_arn(index), role=role)
+    sizes = iam_sizes.measure("ImportedRoles", dict(app.synth().get_stack_by_name("ImportedRoles").template))
+    assert sizes.problems() == []
+    assert len(sizes.managed_policies) >= 4
+
+
+def test_more_policies_than_a_role_may_hold_is_a_synth_error(tmp_path_factory: pytest.TempPathFactory) -> None:
+    import aws_cdk as cdk
+    from cdk_forecast_export import ForecastExport, ForecastExportValidationError
+
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("too-many")), context=_context("minimizePolicies off"))
+    stack = cdk.Stack(app, "TooMany", env=iam_sizes.WORST_ENV)
+    path = cdk.CfnParameter(stack, "RolePath").value_as_string  # a deploy-time path counts as 512 characters
+    with pytest.raises(ForecastExportValidationError, match="more than 10 managed policies on its access role"):
+        for index in range(200):
+            ForecastExport(stack, f"Export{index:03d}", forecast_arn=iam_sizes.forecast_arn(index), role_path=path)

@@ -26,10 +26,12 @@ from constructs import Construct
 
 from ._lambda.forecast_export.naming import JOB_PATTERN_AFTER_OWNER, JOB_PATTERN_BEFORE_OWNER
 from .compliance import acknowledge_wildcard_resource
+from .errors import ForecastExportValidationError
 from .policy_size import MANAGED_POLICY_MAX, POLICY_OVERHEAD, forecast_arn_cost, key_arn_cost, role_arn_cost
 
 ACCESS_ROLE_PATH = "/cdk-forecast-export/"
 STACK_ID_TAG = "cdk-forecast-export:stack-id"
+MANAGED_POLICIES_PER_ROLE = 10  # IAM's default quota of managed policies attached to one role
 FORECAST_JOB_ACTIONS = [
     "forecast:DescribeForecastExportJob",
     "forecast:DeleteForecastExportJob",
@@ -120,6 +122,16 @@ class ExportAccess(Construct):
             if shard.holds(key):
                 return shard.policy
         if not self._shards or self._shards[-1].cost + cost > MANAGED_POLICY_MAX:
+            if len(self._shards) == MANAGED_POLICIES_PER_ROLE:
+                raise ForecastExportValidationError(
+                    self.node.path,
+                    [
+                        f"the exports of this stack need more than {MANAGED_POLICIES_PER_ROLE} managed policies on its "
+                        "access role (IAM's default quota per role): split them over more stacks, or use shorter role "
+                        "paths (a deploy-time role_path or role ARN counts as 512 characters)"
+                    ],
+                    construct="ForecastExport access role",
+                )
             jobs = self._jobs if not self._shards else None
             self._shards.append(_PolicyShard(self, f"Policy{len(self._shards)}", self.role, jobs))
         self._shards[-1].add(statement, arn, key, cost)

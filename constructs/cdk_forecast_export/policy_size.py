@@ -19,7 +19,7 @@ QUOTE_AND_COMMA = 3
 
 # The longest values the pseudo parameters and generated names can take.
 PARTITION_MAX = len("aws-us-gov")  # aws, aws-cn, aws-us-gov, aws-iso-b
-REGION_MAX = len("ap-southeast-5")
+REGION_MAX = len("us-isof-south-1")
 ACCOUNT = 12
 ROLE_NAME_MAX = 64
 ROLE_PATH_MAX = 512
@@ -43,13 +43,14 @@ def role_arn_cost(role: iam.IRole) -> int:
     known = _known(role.role_arn)
     if known is not None:
         return len(known) + QUOTE_AND_COMMA
-    path = getattr(getattr(role, "node", None), "default_child", None)
-    path_value = getattr(path, "path", None) if path is not None else None
-    path_length = (
-        len(path_value)
-        if isinstance(path_value, str) and _known(path_value) is not None
-        else (1 if path_value is None else ROLE_PATH_MAX)
-    )
+    # A role of this app knows its path; an imported role with a deploy-time ARN may have any path.
+    resource = getattr(getattr(role, "node", None), "default_child", None)
+    if not isinstance(resource, iam.CfnRole):
+        path_length = ROLE_PATH_MAX
+    elif resource.path is None:
+        path_length = 1
+    else:
+        path_length = len(resource.path) if _known(resource.path) is not None else ROLE_PATH_MAX
     return len("arn::iam:::role") + PARTITION_MAX + ACCOUNT + path_length + ROLE_NAME_MAX + QUOTE_AND_COMMA
 
 

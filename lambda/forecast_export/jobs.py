@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from .errors import ForecastError, JobInUse, JobNotFound, NameTaken, NotAllowed, QuotaReached
+from .errors import ForecastError, JobInUse, JobNotFound, NameTaken, NotAllowed, QuotaReached, TransientError
 from .retries import Budget, call_with_retries, error_code
 from .spec import ExportSpec
 from .status import JobStatus
@@ -60,7 +60,10 @@ class ForecastJobs:
         except ClientError as error:
             code = error_code(error)
             message = str(error.response.get("Error", {}).get("Message", ""))
-            raise _ERRORS.get(code, ForecastError)(code, message) from error
+            kind = _ERRORS.get(code, ForecastError)
+            if kind is NotAllowed and self._budget.iam_may_be_propagating():
+                raise TransientError(f"{operation}: {code} while IAM may still be propagating; looking again") from error
+            raise kind(code, message) from error
 
     def describe(self, arn: str) -> JobView | None:
         """The job, or None when Forecast does not know it."""

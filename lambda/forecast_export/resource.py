@@ -115,6 +115,7 @@ class ForecastExportResource(CfnResource):
             event = live
         elif event.get("RequestType") in ("Create", "Update") and self._stale(event):
             return False
+        self.budget.requested_at = responses.request_time(str(event.get("ResponseURL", ""))) or self._clock().now()
         return bool(cast(Any, super())._crhelper_init(event, context))
 
     def _stale(self, event: dict[str, Any]) -> bool:

@@ -44,15 +44,26 @@ def is_transient(error: ClientError) -> bool:
     return error_code(error) in _TRANSIENT_CODES or status >= 500
 
 
+# IAM is eventually consistent: a role or policy CloudFormation made just before the request may not be
+# in force for a while (IAM user guide, "Changes that I make are not always immediately visible").
+IAM_PROPAGATION_SECONDS = 120
+
+
 @dataclass
 class Budget:
-    """The moment by which the current look must be over; set once per invocation."""
+    """The moment by which the current look must be over; set once per invocation. ``requested_at``:
+    when CloudFormation sent the request, so that an AccessDenied right after it counts as IAM
+    still propagating (retried) rather than as a refusal."""
 
     clock: Clock
     end: float = float("inf")
+    requested_at: float = 0.0
 
     def allows(self, seconds: float) -> bool:
         return self.clock.now() + seconds <= self.end
+
+    def iam_may_be_propagating(self) -> bool:
+        return self.clock.now() < self.requested_at + IAM_PROPAGATION_SECONDS
 
 
 def call_with_retries(what: str, call: Callable[[], T], budget: Budget) -> T:

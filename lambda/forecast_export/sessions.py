@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .clock import Clock
-from .errors import ExportFailed
+from .errors import ExportFailed, TransientError
 from .retries import Budget, call_with_retries, error_code
 
 logger = logging.getLogger(__name__)
@@ -58,10 +58,12 @@ class Sessions:
                 budget,
             )
         except ClientError as error:
+            if error_code(error) in ("AccessDenied", "AccessDeniedException") and budget.iam_may_be_propagating():
+                raise TransientError(f"sts:AssumeRole on {role_arn} denied while IAM may still be propagating") from error
             raise ExportFailed(
                 f"Could not assume the access role {role_arn} for stack {stack_id} ({error_code(error)}): its trust policy "
-                "must accept this handler's role with the session tag cdk-forecast-export:stack-id set to this stack's ID, "
-                "and the handler may assume only roles under /cdk-forecast-export/"
+                "must accept this handler's role only with the session tag cdk-forecast-export:stack-id set to this "
+                "stack's ID (README, IAM permissions)"
             ) from error
         credentials = answer["Credentials"]
         client = self._forecast_with(

@@ -34,6 +34,7 @@ WORST_ENV = cdk.Environment(account=ACCOUNT, region=REGION)
 STACK_NAME = "S" * 128
 STACK_ID = f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/12345678-1234-1234-1234-123456789012"
 ROLE_NAME = "r" * 64
+ROLE_PATH = "/" + "p" * 510 + "/"
 KEY_ID = "mrk-" + "0" * 32
 
 
@@ -108,8 +109,8 @@ class WorstCaseResolver:
                 return str(self.resolve(arg[1])).split(arg[0])
             if key == "Fn::ImportValue":
                 name = str(self.resolve(arg))
-                # An imported role ARN at its longest, with the platform path the examples use.
-                return self.imports.get(name, f"arn:{PARTITION}:iam::{ACCOUNT}:role/platform/{ROLE_NAME}")
+                # An imported role ARN at its longest: IAM allows a path of 512 characters.
+                return self.imports.get(name, f"arn:{PARTITION}:iam::{ACCOUNT}:role{ROLE_PATH}{ROLE_NAME}")
             if key == "Fn::Sub":
                 text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
 
@@ -200,7 +201,7 @@ def measure(name: str, template: dict[str, Any]) -> StackSizes:
 # --- the worst-case apps ---------------------------------------------------------------------------
 
 
-def _forecast_arn(index: int) -> str:
+def forecast_arn(index: int) -> str:
     return f"arn:{PARTITION}:forecast:{REGION}:{ACCOUNT}:forecast/f{index:02d}{'x' * 60}"
 
 
@@ -213,7 +214,7 @@ def add_worst_case_exports(stack: cdk.Stack, count: int, *, provider: Any = None
         ForecastExport(
             stack,
             f"Export{index:03d}",
-            forecast_arn=_forecast_arn(index),
+            forecast_arn=forecast_arn(index),
             export_job_name=f"e{index:03d}" + "n" * 46,
             encryption_key=key,
             role_name=f"role{index:03d}" + "R" * 57,
