@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Capture, Match, Template
+from cdk_forecast_export import ForecastExport
 
-from tests.support.apps import ACCOUNT, FORECAST_ARN, REGION
+from tests.support.apps import ACCOUNT, ENV, FORECAST_ARN, NO_BUNDLING, REGION
+
+WEEKLY_FORECAST_ARN = FORECAST_ARN.replace("demand_forecast", "weekly_forecast")
+OTHER_ACCOUNT = "444455556666"
 
 
 @pytest.fixture(scope="module")
@@ -16,10 +25,32 @@ def template(every_prop_template: dict[str, Any]) -> Template:
     return Template.from_json(every_prop_template)
 
 
-def _custom(template: Template, job_name: str) -> dict[str, Any]:
-    found = template.find_resources("Custom::ForecastExportJob", {"Properties": {"ForecastExportJobName": job_name}})
-    assert len(found) == 1, found
-    return next(iter(found.values()))
+def logical_id(prefix: str) -> Any:
+    """A logical ID CDK derived from a construct path starting with ``prefix`` (it appends a hash)."""
+    return Match.string_like_regexp(rf"^{prefix}[0-9A-F]{{8}}$")
+
+
+def get_att_arn(prefix: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id(prefix), "Arn"]}
+
+
+def s3_path(bucket: str, key_prefix: str) -> dict[str, Any]:
+    """``Destination.S3Config.Path``: ``s3://<bucket>/<key_prefix>/``."""
+    return {"Fn::Join": ["", ["s3://", {"Ref": logical_id(bucket)}, f"/{key_prefix}/"]]}
+
+
+def objects_under(bucket: str, key_prefix: str) -> dict[str, Any]:
+    return {"Fn::Join": ["", [get_att_arn(bucket), f"/{key_prefix}/*"]]}
+
+
+def forecast_role_of(template: Template, job_name: str) -> str:
+    """The logical ID of the role the export job named ``job_name`` hands to Forecast."""
+    role = Capture()
+    template.has_resource_properties(
+        "Custom::ForecastExportJob",
+        {"ForecastExportJobName": job_name, "Destination": {"S3Config": {"RoleArn": {"Fn::GetAtt": [role, "Arn"]}}}},
+    )
+    return role.as_string()
 
 
 def test_three_exports_share_one_handler_function(template: Template) -> None:
@@ -46,160 +77,346 @@ def test_three_exports_share_one_handler_function(template: Template) -> None:
 
 
 def test_custom_resource_properties_mirror_the_create_request(template: Template) -> None:
-    resource = _custom(template, "encrypted_daily")
-    props = resource["Properties"]
-    assert props["ForecastArn"] == FORECAST_ARN
-    assert props["Format"] == "PARQUET"
-    assert props["Tags"] == [{"Key": "cost-center", "Value": "42"}, {"Key": "team", "Value": "demand"}]
-    s3_config = props["Destination"]["S3Config"]
-    assert set(s3_config) == {"Path", "RoleArn", "KMSKeyArn"}
-    assert s3_config["Path"]["Fn::Join"][1][-1] == "/forecast-exports/encrypted_daily/"
-    assert props["TimeoutSeconds"] == "3000"
-    assert props["ServiceTimeout"] == "3300"  # the handler gives up 300 s before CloudFormation would
-    assert props["RemovalPolicy"] == "Delete"
-    assert props["Polling"] == "Fast"
-    assert props["ServiceToken"]["Fn::GetAtt"][1] == "Arn"
+    template.has_resource_properties(
+        "Custom::ForecastExportJob",
+        {
+            "ForecastExportJobName": "encrypted_daily",
+            "ForecastArn": FORECAST_ARN,
+            "Format": "PARQUET",
+            "Tags": [{"Key": "cost-center", "Value": "42"}, {"Key": "team", "Value": "demand"}],
+            "Destination": {
+                "S3Config": Match.object_equals(
+                    {
+                        "Path": s3_path("EncryptedOwnBucket", "forecast-exports/encrypted_daily"),
+                        "RoleArn": get_att_arn("EncryptedOwnBucketForecastRole"),
+                        "KMSKeyArn": get_att_arn("ExportKey"),
+                    }
+                )
+            },
+            "TimeoutSeconds": "3000",
+            "ServiceTimeout": "3300",  # the handler gives up 300 s before CloudFormation would
+            "RemovalPolicy": "Delete",
+            "Polling": "Fast",
+            "ServiceToken": get_att_arn("ForecastExportHandlerFunction"),
+        },
+    )
 
 
 def test_retain_timeout_and_prefix_reach_the_handler(template: Template) -> None:
-    props = _custom(template, "IntoSharedBucket")["Properties"]
-    assert props["RemovalPolicy"] == "Retain"
-    assert props["TimeoutSeconds"] == "1200"
-    assert props["ServiceTimeout"] == "1500"
-    assert props["Destination"]["S3Config"]["Path"]["Fn::Join"][1][-1] == "/exports/weekly/"
+    template.has_resource_properties(
+        "Custom::ForecastExportJob",
+        {
+            "ForecastExportJobName": "IntoSharedBucket",
+            "RemovalPolicy": "Retain",
+            "TimeoutSeconds": "1200",
+            "ServiceTimeout": "1500",
+            "Destination": {"S3Config": {"Path": s3_path("SharedBucket", "exports/weekly")}},
+        },
+    )
 
 
 def test_default_job_name_comes_from_the_construct_path(template: Template) -> None:
-    assert "KMSKeyArn" not in _custom(template, "Plain")["Properties"]["Destination"]["S3Config"]
-
-
-def test_default_bucket_is_private_tls_only_versioned_encrypted_and_retained_except_on_create(template: Template) -> None:
-    buckets = template.find_resources("AWS::S3::Bucket", {"Properties": {"VersioningConfiguration": {"Status": "Enabled"}}})
-    own = {k: v for k, v in buckets.items() if k.startswith(("Plain", "EncryptedOwnBucket"))}
-    assert len(own) == 2
-    for bucket in own.values():
-        # Retained with the files in it; a first deploy that rolls back removes it (RetainExceptOnCreate).
-        assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
-        assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True,
-            "BlockPublicPolicy": True,
-            "IgnorePublicAcls": True,
-            "RestrictPublicBuckets": True,
-        }
-    algorithms = sorted(
-        b["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
-            "SSEAlgorithm"
-        ]
-        for b in own.values()
+    template.has_resource_properties(
+        "Custom::ForecastExportJob",
+        {
+            "ForecastExportJobName": "Plain",
+            "Destination": {"S3Config": {"Path": s3_path("PlainBucket", "forecast-exports/Plain")}},
+        },
     )
-    assert algorithms == ["AES256", "aws:kms"]
+
+
+def test_an_export_without_a_key_names_no_kms_key_in_its_destination(template: Template) -> None:
+    template.has_resource_properties(
+        "Custom::ForecastExportJob",
+        {"ForecastExportJobName": "Plain", "Destination": {"S3Config": {"KMSKeyArn": Match.absent()}}},
+    )
+
+
+@pytest.mark.parametrize(
+    ("bucket", "encryption"),
+    [
+        ("PlainBucket", {"SSEAlgorithm": "AES256"}),
+        ("EncryptedOwnBucket", {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_att_arn("ExportKey")}),
+    ],
+)
+def test_default_bucket_is_private_tls_only_versioned_encrypted_and_retained_except_on_create(
+    template: Template, bucket: str, encryption: dict[str, Any]
+) -> None:
+    found = template.find_resources(
+        "AWS::S3::Bucket",
+        {
+            # Retained with the files in it; a first deploy that rolls back removes it (RetainExceptOnCreate).
+            "DeletionPolicy": "RetainExceptOnCreate",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": Match.object_equals(encryption)}]
+                },
+            },
+        },
+    )
+    (bucket_id,) = found
+    assert re.fullmatch(rf"{bucket}[0-9A-F]{{8}}", bucket_id)
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",
         {
+            "Bucket": {"Ref": bucket_id},
             "PolicyDocument": {
                 "Statement": Match.array_with(
                     [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
                 )
-            }
+            },
         },
     )
 
 
 def test_forecast_role_trusts_forecast_with_confused_deputy_conditions(template: Template) -> None:
+    trusts_forecast = {"Principal": {"Service": "forecast.amazonaws.com"}}
+    guarded = {
+        **trusts_forecast,
+        "Condition": Match.object_equals(
+            {
+                "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:forecast:{REGION}:{ACCOUNT}:*"},
+            }
+        ),
+    }
     roles = template.find_resources(
-        "AWS::IAM::Role",
-        {"Properties": {"AssumeRolePolicyDocument": {"Statement": [{"Principal": {"Service": "forecast.amazonaws.com"}}]}}},
+        "AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {"Statement": [trusts_forecast]}}}
     )
     assert len(roles) == 3
-    for role in roles.values():
-        statement = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
-        assert set(statement["Condition"]) == {"StringEquals", "ArnLike"}
-        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
-        assert _arn_text(statement["Condition"]["ArnLike"]["aws:SourceArn"]) == f"arn:aws:forecast:{REGION}:{ACCOUNT}:*"
+    guarded_roles = template.find_resources(
+        "AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {"Statement": [guarded]}}}
+    )
+    assert guarded_roles.keys() == roles.keys()
 
 
-def _policy_of_role(template: Template, role_prefix: str) -> list[dict[str, Any]]:
-    roles = template.find_resources("AWS::IAM::Role")
-    for logical_id, role in roles.items():
-        if logical_id.startswith(role_prefix + "ForecastRole"):
-            (policy,) = role["Properties"]["Policies"]
-            return list(policy["PolicyDocument"]["Statement"])
-    raise AssertionError(f"no role for {role_prefix}")
+def forecast_role_statements(template: Template, *statements: dict[str, Any]) -> Mapping[str, Any]:
+    """Roles whose one inline policy holds exactly ``statements``."""
+    return template.find_resources(
+        "AWS::IAM::Role", {"Properties": {"Policies": [{"PolicyDocument": {"Statement": list(statements)}}]}}
+    )
 
 
 def test_forecast_role_may_only_write_under_the_export_path(template: Template) -> None:
-    statements = {s["Sid"]: s for s in _policy_of_role(template, "IntoSharedBucket")}
-    assert set(statements) == {"WriteExportFiles", "FindExportBucket", "EncryptExportFiles"}
-    assert statements["WriteExportFiles"]["Action"] == "s3:PutObject"
-    assert statements["WriteExportFiles"]["Resource"]["Fn::Join"][1][-1] == "/exports/weekly/*"
-    assert statements["FindExportBucket"]["Action"] == ["s3:GetBucketLocation", "s3:ListBucket"]
-    assert statements["EncryptExportFiles"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
-    plain = {s["Sid"] for s in _policy_of_role(template, "Plain")}
-    assert plain == {"WriteExportFiles", "FindExportBucket"}  # no key, no KMS
+    weekly = forecast_role_statements(
+        template,
+        {"Sid": "WriteExportFiles", "Action": "s3:PutObject", "Resource": objects_under("SharedBucket", "exports/weekly")},
+        {"Sid": "FindExportBucket", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": get_att_arn("SharedBucket")},
+        {"Sid": "EncryptExportFiles", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": get_att_arn("ExportKey")},
+    )
+    assert list(weekly) == [forecast_role_of(template, "IntoSharedBucket")]
+    plain = forecast_role_statements(template, {"Sid": "WriteExportFiles"}, {"Sid": "FindExportBucket"})  # no key, no KMS
+    assert list(plain) == [forecast_role_of(template, "Plain")]
 
 
 def test_handler_gets_per_export_forecast_passrole_and_kms_permissions(template: Template) -> None:
-    (policy,) = template.find_resources("AWS::IAM::ManagedPolicy").values()
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    create = [s for s in statements if s["Action"] == "forecast:CreateForecastExportJob"]
-    resources = [r for s in create for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
-    assert sorted(resources) == sorted({FORECAST_ARN, FORECAST_ARN.replace("demand_forecast", "weekly_forecast")})
-    passrole = [s for s in statements if s["Action"] == "iam:PassRole"]
-    assert passrole and all(
-        s["Condition"] == {"StringEquals": {"iam:PassedToService": "forecast.amazonaws.com"}} for s in passrole
+    template.resource_count_is("AWS::IAM::ManagedPolicy", 1)
+    stack_owner_marker = {
+        "Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]
+    }
+    template.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "PolicyDocument": {
+                # Exactly these statements: none on "*", none for a forecast or role the stack does not use.
+                "Statement": [
+                    # One statement for every job the stack makes: scoped by the stack's owner marker, not by an
+                    # export's settings, so it still covers a job after a rename, a forecast change or the export's
+                    # removal. ...:forecast-export-job/*/*_ + the first group of the stack ID's UUID + ????
+                    Match.object_like(
+                        {
+                            "Action": Match.array_with(["forecast:DescribeForecastExportJob"]),
+                            "Resource": {
+                                "Fn::Join": [
+                                    "",
+                                    [
+                                        f"arn:aws:forecast:{REGION}:{ACCOUNT}:forecast-export-job/*/*_",
+                                        stack_owner_marker,
+                                        "????",
+                                    ],
+                                ]
+                            },
+                        }
+                    ),
+                    Match.object_like(
+                        {"Action": "forecast:CreateForecastExportJob", "Resource": [FORECAST_ARN, WEEKLY_FORECAST_ARN]}
+                    ),
+                    Match.object_like(
+                        {
+                            "Action": "iam:PassRole",
+                            "Condition": {"StringEquals": {"iam:PassedToService": "forecast.amazonaws.com"}},
+                            "Resource": [
+                                get_att_arn("EncryptedOwnBucketForecastRole"),
+                                get_att_arn("IntoSharedBucketForecastRole"),
+                                get_att_arn("PlainForecastRole"),
+                            ],
+                        }
+                    ),
+                    Match.object_like({"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": get_att_arn("ExportKey")}),
+                ]
+            }
+        },
     )
-    job_actions = [s for s in statements if "forecast:DescribeForecastExportJob" in s["Action"]]
-    job_resources = [r for s in job_actions for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
-    # One statement for every job the stack makes: scoped by the stack's owner marker, not by an export's
-    # settings, so it still covers a job after a rename, a forecast change or the export's removal.
-    assert len(job_resources) == 1, job_resources
-    # ...:forecast-export-job/*/*_ + the first group of the stack ID's UUID + ????
-    parts = job_resources[0]["Fn::Join"][1]
-    assert _arn_text({"Fn::Join": ["", parts[:-2]]}).endswith(f":forecast:{REGION}:{ACCOUNT}:forecast-export-job/*/*_")
-    assert parts[-2:] == [
-        {"Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]},
-        "????",
-    ]
-    assert all("*" != s["Resource"] for s in statements)
-
-
-def _arn_text(value: Any) -> str:
-    """An ARN as text, whether CDK wrote its partition as a literal (recommended flags, known region) or as a Ref."""
-    if isinstance(value, dict) and "Fn::Join" in value:
-        return "".join("aws" if part == {"Ref": "AWS::Partition"} else str(part) for part in value["Fn::Join"][1])
-    return str(value)
 
 
 def test_one_permission_lets_only_this_handlers_rules_invoke_it(template: Template) -> None:
-    (permission,) = template.find_resources("AWS::Lambda::Permission").values()
-    props = permission["Properties"]
-    assert (props["Action"], props["Principal"], props["SourceAccount"]) == (
-        "lambda:InvokeFunction",
-        "events.amazonaws.com",
-        ACCOUNT,
+    template.resource_count_is("AWS::Lambda::Permission", 1)
+    rule_prefix = Capture(Match.string_like_regexp(r"^fcx-[0-9a-f]{8}-$"))
+    template.has_resource_properties("AWS::Lambda::Function", {"Environment": {"Variables": {"POLL_RULE_PREFIX": rule_prefix}}})
+    rules = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule_prefix.as_string()}*"
+    template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "Principal": "events.amazonaws.com",
+            "SourceAccount": ACCOUNT,
+            "SourceArn": rules,
+            "FunctionName": get_att_arn("ForecastExportHandlerFunction"),
+        },
     )
-    rule_pattern = re.compile(rf"arn:aws:events:{REGION}:{ACCOUNT}:rule/fcx-[0-9a-f]{{8}}-\*")
-    assert rule_pattern.fullmatch(_arn_text(props["SourceArn"]))
-    statements = [
-        s for p in template.find_resources("AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    (polling,) = [s for s in statements if s.get("Sid") == "ManageOwnPollingRules"]
-    assert rule_pattern.fullmatch(_arn_text(polling["Resource"]))
-    assert not [s for s in statements if "lambda:AddPermission" in str(s["Action"])]
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with([Match.object_like({"Sid": "ManageOwnPollingRules", "Resource": rules})])
+            }
+        },
+    )
+    # The one permission is made at deploy time; the handler never adds another.
+    for policy_type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for action in ("lambda:AddPermission", Match.array_with(["lambda:AddPermission"])):
+            statement = Match.object_like({"Action": action})
+            found = template.find_resources(
+                policy_type, {"Properties": {"PolicyDocument": {"Statement": Match.array_with([statement])}}}
+            )
+            assert found == {}, (policy_type, found)
 
 
-def test_custom_resource_waits_for_every_permission_it_needs(template: Template) -> None:
-    depends_on = _custom(template, "encrypted_daily")["DependsOn"]
-    for needed in (
+@pytest.mark.parametrize(
+    "needed",
+    [
         "ForecastExportAccess",  # the access role's policy holding this export's permissions
         "ForecastExportHandlerFunctionPollingRulesMayInvoke",
         "EncryptedOwnBucketPolicy",
-    ):
-        assert any(d.startswith(needed) for d in depends_on), (needed, depends_on)
+    ],
+)
+def test_custom_resource_waits_for_every_permission_it_needs(template: Template, needed: str) -> None:
+    template.has_resource(
+        "Custom::ForecastExportJob",
+        {
+            "Properties": {"ForecastExportJobName": "encrypted_daily"},
+            "DependsOn": Match.array_with([Match.string_like_regexp(rf"^{needed}")]),
+        },
+    )
+
+
+READ_STATEMENTS = [
+    {"Action": "s3:GetObject", "Resource": objects_under("SharedBucket", "exports/weekly")},
+    {
+        "Action": "s3:ListBucket",
+        "Resource": get_att_arn("SharedBucket"),
+        "Condition": {"StringLike": {"s3:prefix": ["exports/weekly/*", "exports/weekly"]}},
+    },
+    {"Action": "kms:Decrypt", "Resource": get_att_arn("ExportKey")},
+]
 
 
 def test_grant_read_gives_get_and_prefix_scoped_list_and_decrypt(template: Template) -> None:
-    policies = template.find_resources("AWS::IAM::Policy")
-    (reader,) = [p for k, p in policies.items() if k.startswith("ReaderDefaultPolicy")]
-    actions = sorted(str(s["Action"]) for s in reader["Properties"]["PolicyDocument"]["Statement"])
-    assert actions == ["kms:Decrypt", "s3:GetObject", "s3:ListBucket"]
+    # Exactly these statements, each with one explicit action: no s3:GetObject*, no s3:List*.
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {"Roles": [{"Ref": logical_id("Reader")}], "PolicyDocument": {"Statement": READ_STATEMENTS}},
+    )
+
+
+def grant_read_stack(*, key: bool = True, prefix: str = "exports/weekly") -> tuple[cdk.Stack, iam.Grant]:
+    app = cdk.App(context=NO_BUNDLING)
+    stack = cdk.Stack(app, "GrantRead", env=ENV)
+    export = ForecastExport(
+        stack,
+        "Export",
+        forecast_arn=FORECAST_ARN,
+        encryption_key=kms.Key(stack, "ExportKey") if key else None,
+        bucket=s3.Bucket(stack, "SharedBucket"),
+        prefix=prefix,
+    )
+    reader = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
+    return stack, export.grant_read(reader)
+
+
+def principal_statements(stack: cdk.Stack, grant: iam.Grant) -> Any:
+    return stack.resolve([statement.to_statement_json() for statement in grant.principal_statements])
+
+
+def assert_matches(pattern: Any, actual: Any) -> None:
+    result = Match.exact(pattern).test(actual)
+    assert not result.has_failed(), result.render_mismatch()
+
+
+def test_grant_read_returns_one_grant_holding_every_statement_it_added() -> None:
+    stack, grant = grant_read_stack()
+    assert grant.success
+    assert_matches([Match.object_like(statement) for statement in READ_STATEMENTS], principal_statements(stack, grant))
+    assert grant.resource_statements == []  # the key trusts the account's identities: no key policy statement
+
+
+def test_grant_read_without_a_key_grants_no_kms_action() -> None:
+    stack, grant = grant_read_stack(key=False)
+    assert grant.success
+    assert [statement["Action"] for statement in principal_statements(stack, grant)] == ["s3:GetObject", "s3:ListBucket"]
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::IAM::Policy",
+        {"Roles": [{"Ref": logical_id("Reader")}], "PolicyDocument": {"Statement": READ_STATEMENTS[:2]}},
+    )
+
+
+def test_grant_read_of_an_export_at_the_bucket_root_reads_and_lists_the_whole_bucket() -> None:
+    stack, _ = grant_read_stack(key=False, prefix="")
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [{"Ref": logical_id("Reader")}],
+            "PolicyDocument": {
+                "Statement": [
+                    {"Action": "s3:GetObject", "Resource": {"Fn::Join": ["", [get_att_arn("SharedBucket"), "/*"]]}},
+                    Match.object_equals({"Action": "s3:ListBucket", "Effect": "Allow", "Resource": get_att_arn("SharedBucket")}),
+                ]
+            },
+        },
+    )
+
+
+def test_grant_read_to_another_account_lets_the_key_admit_the_reader_in_its_key_policy() -> None:
+    app = cdk.App(context=NO_BUNDLING)
+    stack = cdk.Stack(app, "Exports", env=ENV)
+    key = kms.Key(stack, "ExportKey")
+    bucket = s3.Bucket(stack, "SharedBucket", bucket_name="shared-exports", encryption_key=key)
+    export = ForecastExport(stack, "Export", forecast_arn=FORECAST_ARN, encryption_key=key, bucket=bucket, prefix="weekly")
+    readers = cdk.Stack(app, "Readers", env=cdk.Environment(account=OTHER_ACCOUNT, region=REGION))
+    reader = iam.Role(readers, "Reader", assumed_by=iam.AccountRootPrincipal(), role_name="export-reader")
+
+    assert export.grant_read(reader).success
+
+    reader_arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::{OTHER_ACCOUNT}:role/export-reader"]]}
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Action": "kms:Decrypt", "Principal": {"AWS": reader_arn}, "Resource": "*"})]
+                )
+            }
+        },
+    )
+    Template.from_stack(readers).has_resource_properties(
+        "AWS::IAM::Policy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Action": "kms:Decrypt"})])}},
+    )

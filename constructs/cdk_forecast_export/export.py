@@ -328,18 +328,24 @@ class ForecastExport(Construct):
         return statements
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` list and read the exported files (and decrypt them, with a KMS key)."""
-        files = self.bucket.arn_for_objects(f"{self.prefix}/*")
-        grant = iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"], resource_arns=[files])
+        """Let ``grantee`` list and read the exported files, and decrypt them when there is a key.
+
+        Grants ``s3:GetObject`` on the objects under the prefix, ``s3:ListBucket`` on the bucket limited to the
+        prefix (an ``s3:prefix`` condition), and with ``encryption_key`` ``kms:Decrypt``, which the key grants
+        itself (its key policy too, for a grantee in another account). Explicit actions only, no ``s3:Get*``.
+
+        :returns: one grant holding all of these statements (``Grant.combine``).
+        """
+        files = self.bucket.arn_for_objects(f"{self.prefix}/*" if self.prefix else "*")
         if isinstance(grantee, Construct):
             acknowledge_wildcard_resource(grantee, files, "export-files-read-wildcard")
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[self.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{self.prefix}/*", self.prefix]}},
+        # An export at the bucket's root owns the whole bucket: nothing to limit the listing to.
+        listing = {"StringLike": {"s3:prefix": [f"{self.prefix}/*", self.prefix]}} if self.prefix else None
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"], resource_arns=[files]).combine(
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn], conditions=listing
             )
         )
         if self.encryption_key is not None:
-            iam.Grant.add_to_principal(grantee=grantee, actions=["kms:Decrypt"], resource_arns=[self.encryption_key.key_arn])
+            grant = grant.combine(self.encryption_key.grant(grantee, "kms:Decrypt"))
         return grant
