@@ -24,7 +24,6 @@ class ExportSpec:
     tags: dict[str, str] = field(default_factory=dict)
     timeout_seconds: int = rules.TIMEOUT_DEFAULT_SECONDS
     retain: bool = False
-    fast_polling: bool = True
     run_id: str = ""
     service_timeout_seconds: int = rules.TIMEOUT_DEFAULT_SECONDS + rules.CLEANUP_MARGIN_SECONDS
 
@@ -117,7 +116,7 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
     removal = props.get("RemovalPolicy", "Delete")
     if removal not in ("Delete", "Retain"):
         problems.append(f"RemovalPolicy {rules.show(removal)} must be Delete or Retain")
-    polling = props.get("Polling", "Fast")
+    polling = props.get("Polling", "Fast")  # both modes now behave alike (rules.POLLING_MODES); still checked
     if polling not in rules.POLLING_MODES:
         problems.append(f"Polling {rules.show(polling)} must be one of {', '.join(rules.POLLING_MODES)}")
 
@@ -153,7 +152,6 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
         tags=tags,
         timeout_seconds=timeout_seconds,
         retain=removal == "Retain",
-        fast_polling=polling == "Fast",
         run_id=run_id,
         service_timeout_seconds=service_timeout,
     )
