@@ -737,6 +737,27 @@ def test_event_arriving_while_a_scheduled_look_runs(cloud: LocalCloud, example_t
     cloud.check_invariants()
 
 
+def test_events_follow_the_next_attempts_job(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """The first name is held by a stopped job, so the Create moves to the next name: the rule's
+    EventPattern follows it, and that job's ACTIVE event answers within seconds; so does the end of
+    its deletion for the Delete."""
+    cloud.forecast.default_outcome = Outcome("never")
+    first = LocalStack(cloud, with_props(example_template, TimeoutSeconds="600", ServiceTimeout="900")).create()
+    assert first.status == "ROLLBACK_COMPLETE"
+    stopped = dict(cloud.forecast.stopped_jobs())
+    cloud.event_delay = (0.2, 1.5)
+    cloud.forecast.default_outcome = Outcome("active", 300)
+    retry = LocalStack(cloud, with_props(example_template, TimeoutSeconds="1800", ServiceTimeout="2400"))
+    create = retry.create().by_type("Create")[0]
+    assert create.status == "SUCCESS" and create.physical_id not in stopped
+    detection = cloud.detection(create)
+    assert detection is not None and detection["after_event"] is not None and detection["after_event"] <= 3.0, detection
+    (delete,) = retry.delete().requests
+    gone = cloud.detection(delete, statuses=("DELETED",))
+    assert gone is not None and gone["after_event"] is not None and gone["after_event"] <= 3.0, gone
+    cloud.check_invariants(allowed_stopped=1)
+
+
 def test_every_scenario_is_documented() -> None:
 
     documented = (Path(__file__).resolve().parents[1] / "docs" / "SCENARIOS.md").read_text()
