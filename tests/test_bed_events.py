@@ -500,6 +500,7 @@ def test_benchmark_counters_with_todays_handler(cloud: LocalCloud, example_templ
     from tests.support.cfn_driver import LocalStack
 
     cloud.forecast.default_outcome = Outcome("active", 300)
+    cloud.slow("*", 0.05)  # calls take time, so invocations bill some
     stack = LocalStack(cloud, example_template)
     result = stack.create()
     create = result.requests[0]

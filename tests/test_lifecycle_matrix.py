@@ -585,12 +585,14 @@ def test_tags_only_update_throttled_for_thirty_seconds(cloud: LocalCloud, exampl
     cloud.check_invariants()
 
 
-def test_response_url_down_for_ninety_seconds_when_the_answer_is_ready(
+def test_response_url_down_for_three_minutes_when_the_answer_is_ready(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
     cloud.forecast.default_outcome = Outcome("active", 300)
     ready = cloud.clock.now() + 300
-    cloud.receiver.store.outage_plan = [(ready + 45, "503"), (ready + 95, "drop")]
+    # 503s for the look the ACTIVE event triggers, then dropped connections long enough that a schedule
+    # firing (at most ~2 minutes apart) surely meets them.
+    cloud.receiver.store.outage_plan = [(ready + 45, "503"), (ready + 175, "drop")]
     stack = LocalStack(cloud, example_template)
     result = stack.create()
     assert result.status == "CREATE_COMPLETE", result.requests[0].reason
@@ -634,18 +636,10 @@ def test_bed_fires_only_rules_with_a_target_and_delivers_what_fired(cloud: Local
 
 
 # --- Forecast's state-change events (issue 11) -------------------------------------------------------------
-# These exercise the event-driven handler: its rule carries an EventPattern for the job besides the
-# fallback schedule. Today's handler sets no EventPattern, so no event reaches it and the scenarios
-# that check an event was handled fail against it (SCENARIOS.md says which).
+# These exercise the event-driven handler: its rule carries an EventPattern for the jobs it watches
+# besides the fallback schedule, and each event triggers one look.
 
 TWENTY_MINUTES = 1200
-HANDLER_SETS_EVENT_PATTERN = "EventPattern" in "".join(
-    path.read_text() for path in (apps.REPO / "lambda" / "forecast_export").glob("*.py")
-)
-# Expected to fail until the handler puts an EventPattern on its rule; strict, so a pass shows up.
-needs_event_handler = pytest.mark.xfail(
-    not HANDLER_SETS_EVENT_PATTERN, reason="the handler sets no EventPattern yet (issue 11)", strict=True
-)
 
 
 def _events_lifecycle(cloud: LocalCloud, template: dict[str, Any]) -> Any:
@@ -660,7 +654,6 @@ def _events_lifecycle(cloud: LocalCloud, template: dict[str, Any]) -> Any:
     return create
 
 
-@needs_event_handler
 @pytest.mark.parametrize("arn_in", ["resources", "ForecastExportJobArn", "ResourceArn"])
 def test_events_delivered_within_seconds_answer_within_seconds(
     cloud: LocalCloud, example_template: dict[str, Any], arn_in: str
@@ -695,7 +688,6 @@ def test_events_half_lost(cloud: LocalCloud, example_template: dict[str, Any]) -
     cloud.check_invariants()
 
 
-@needs_event_handler
 def test_events_duplicated(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.event_duplicates = 1.0
     cloud.event_delay = (0.2, 1.5)
@@ -705,7 +697,6 @@ def test_events_duplicated(cloud: LocalCloud, example_template: dict[str, Any]) 
     cloud.check_invariants()  # one answer, no two invocations working at once, no rule left
 
 
-@needs_event_handler
 def test_events_three_minutes_late(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.event_late = (3.0, 3.0)
     create = _events_lifecycle(cloud, example_template)
@@ -717,7 +708,6 @@ def test_events_three_minutes_late(cloud: LocalCloud, example_template: dict[str
     cloud.check_invariants()  # the late events after the answer made no Forecast call and no second answer
 
 
-@needs_event_handler
 def test_event_arriving_while_a_scheduled_look_runs(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.event_delay = (0.2, 0.4)
     cloud.forecast.default_outcome = Outcome("never")
@@ -745,6 +735,27 @@ def test_event_arriving_while_a_scheduled_look_runs(cloud: LocalCloud, example_t
     stack.physical_ids = {create.logical_id: create.physical_id}
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
+
+
+def test_events_follow_the_next_attempts_job(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """The first name is held by a stopped job, so the Create moves to the next name: the rule's
+    EventPattern follows it, and that job's ACTIVE event answers within seconds; so does the end of
+    its deletion for the Delete."""
+    cloud.forecast.default_outcome = Outcome("never")
+    first = LocalStack(cloud, with_props(example_template, TimeoutSeconds="600", ServiceTimeout="900")).create()
+    assert first.status == "ROLLBACK_COMPLETE"
+    stopped = dict(cloud.forecast.stopped_jobs())
+    cloud.event_delay = (0.2, 1.5)
+    cloud.forecast.default_outcome = Outcome("active", 300)
+    retry = LocalStack(cloud, with_props(example_template, TimeoutSeconds="1800", ServiceTimeout="2400"))
+    create = retry.create().by_type("Create")[0]
+    assert create.status == "SUCCESS" and create.physical_id not in stopped
+    detection = cloud.detection(create)
+    assert detection is not None and detection["after_event"] is not None and detection["after_event"] <= 3.0, detection
+    (delete,) = retry.delete().requests
+    gone = cloud.detection(delete, statuses=("DELETED",))
+    assert gone is not None and gone["after_event"] is not None and gone["after_event"] <= 3.0, gone
+    cloud.check_invariants(allowed_stopped=1)
 
 
 def test_every_scenario_is_documented() -> None:

@@ -135,8 +135,9 @@ class ForecastExport(Construct):
             untouched. Default: a new role with exactly those permissions.
         :param run_id: change it to run the export again (a new job, in a new folder) without changing its
             name or destination; at most 128 characters. Default: none.
-        :param polling: ``PollingMode.FAST`` (default: ACTIVE seen within seconds) or
-            ``PollingMode.ECONOMY`` (one look a minute, far less Lambda time).
+        :param polling: deprecated, kept so existing code and templates keep working: both
+            ``PollingMode.FAST`` (default) and ``PollingMode.ECONOMY`` now mean the same, one look per
+            Forecast state-change event plus one a minute (the fallback for lost events).
         """
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)

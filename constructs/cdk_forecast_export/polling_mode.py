@@ -1,4 +1,4 @@
-"""How the handler waits for the export job: a choice between latency and Lambda time."""
+"""How the handler waits for the export job (deprecated: both values now behave alike)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from enum import Enum
 
 
 class PollingMode(str, Enum):
-    """``FAST`` (default): the handler looks every 5 s inside each invocation, so the deploy ends
-    within seconds of the job becoming ACTIVE; each invocation runs up to ~50 s of every minute.
-    ``ECONOMY``: one look per minute (when the polling rule fires), so the deploy ends up to a
-    minute later, for about 1% of FAST's Lambda time."""
+    """Deprecated. Kept so existing code and deployed templates keep working; both values now mean
+    the same. The handler makes one short look per Forecast state-change event of the job (the answer
+    goes out within seconds of ACTIVE) plus one a minute as the fallback for lost events: as fast as
+    ``FAST`` was and as cheap as ``ECONOMY`` was. ``FAST`` no longer polls inside each invocation."""
 
     FAST = "Fast"
     ECONOMY = "Economy"

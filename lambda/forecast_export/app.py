@@ -25,7 +25,6 @@ from .resource import (
     CLAIM_KEY,
     DEFAULT_RULE_PREFIX,
     NOT_CREATED_SUFFIX,
-    POLL_WITHIN_INVOCATION,
     SUPERSEDE_KEY,
     ForecastExportResource,
 )
@@ -113,7 +112,6 @@ def _identity(spec: ExportSpec | None, event: dict[str, Any]) -> JobIdentity | N
 
 def _plan(state: PollState, spec: ExportSpec | None, identity: JobIdentity | None) -> str:
     helper.Data.update(state.to_data())
-    helper.Data[POLL_WITHIN_INVOCATION] = spec.fast_polling if spec is not None else True
     helper.Data[CLAIM_KEY] = identity.settings_key() if identity is not None else ""
     helper.Data[ACCESS_ROLE] = spec.access_role_arn if spec is not None else ""
     return ""  # the answer comes from the looks that follow
@@ -168,6 +166,12 @@ def superseded(other_data: dict[str, Any]) -> None:
         names = identity.job_arns() if identity is not None else []
     RUNTIME.lifecycle().supersede(state, other, names)
     helper.Data.update(state.to_data())
+
+
+@helper.watched
+def watched(data: dict[str, Any]) -> list[str]:
+    """The jobs whose Forecast events should trigger a look (the rule's EventPattern)."""
+    return PollState.from_data(data).watched() if "State" in data else []
 
 
 @helper.poll_create

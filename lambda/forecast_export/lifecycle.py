@@ -163,6 +163,15 @@ class PollState:
     def from_data(cls, data: Mapping[str, Any]) -> PollState:
         return cls(**data["State"])
 
+    def watched(self) -> list[str]:
+        """The jobs whose state changes this request waits for, most important first: the job it makes
+        ACTIVE, then the jobs it cleans up, then the names a cancelled request may still create."""
+        arns = [self.job_arn] if self.phase in (Phase.START.value, Phase.WAIT.value) and self.job_arn else []
+        arns += self.cleanup if self.phase == Phase.CLEANUP.value else []
+        if self.phase == Phase.CLEANUP.value:
+            arns += [a for a in self.scan if a not in self.settled]
+        return list(dict.fromkeys(arns))
+
     def outputs(self) -> dict[str, str]:
         """The custom resource's attributes (Fn::GetAtt)."""
         return {"ForecastExportJobArn": self.job_arn, "ForecastExportJobName": self.job_name, "DestinationPath": self.path}

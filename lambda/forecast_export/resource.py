@@ -7,8 +7,14 @@ state and the lease) and its answering (responses.py):
 - First invocation: the registered create/update/delete function plans the request without any
   AWS call; then the request claims its rule *before* it touches Forecast, so a later request
   that supersedes it (after a cancellation) always finds and stops it.
-- Every invocation, first or from the rule, looks at the job every few seconds until its window
-  ends (FAST) or once (ECONOMY), within a budget that leaves time to save the state and answer.
+- Every invocation makes ONE short look at the jobs, whatever triggered it: CloudFormation, a
+  Forecast state-change event matched by the rule's EventPattern (the answer goes out within
+  seconds of the change), or the rule's 1-minute schedule (the safety net for lost events). No
+  invocation polls or sleeps, except to wait for the lease another invocation holds: an event
+  that arrives during someone else's look is not dropped, it waits for that look to end and
+  then looks again.
+- The rule's EventPattern follows the jobs the request watches (``watched``): PutRule again when
+  they change (the next attempt's name, a job to clean up).
 - Exactly one answer per request, at most 4096 bytes. An answer that cannot be delivered (the
   response URL failing) is kept in the rule and sent again at later firings until CloudFormation's
   ServiceTimeout; only a delivered answer removes the rule.
@@ -22,7 +28,6 @@ exists in the pinned crhelper.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,22 +37,26 @@ from . import responses
 from .clock import Clock
 from .errors import TransientError
 from .retries import Budget
-from .schedule import DATA, LEASE, POLL, RULE, RULE_PERIOD_SECONDS, Schedule, rule_name
+from .schedule import DATA, LEASE, POLL, RULE, Schedule, event_pattern, rule_name
 
 logger = logging.getLogger(__name__)
 
 CRHELPER_OVERRIDES = ("_crhelper_init", "_polling_init", "_send", "_timeout", "_wrap_function", "_event", "_context")
 PUBLIC_DATA_KEYS = ("ForecastExportJobArn", "ForecastExportJobName", "DestinationPath")
 NOT_CREATED_SUFFIX = "-not-created"  # physical ID of a Create that failed before planning a job
-POLL_WITHIN_INVOCATION = "PollWithinInvocation"  # Data key: False leaves each look to the next rule firing
+WATCHING = "Watching"  # Data key: the job ARNs the rule's EventPattern matches now
 CLAIM_KEY = "ClaimKey"  # Data key: the settings key the request's rule is named after
 SUPERSEDE_KEY = "SupersedeKey"  # Data key: the settings key of a rolled-back request whose rule must stop
 ANSWER = "Answer"  # Data key: an answer waiting to be delivered
 ANSWER_BY = "AnswerBy"  # Data key: after this, nobody waits for the answer any more
 FINISHED = "Finished"  # Data key: answered; the rule could not be removed yet
 RETRY_PAUSE_SECONDS = 5  # between tries to claim the rule while EventBridge throttles
-RULE_GUARD_SECONDS = 10  # stop looking this long before the rule is expected to fire again
-LAMBDA_SAFETY_SECONDS = 30  # and this long before the Lambda's own timeout: one call may take ~15 s
+LAMBDA_SAFETY_SECONDS = 30  # stop working this long before the Lambda's own timeout: one call may take ~15 s
+# One look's budget (its calls and their retries stop by then) and the lease that covers it plus
+# saving the state and answering. Short, so an invocation that died holds up nobody for long.
+LOOK_SECONDS = 30
+LEASE_SECONDS = 45
+LEASE_CHECK_SECONDS = 0.5  # how often an invocation waiting for the lease reads the rule (reads only)
 DEFAULT_RULE_PREFIX = "fcx-"
 # Lambda drops asynchronous events older than the function's maximum event age (60 s, set by the
 # construct); a Create or Update found older than this (plus slack) is a stray copy and does nothing.
@@ -78,12 +87,18 @@ class ForecastExportResource(CfnResource):
         self._poll_interval = poll_interval_seconds
         self._answered = False
         self._on_superseded: Callable[[dict[str, Any]], None] = lambda data: None
+        self._watched: Callable[[dict[str, Any]], list[str]] = lambda data: []
         self.budget = Budget(clock_of())
-        self.poll_invocation_steps = 0
+        self.lease_waits = 0  # invocations of this container that waited for another one's look
 
     def superseded(self, func: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
         """Register what to do with the state of a request this one stopped (decorator, like crhelper's)."""
         self._on_superseded = func
+        return func
+
+    def watched(self, func: Callable[[dict[str, Any]], list[str]]) -> Callable[[dict[str, Any]], list[str]]:
+        """Register which job ARNs (most important first) the rule's EventPattern matches, from the Data."""
+        self._watched = func
         return func
 
     # --- per invocation -----------------------------------------------------------------------------
@@ -101,7 +116,7 @@ class ForecastExportResource(CfnResource):
         self._answered = False
         self._context = context
         self._event, self._response_url, self.Data = event, "", {}
-        self.budget = Budget(self._clock(), self._invocation_end(context) - LAMBDA_SAFETY_SECONDS)
+        self.budget = self._look_budget(context)
         if POLL in event:
             try:
                 live = self._live_event(event, context)
@@ -131,26 +146,49 @@ class ForecastExportResource(CfnResource):
     def _invocation_end(self, context: Any) -> float:
         return self._clock().now() + float(context.get_remaining_time_in_millis()) / 1000
 
-    def _live_event(self, event: dict[str, Any], context: Any) -> dict[str, Any] | None:
-        """The request's current state from its rule, with this invocation's lease; None to do nothing."""
-        name = event[RULE].split("/")[-1]
-        live = self._schedule().read(name)
-        if live is None or live.get("RequestId") != event.get("RequestId"):
-            logger.info("Rule %s no longer polls request %s (answered or superseded); nothing to do", name, event["RequestId"])
-            return None
-        if (live.get(DATA) or {}).get(FINISHED):
-            self._schedule().remove(name)
-            return None
-        lease = (live.get(DATA) or {}).get(LEASE) or {}
+    def _look_budget(self, context: Any) -> Budget:
         now = self._clock().now()
-        if lease.get("owner") not in (None, context.aws_request_id) and float(lease.get("until", 0)) > now:
-            logger.info(
-                "Another invocation is working on request %s until %.0f; this one does nothing",
-                event["RequestId"],
-                lease["until"],
-            )
-            return None
-        live.setdefault(DATA, {})[LEASE] = {"owner": context.aws_request_id, "until": self._invocation_end(context)}
+        return Budget(self._clock(), min(now + LOOK_SECONDS, self._invocation_end(context) - LAMBDA_SAFETY_SECONDS))
+
+    def _lease(self, context: Any) -> dict[str, Any]:
+        return {"owner": context.aws_request_id, "until": self._clock().now() + LEASE_SECONDS}
+
+    def _live_event(self, event: dict[str, Any], context: Any) -> dict[str, Any] | None:
+        """The request's current state from its rule, with this invocation's lease; None to do nothing.
+
+        Another invocation's lease means it is looking right now, maybe from before the change that
+        triggered this invocation: wait (reading the rule only) until it releases the lease or the
+        lease runs out, then look again. Giving up is safe: the schedule looks within the minute."""
+        name = event[RULE].split("/")[-1]
+        clock = self._clock()
+        wait_until = self._invocation_end(context) - LAMBDA_SAFETY_SECONDS - LOOK_SECONDS
+        waited = False
+        while True:
+            live = self._schedule().read(name)
+            if live is None or live.get("RequestId") != event.get("RequestId"):
+                logger.info("Rule %s no longer watches request %s (answered or superseded)", name, event["RequestId"])
+                return None
+            if (live.get(DATA) or {}).get(FINISHED):
+                self._schedule().remove(name)
+                return None
+            lease = (live.get(DATA) or {}).get(LEASE) or {}
+            now = clock.now()
+            if lease.get("owner") in (None, context.aws_request_id) or float(lease.get("until", 0)) <= now:
+                break
+            if now + LEASE_CHECK_SECONDS > wait_until:
+                logger.info(
+                    "Another invocation is working on request %s until %.0f; the next firing looks again",
+                    event["RequestId"],
+                    lease["until"],
+                )
+                return None
+            if not waited:
+                logger.info("Another invocation is looking at request %s; waiting for it to finish", event["RequestId"])
+                self.lease_waits += 1
+                waited = True
+            clock.sleep(min(LEASE_CHECK_SECONDS, max(float(lease["until"]) - now, 0.001)))
+        self.budget = self._look_budget(context)
+        live.setdefault(DATA, {})[LEASE] = self._lease(context)
         self._schedule().save(name, live)
         return live
 
@@ -166,7 +204,7 @@ class ForecastExportResource(CfnResource):
         return str(self._event[RULE]).split("/")[-1] if RULE in self._event else ""
 
     def _polling_init(self, event: dict[str, Any]) -> None:
-        """Claim, look until the window ends, then answer or save the state for the next firing."""
+        """Claim (first invocation), look once, then answer or save the state for the next trigger."""
         try:
             if POLL not in self._event:
                 if self.Status == "FAILED":  # invalid properties: answer before anything exists
@@ -178,10 +216,11 @@ class ForecastExportResource(CfnResource):
             elif ANSWER in self.Data:
                 self._deliver(self.Data[ANSWER])
                 return
-            self._look_until_window_end()
+            # (a firing's one look was made by crhelper's init, through the registered poll function)
             if self._done():
                 self._finish()
             else:
+                self._watch()
                 self.Data.pop(LEASE, None)
                 self._event[DATA] = self.Data
                 self._schedule().save(self._rule(), self._event)
@@ -225,10 +264,13 @@ class ForecastExportResource(CfnResource):
             self.Data.pop(SUPERSEDE_KEY, None)
         name = rule_name(prefix, self.StackId, self.LogicalResourceId, self.Data.get(CLAIM_KEY, ""))
         self.Data.pop("PhysicalResourceId", None)
-        self.Data[LEASE] = {"owner": self._context.aws_request_id, "until": self._invocation_end(self._context)}
+        self.Data[LEASE] = self._lease(self._context)
+        watching = self._watched(self.Data)
+        pattern = event_pattern(watching)
+        self.Data[WATCHING] = watching if pattern else []
         self._event[DATA] = self.Data
         self.PhysicalResourceId = ""
-        claim = schedule.claim(name, self._event, self._may_take_over)
+        claim = schedule.claim(name, self._event, self._may_take_over, pattern)
         if claim.duplicate:
             logger.warning("Request %s is already being handled (rule %s); this delivery stays silent", self.RequestId, name)
             return False
@@ -242,22 +284,14 @@ class ForecastExportResource(CfnResource):
         self.Data["PollEpoch"] = self._clock().now()
         return True
 
-    def _window_end(self) -> float:
-        now = self._clock().now()
-        epoch = float(self.Data.get("PollEpoch", now))
-        next_firing = epoch + RULE_PERIOD_SECONDS * (math.floor((now - epoch) / RULE_PERIOD_SECONDS) + 1)
-        return min(self.budget.end, next_firing - RULE_GUARD_SECONDS)
-
-    def _look_until_window_end(self) -> None:
-        """FAST: look every few seconds until the window ends. ECONOMY: the one look already made."""
-        if not self.Data.get(POLL_WITHIN_INVOCATION, True):
+    def _watch(self) -> None:
+        """Point the rule's EventPattern at the jobs the request watches now, if they changed."""
+        watching = self._watched(self.Data)
+        if watching == self.Data.get(WATCHING, []):
             return
-        clock = self._clock()
-        end = self._window_end()
-        while not self._done() and clock.now() + self._poll_interval <= end:
-            clock.sleep(self._poll_interval)
-            self.poll_invocation_steps += 1
-            self._wrap_function(self._poll_func())
+        self._schedule().put_rule(self._rule(), self._event, event_pattern(watching))
+        self.Data[WATCHING] = watching
+        logger.info("Rule %s now fires on the events of %s", self._rule(), ", ".join(watching) or "no job")
 
     # --- answering ------------------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ S3_PATH_MIN_LENGTH = 7
 S3_PATH_MAX_LENGTH = 4096
 S3_PATH_PATTERN = re.compile(r"s3://[a-z0-9].+", re.DOTALL)
 EXPORT_FORMATS = ("CSV", "PARQUET")
-# Fast: look every 5 s inside each invocation (seen within seconds). Economy: one look per minute.
+# Accepted for existing templates. Both mean the same since issue 11: one look per Forecast event
+# and per minute (the fallback for lost events); "Fast" no longer polls inside each invocation.
 POLLING_MODES = ("Fast", "Economy")
 MAX_USER_TAGS = 50
 TAG_KEY_MAX_LENGTH = 128

@@ -7,9 +7,12 @@
   request any more.
 - The rule target's input is the request's live state; every invocation reads it back with
   ``ListTargetsByRule`` (the event an invocation receives may be older than the state).
-- A lease in that state keeps two invocations of one request from working at the same time:
-  EventBridge fires "within the minute" and delivers asynchronously, so firings can come close
-  together; an invocation that finds another one's lease returns at once without doing anything.
+- The rule fires on two things: Forecast's state-change events for the jobs the request watches
+  (its ``EventPattern``, ``event_pattern``) and, as the safety net for lost events, a
+  ``rate(1 minute)`` schedule. Either delivers the same constant target input: an event only
+  triggers a look, it is never read (Forecast's event body is not published).
+- A lease in that state keeps two invocations of one request from working at the same time: it
+  lasts one look, and an invocation that finds it taken waits for its release (resource.py).
 - Names fit EventBridge's 64 characters and start with the prefix the handler's IAM policy allows;
   the input fits EventBridge's 8192 characters.
 """
@@ -33,6 +36,19 @@ logger = logging.getLogger(__name__)
 RULE_NAME_MAX = 64
 TARGET_INPUT_MAX = 8192
 RULE_PERIOD_SECONDS = 60
+SCHEDULE = "rate(1 minute)"
+# EventBridge's default quota for an event pattern (adjustable, so the handler keeps to the default):
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
+EVENT_PATTERN_MAX = 2048
+# The Forecast developer guide names the first; the EventBridge reference lists the second.
+FORECAST_DETAIL_TYPES = ("Forecast Forecast Export Job State Change", "Forecast Export Job State Change")
+# Where the job's ARN may be: the body is unpublished, so each documented place is matched.
+ARN_FIELDS = ("ForecastExportJobArn", "ResourceArn")
+# Statuses on the way to another one: no wait of the handler ends on them, so an event that names one
+# of them (under either spelling of the key) triggers no look. Any other event, a body of another
+# shape included, does; the look decides, and the schedule covers an event skipped wrongly.
+PASSING_STATUSES = ("CREATE_PENDING", "CREATE_IN_PROGRESS", "DELETE_PENDING", "DELETE_IN_PROGRESS")
+STATUS_FIELDS = ("Status", "status")
 TARGET_ID = "1"
 DATA = "CrHelperData"  # crhelper's keys in the event it sends itself
 POLL = "CrHelperPoll"
@@ -46,6 +62,40 @@ def rule_name(prefix: str, stack_id: str, logical_id: str, settings_key: str) ->
     room = RULE_NAME_MAX - len(prefix) - len(digest) - 1
     readable = "".join(ch for ch in logical_id if ch.isalnum())[:room]
     return f"{prefix}{readable}-{digest}"
+
+
+def event_pattern(job_arns: list[str]) -> str | None:
+    """The EventPattern matching Forecast's state changes of ``job_arns`` (most important first), their
+    ARN in ``resources`` or in the detail. ARNs that would take the pattern past EventBridge's size
+    quota are left out (the schedule still looks at them); None when there is nothing to watch."""
+    watched: list[str] = []
+    text = None
+    for arn in dict.fromkeys(a for a in job_arns if a):
+        candidate = _pattern_text([*watched, arn])
+        if len(candidate) > EVENT_PATTERN_MAX:
+            logger.warning("Not watching events of %s: the event pattern would pass %d characters", arn, EVENT_PATTERN_MAX)
+            continue
+        watched.append(arn)
+        text = candidate
+    return text
+
+
+def _pattern_text(arns: list[str]) -> str:
+    skip = [{"anything-but": list(PASSING_STATUSES)}]
+    return json.dumps(
+        {
+            "source": ["aws.forecast"],
+            "detail-type": list(FORECAST_DETAIL_TYPES),
+            "$or": [{"resources": arns}, *({"detail": {field: arns}} for field in ARN_FIELDS)],
+            "detail": {
+                "$or": [
+                    *({field: skip} for field in STATUS_FIELDS),
+                    {field: [{"exists": False}] for field in STATUS_FIELDS},
+                ]
+            },
+        },
+        separators=(",", ":"),
+    )
 
 
 def target_input(event: dict[str, Any]) -> str:
@@ -96,8 +146,11 @@ class Schedule:
                 return dict(json.loads(target["Input"]))
         return None
 
-    def claim(self, name: str, event: dict[str, Any], may_take_over: Callable[[dict[str, Any]], bool]) -> Claim:
-        """Create the request's rule; stop (and report) an older request's rule of the same name."""
+    def claim(
+        self, name: str, event: dict[str, Any], may_take_over: Callable[[dict[str, Any]], bool], pattern: str | None = None
+    ) -> Claim:
+        """Create the request's rule (firing on ``pattern``'s events and every minute); stop (and report)
+        an older request's rule of the same name."""
         held = self.read(name)
         if held is not None and held.get("RequestId") == event["RequestId"]:
             return Claim(duplicate=True)
@@ -108,13 +161,7 @@ class Schedule:
             logger.warning("Request %s takes over from request %s: its polling stops", event["RequestId"], held["RequestId"])
         if not self.remove(name, quiet=True):
             raise TransientError(f"could not remove the polling rule {name} of an earlier request; trying again")
-        arn = self._call(
-            "put_rule",
-            Name=name,
-            ScheduleExpression="rate(1 minute)",
-            State="ENABLED",
-            Description=f"Polls export job for {event['LogicalResourceId'][:400]}",
-        )["RuleArn"]
+        arn = self.put_rule(name, event, pattern)
         event[POLL] = True
         event[RULE] = arn
         try:
@@ -123,6 +170,18 @@ class Schedule:
             self.remove(name, quiet=True)  # a rule without its target would stay forever
             raise
         return claim
+
+    def put_rule(self, name: str, event: dict[str, Any], pattern: str | None) -> str:
+        """Create or replace the rule (PutRule replaces it whole: schedule and pattern both given)."""
+        arguments: dict[str, Any] = {
+            "Name": name,
+            "ScheduleExpression": SCHEDULE,
+            "State": "ENABLED",
+            "Description": f"Watches export jobs for {event['LogicalResourceId'][:400]}",
+        }
+        if pattern:
+            arguments["EventPattern"] = pattern
+        return str(self._call("put_rule", **arguments)["RuleArn"])
 
     def save(self, name: str, event: dict[str, Any]) -> None:
         answer = self._call(

@@ -24,7 +24,6 @@ class ExportSpec:
     tags: dict[str, str] = field(default_factory=dict)
     timeout_seconds: int = rules.TIMEOUT_DEFAULT_SECONDS
     retain: bool = False
-    fast_polling: bool = True
     run_id: str = ""
     access_role_arn: str = ""  # the role the handler assumes to act for the requesting stack
     job_folder: bool = False  # each job writes into <path>/<job name>/
@@ -125,7 +124,7 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
     removal = props.get("RemovalPolicy", "Delete")
     if removal not in ("Delete", "Retain"):
         problems.append(f"RemovalPolicy {rules.show(removal)} must be Delete or Retain")
-    polling = props.get("Polling", "Fast")
+    polling = props.get("Polling", "Fast")  # both modes now behave alike (rules.POLLING_MODES); still checked
     if polling not in rules.POLLING_MODES:
         problems.append(f"Polling {rules.show(polling)} must be one of {', '.join(rules.POLLING_MODES)}")
 
@@ -167,7 +166,6 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
         tags=tags,
         timeout_seconds=timeout_seconds,
         retain=removal == "Retain",
-        fast_polling=polling == "Fast",
         run_id=run_id,
         access_role_arn=access_role_arn,
         job_folder=job_folder in ("true", True),
