@@ -462,22 +462,7 @@ def main() -> None:
         )
     )
     rows.append(("100 exports: handler functions", str(sizes["functions"]), "-", "-"))
-    rows.append(
-        (
-            "100 exports: largest managed policy (chars; IAM limit 6144)",
-            str(sizes["largest_managed_policy"]),
-            "6144",
-            f"{sizes['managed_policies']} policies",
-        )
-    )
-    rows.append(
-        (
-            "100 exports: inline policies per role (chars; IAM limit 10240)",
-            str(sizes["largest_inline_total_per_role"]),
-            "10240",
-            "-",
-        )
-    )
+    # IAM sizes at their worst case (longest names, flag on and off, two layouts): benchmarks/iam_sizes.py.
     rows.append(
         (
             "handler resource policy with 100 polls in flight (bytes; limit 20480)",
