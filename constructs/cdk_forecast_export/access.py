@@ -24,13 +24,12 @@ from aws_cdk import aws_kms as kms
 
 from constructs import Construct
 
+from ._lambda.forecast_export.contract import ACCESS_ROLE_PATH, STACK_ID_TAG
 from ._lambda.forecast_export.naming import JOB_PATTERN_AFTER_OWNER, JOB_PATTERN_BEFORE_OWNER
 from .compliance import acknowledge_wildcard_resource
 from .errors import ForecastExportValidationError
 from .policy_size import MANAGED_POLICY_MAX, POLICY_OVERHEAD, forecast_arn_cost, key_arn_cost, role_arn_cost
 
-ACCESS_ROLE_PATH = "/cdk-forecast-export/"
-STACK_ID_TAG = "cdk-forecast-export:stack-id"
 MANAGED_POLICIES_PER_ROLE = 10  # IAM's default quota of managed policies attached to one role
 FORECAST_JOB_ACTIONS = [
     "forecast:DescribeForecastExportJob",

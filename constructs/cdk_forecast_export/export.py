@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 import constructs
 from constructs import Construct
 
-from ._lambda.forecast_export import rules
+from ._lambda.forecast_export import contract, rules
 from ._lambda.forecast_export.naming import BASE_MAX_LENGTH
 from .compliance import acknowledge, acknowledge_wildcard_resource, annotate_auto_delete_provider, skip_checkov
 from .destinations import DestinationRegistry
@@ -26,7 +26,7 @@ from .polling_mode import PollingMode
 from .provider import ForecastExportProvider
 from .validation import collect_problems, known_tags
 
-RESOURCE_TYPE = "Custom::ForecastExportJob"
+RESOURCE_TYPE = contract.RESOURCE_TYPE
 DEFAULT_TIMEOUT = cdk.Duration.seconds(rules.TIMEOUT_DEFAULT_SECONDS)
 
 
@@ -215,12 +215,12 @@ class ForecastExport(Construct):
             "RemovalPolicy": "Retain" if removal_policy == cdk.RemovalPolicy.RETAIN else "Delete",
             "Polling": polling_value,
             # The role the handler assumes to act for this stack (see access.py).
-            "AccessRoleArn": access.role.role_arn,
+            contract.ACCESS_ROLE_PROPERTY: access.role.role_arn,
             # Each job writes into <prefix>/<job name>/: a replacement's files never mix with the previous job's.
-            "JobFolder": "true",
+            contract.JOB_FOLDER_PROPERTY: "true",
         }
         if run_id is not None:
-            properties["RunId"] = run_id
+            properties[contract.RUN_ID_PROPERTY] = run_id
         self._tag_manager = cdk.TagManager(cdk.TagType.KEY_VALUE, RESOURCE_TYPE)
         job_tags = _JobTags(self._tag_manager, tag_map)
         properties["Tags"] = cdk.Lazy.any(job_tags)
@@ -248,11 +248,11 @@ class ForecastExport(Construct):
         for prerequisite in prerequisites:
             self.resource.node.add_dependency(prerequisite)
 
-        self.export_job_arn: str = self.resource.get_att_string("ForecastExportJobArn")
+        self.export_job_arn: str = self.resource.get_att_string(contract.JOB_ARN_ATTRIBUTE)
         """The export job's ARN (the custom resource's physical ID), known at deploy time."""
-        self.export_job_name: str = self.resource.get_att_string("ForecastExportJobName")
+        self.export_job_name: str = self.resource.get_att_string(contract.JOB_NAME_ATTRIBUTE)
         """The job's actual name, ``<base>_<owner><key>``, known at deploy time."""
-        self.destination_path: str = self.resource.get_att_string("DestinationPath")
+        self.destination_path: str = self.resource.get_att_string(contract.DESTINATION_ATTRIBUTE)
         """``s3://<bucket>/<prefix>/<job name>/``: exactly this job's files, known at deploy time."""
         self.log_group = self.handler.log_group
         """The handler's log group: one line per look at the job (status, elapsed, deadline)."""

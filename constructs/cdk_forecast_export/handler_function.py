@@ -11,17 +11,19 @@ from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 
-from .access import ACCESS_ROLE_PATH, ExportAccess
+from ._lambda.forecast_export import contract
+from ._lambda.forecast_export.contract import ACCESS_ROLE_PATH
+from .access import ExportAccess
 from .bundling import LocalHandlerBundling
 from .compliance import CHECKOV_FUNCTION_SKIPS, acknowledge_wildcard_resource, skip_checkov
 from .handler_source import HANDLER_ENTRY, HANDLER_ROOT
 
 HANDLER_ID = "ForecastExportHandler"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
-FUNCTION_TIMEOUT = cdk.Duration.seconds(90)
+FUNCTION_TIMEOUT = cdk.Duration.seconds(contract.FUNCTION_TIMEOUT_SECONDS)
 # Lambda drops asynchronous events older than this: a cancelled request cannot wake up much later
 # (the handler watches for what a cancelled request might still create for this long plus its timeout).
-MAX_EVENT_AGE = cdk.Duration.seconds(60)
+MAX_EVENT_AGE = cdk.Duration.seconds(contract.MAX_EVENT_AGE_SECONDS)
 
 
 class ForecastExportHandler(Construct):
@@ -48,7 +50,7 @@ class ForecastExportHandler(Construct):
         """
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
-        self.rule_prefix = "fcx-" + hashlib.sha256(self.node.path.encode()).hexdigest()[:8] + "-"
+        self.rule_prefix = contract.RULE_PREFIX_ROOT + hashlib.sha256(self.node.path.encode()).hexdigest()[:8] + "-"
         # Set by ForecastExportProvider: the export holding the role's ARN, which other stacks import.
         self.role_arn_export: str | None = None
 
@@ -113,7 +115,7 @@ class ForecastExportHandler(Construct):
             max_event_age=MAX_EVENT_AGE,
             role=self.role,
             log_group=self.log_group,
-            environment={"POLL_RULE_PREFIX": self.rule_prefix},
+            environment={contract.RULE_PREFIX_ENVIRONMENT: self.rule_prefix},
         )
         function_resource: cdk.CfnResource = self.function.node.default_child  # type: ignore[assignment]
         skip_checkov(function_resource, CHECKOV_FUNCTION_SKIPS)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from . import contract
 from .clock import Clock, SystemClock
 from .errors import ExportFailed, InvalidProperties, TransientError
 from .jobs import ForecastJobs
@@ -85,7 +86,7 @@ class Runtime:
 RUNTIME = Runtime()
 helper = ForecastExportResource(
     clock_of=lambda: RUNTIME.clock,
-    rule_prefix_of=lambda: os.environ.get("POLL_RULE_PREFIX", DEFAULT_RULE_PREFIX),
+    rule_prefix_of=lambda: os.environ.get(contract.RULE_PREFIX_ENVIRONMENT, DEFAULT_RULE_PREFIX),
     events_of=lambda: RUNTIME.events(),
 )
 

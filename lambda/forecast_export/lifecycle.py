@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-from . import rules
+from . import contract, rules
 from .clock import Clock
 from .errors import ExportFailed, ForecastError, JobInUse, JobNotFound, NameTaken, QuotaReached
 from .jobs import ForecastJobs, JobView, same_destination
@@ -174,7 +174,11 @@ class PollState:
 
     def outputs(self) -> dict[str, str]:
         """The custom resource's attributes (Fn::GetAtt)."""
-        return {"ForecastExportJobArn": self.job_arn, "ForecastExportJobName": self.job_name, "DestinationPath": self.path}
+        return {
+            contract.JOB_ARN_ATTRIBUTE: self.job_arn,
+            contract.JOB_NAME_ATTRIBUTE: self.job_name,
+            contract.DESTINATION_ATTRIBUTE: self.path,
+        }
 
 
 class Lifecycle:

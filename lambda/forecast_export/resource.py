@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from crhelper import CfnResource
 
-from . import responses
+from . import contract, responses
 from .clock import Clock
 from .errors import TransientError
 from .retries import Budget
@@ -42,7 +42,7 @@ from .schedule import DATA, LEASE, POLL, RULE, Schedule, event_pattern, rule_nam
 logger = logging.getLogger(__name__)
 
 CRHELPER_OVERRIDES = ("_crhelper_init", "_polling_init", "_send", "_timeout", "_wrap_function", "_event", "_context")
-PUBLIC_DATA_KEYS = ("ForecastExportJobArn", "ForecastExportJobName", "DestinationPath")
+PUBLIC_DATA_KEYS = contract.ATTRIBUTES
 NOT_CREATED_SUFFIX = "-not-created"  # physical ID of a Create that failed before planning a job
 WATCHING = "Watching"  # Data key: the job ARNs the rule's EventPattern matches now
 CLAIM_KEY = "ClaimKey"  # Data key: the settings key the request's rule is named after
@@ -57,7 +57,7 @@ LAMBDA_SAFETY_SECONDS = 30  # stop working this long before the Lambda's own tim
 LOOK_SECONDS = 30
 LEASE_SECONDS = 45
 LEASE_CHECK_SECONDS = 0.5  # how often an invocation waiting for the lease reads the rule (reads only)
-DEFAULT_RULE_PREFIX = "fcx-"
+DEFAULT_RULE_PREFIX = contract.RULE_PREFIX_ROOT
 # Lambda drops asynchronous events older than the function's maximum event age (60 s, set by the
 # construct); a Create or Update found older than this (plus slack) is a stray copy and does nothing.
 MAX_REQUEST_AGE_SECONDS = 120

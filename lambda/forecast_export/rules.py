@@ -12,16 +12,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import contract
+
 JOB_NAME_MAX_LENGTH = 63
 JOB_NAME_PATTERN = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
 ARN_MAX_LENGTH = 256
 S3_PATH_MIN_LENGTH = 7
 S3_PATH_MAX_LENGTH = 4096
 S3_PATH_PATTERN = re.compile(r"s3://[a-z0-9].+", re.DOTALL)
-EXPORT_FORMATS = ("CSV", "PARQUET")
+EXPORT_FORMATS = contract.EXPORT_FORMATS
 # Accepted for existing templates. Both mean the same since issue 11: one look per Forecast event
 # and per minute (the fallback for lost events); "Fast" no longer polls inside each invocation.
-POLLING_MODES = ("Fast", "Economy")
+POLLING_MODES = contract.POLLING_MODES
 MAX_USER_TAGS = 50
 TAG_KEY_MAX_LENGTH = 128
 TAG_VALUE_MAX_LENGTH = 256

@@ -17,12 +17,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .clock import Clock
+from .contract import STACK_ID_TAG
 from .errors import ExportFailed, TransientError
 from .retries import Budget, call_with_retries, error_code
 
 logger = logging.getLogger(__name__)
 
-STACK_ID_TAG = "cdk-forecast-export:stack-id"
+
 RENEW_BEFORE_SECONDS = 300  # a cached session is renewed this long before it expires
 SESSION_SECONDS = 3600
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import rules
+from . import contract, rules
 from .errors import InvalidProperties
 from .naming import BASE_MAX_LENGTH, JobIdentity
 
@@ -128,9 +128,9 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
     if polling not in rules.POLLING_MODES:
         problems.append(f"Polling {rules.show(polling)} must be one of {', '.join(rules.POLLING_MODES)}")
 
-    run_id = _text(props, "RunId", problems, default="")
-    access_role_arn = _text(props, "AccessRoleArn", problems)
-    job_folder = props.get("JobFolder", "false")
+    run_id = _text(props, contract.RUN_ID_PROPERTY, problems, default="")
+    access_role_arn = _text(props, contract.ACCESS_ROLE_PROPERTY, problems)
+    job_folder = props.get(contract.JOB_FOLDER_PROPERTY, "false")
     if job_folder not in ("true", "false", True, False):
         problems.append(f"JobFolder {rules.show(job_folder)} must be true or false")
     if access_role_arn:

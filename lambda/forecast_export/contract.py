@@ -1,0 +1,43 @@
+"""The contract between the construct (synth time) and the handler (deploy time).
+
+Every name and number both sides must agree on is written here once, and both import it, so the
+coupling is checked by the interpreter instead of by reading two files side by side (the CDK
+provider framework keeps its handler names in ``consts.ts`` for the same reason). No dependencies:
+the construct imports it too.
+"""
+
+from __future__ import annotations
+
+RESOURCE_TYPE = "Custom::ForecastExportJob"
+HANDLER_ENTRY = "forecast_export.app.handler"
+
+# Properties of the custom resource (besides CreateForecastExportJob's own names).
+TIMEOUT_PROPERTY = "TimeoutSeconds"
+REMOVAL_POLICY_PROPERTY = "RemovalPolicy"
+POLLING_PROPERTY = "Polling"
+ACCESS_ROLE_PROPERTY = "AccessRoleArn"
+JOB_FOLDER_PROPERTY = "JobFolder"
+RUN_ID_PROPERTY = "RunId"
+
+# The custom resource's attributes (Fn::GetAtt), as the handler's answer names them in Data.
+JOB_ARN_ATTRIBUTE = "ForecastExportJobArn"
+JOB_NAME_ATTRIBUTE = "ForecastExportJobName"
+DESTINATION_ATTRIBUTE = "DestinationPath"
+ATTRIBUTES = (JOB_ARN_ATTRIBUTE, JOB_NAME_ATTRIBUTE, DESTINATION_ATTRIBUTE)
+
+# Values of the properties.
+EXPORT_FORMATS = ("CSV", "PARQUET")
+POLLING_MODES = ("Fast", "Economy")  # deprecated: both now mean the same (README, PollingMode)
+
+# The handler's polling rules: the construct scopes IAM and the Lambda permission to this prefix
+# (plus 8 hex characters of the handler's path), the handler names its rules under it.
+RULE_PREFIX_ENVIRONMENT = "POLL_RULE_PREFIX"
+RULE_PREFIX_ROOT = "fcx-"
+
+# The access role the handler assumes per stack, and the session tag its trust policy checks.
+ACCESS_ROLE_PATH = "/cdk-forecast-export/"
+STACK_ID_TAG = "cdk-forecast-export:stack-id"
+
+# Times the two sides size each other by.
+FUNCTION_TIMEOUT_SECONDS = 90
+MAX_EVENT_AGE_SECONDS = 60  # Lambda drops asynchronous events older than this (the function's setting)
