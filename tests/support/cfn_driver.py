@@ -777,7 +777,11 @@ class LocalCloud:
         parsed = {
             "FailedEntryCount": len(ids),
             "FailedEntries": [
-                {"TargetId": i, "ErrorCode": "ConcurrentModificationException", "ErrorMessage": "Too many requests at the same time"}
+                {
+                    "TargetId": i,
+                    "ErrorCode": "ConcurrentModificationException",
+                    "ErrorMessage": "Too many requests at the same time",
+                }
                 for i in ids
             ],
             "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0},
@@ -1043,7 +1047,9 @@ class LocalCloud:
             statements: list[dict[str, Any]] = []
             for stack in list(self.stacks.values()):
                 statements += [
-                    st for st in stack.applied_statements(role_name) if self.iam_in_force(("policy", stack.name, role_name, _key(st)), now)
+                    st
+                    for st in stack.applied_statements(role_name)
+                    if self.iam_in_force(("policy", stack.name, role_name, _key(st)), now)
                 ]
             cached = PolicySet(statements)
             if not propagating:
