@@ -158,6 +158,11 @@ LAMBDA_DUPLICATES_DEFAULT = 0.02
 CALL_LATENCY_DEFAULT = (0.05, 0.2)
 # IAM changes take effect after a delay (troubleshoot_general.html#troubleshoot_general_eventual-consistency).
 IAM_PROPAGATION_DEFAULT = (1.0, 4.0)
+# On a stack's creation CloudFormation creates the roles and policies first, then what depends on them
+# (aws-attribute-dependson.html), the handler's function among them, then the custom resources: the IAM
+# resources are applied this long before the first request. An update changes a policy right before the
+# custom resource that depends on it (no lead). ``iam_create_lead = 0`` is the right-after case.
+IAM_CREATE_LEAD_DEFAULT = 5.0
 TARGET_CHANGES = {"events:PutTargets", "events:RemoveTargets"}
 RULE_CHANGES = TARGET_CHANGES | {"events:PutRule", "events:DeleteRule"}
 
@@ -647,6 +652,7 @@ class LocalCloud:
         self.call_latency: tuple[float, float] = CALL_LATENCY_DEFAULT
         self.concurrent_target_failures = True
         self.iam_propagation: tuple[float, float] = IAM_PROPAGATION_DEFAULT
+        self.iam_create_lead = IAM_CREATE_LEAD_DEFAULT
         self.queue_rng = random.Random(2)
         self.latency_rng = random.Random(3)
         self.iam_rng = random.Random(4)
@@ -842,10 +848,10 @@ class LocalCloud:
 
     # --- IAM propagation (eventual consistency) -----------------------------------------------------
 
-    def stamp_iam(self, keys: list[tuple[str, ...]]) -> None:
-        """Statements (and trust statements) CloudFormation has just applied: each new one takes effect
-        after ``iam_propagation``; ones already in force keep their moment."""
-        now = self.clock.now()
+    def stamp_iam(self, keys: list[tuple[str, ...]], lead: float = 0.0) -> None:
+        """Statements (and trust statements) CloudFormation applied ``lead`` seconds ago: each new one takes
+        effect ``iam_propagation`` after that; ones already in force keep their moment."""
+        now = self.clock.now() - lead
         for key in keys:
             if key not in self.iam_stamps:
                 at = now + self.iam_rng.uniform(*self.iam_propagation)
@@ -1099,6 +1105,7 @@ class LocalCloud:
         self.call_latency = CALL_LATENCY_DEFAULT
         self.concurrent_target_failures = True
         self.iam_propagation = IAM_PROPAGATION_DEFAULT
+        self.iam_create_lead = IAM_CREATE_LEAD_DEFAULT
         self.function_max_age.clear()
         self.function_retries.clear()
         self.deleted_functions.clear()
@@ -1636,7 +1643,7 @@ class LocalStack:
         self.iam_sources: list[tuple[dict[str, Any], set[str] | None]] = [(template, None)]
         self._learn_functions(template)
         bed.register_stack(self)
-        self._stamp_iam()  # CloudFormation creates the roles and policies now; they take a moment to propagate
+        self._stamp_iam(bed.iam_create_lead)  # created before the function and the custom resources; they propagate
 
     def functions(self, template: dict[str, Any] | None = None) -> list[str]:
         resources = (template or self.template)["Resources"]
@@ -1680,7 +1687,7 @@ class LocalStack:
         self.bed.iam_changed()
         self._stamp_iam()
 
-    def _stamp_iam(self) -> None:
+    def _stamp_iam(self, lead: float = 0.0) -> None:
         """Tell the bed which statements and trust policies CloudFormation has applied now (new ones
         propagate for ``iam_propagation``; removed ones stop at once, as they are no longer applied)."""
         keys: list[tuple[str, ...]] = []
@@ -1699,7 +1706,7 @@ class LocalStack:
                     roles.update(str(self.resolve(r, template)).rsplit("/", 1)[-1] for r in props.get("Roles", []))
         for role in sorted(roles):
             keys += [("policy", self.name, role, _key(st)) for st in self.applied_statements(role)]
-        self.bed.stamp_iam(keys)
+        self.bed.stamp_iam(keys, lead)
 
     def _resources_deleted(self) -> None:
         """The custom resources answered: CloudFormation deletes what they depended on, the handler's
