@@ -1201,6 +1201,7 @@ class LocalCloud:
         timeout = self.functions[function_name]
         context = FakeLambdaContext(self.clock, function_name, function_arn, timeout)
         container = self.containers.acquire()
+        _virtualize_crhelper_timer()  # crhelper is imported after the bed starts (from the asset folder)
         self.clock.set_kill_deadline(invocation.start + timeout)
         try:
             container.handler(event, context)
