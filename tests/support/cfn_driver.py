@@ -803,8 +803,13 @@ class LocalCloud:
             return
         if record.request_type == "Delete" and record.event.get("PhysicalResourceId") == arn:
             return
+        made_up_delete = record.request_type == "Delete" and not EXPORT_JOB_ARN.fullmatch(
+            str(record.event.get("PhysicalResourceId"))
+        )
         for stack in list(self.stacks.values()):
             for logical_id, physical_id in stack.physical_ids.items():
+                if made_up_delete and logical_id == record.logical_id:
+                    continue  # a test drove a made-up-ID Delete of a resource the stack holds (CloudFormation never does)
                 if physical_id == arn:
                     self.violations.append(
                         f"t={now - self._t0:.0f} {record.logical_id} {record.request_type}: {operation} on {arn}, which stack "
@@ -1528,14 +1533,12 @@ class LocalCloud:
         for stack in list(self.stacks.values()):
             if stack.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
                 continue
-            deleting = {
-                (r.logical_id, r.event.get("PhysicalResourceId"))
-                for r in self.all_requests
-                if r.request_type == "Delete" and r.event.get("StackId") == stack.stack_id
-            }
+            deletes = [r for r in self.all_requests if r.request_type == "Delete" and r.event.get("StackId") == stack.stack_id]
+            deleting = {(r.logical_id, r.event.get("PhysicalResourceId")) for r in deletes}
+            made_up = {r.logical_id for r in deletes if not EXPORT_JOB_ARN.fullmatch(str(r.event.get("PhysicalResourceId")))}
             for logical_id, physical_id in stack.physical_ids.items():
-                if (logical_id, physical_id) in deleting:
-                    continue  # CloudFormation sent a Delete for it (a test drove one by hand)
+                if (logical_id, physical_id) in deleting or logical_id in made_up:
+                    continue  # a test drove a Delete of it by hand
                 if EXPORT_JOB_ARN.fullmatch(physical_id) and physical_id not in live:
                     state = self.forecast.live_jobs().get(physical_id, "gone")
                     problems.append(
