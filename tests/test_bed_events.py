@@ -466,19 +466,21 @@ def test_waiting_while_another_works_then_working_after_it_is_no_overlap() -> No
     )
     b = _inv(1, 30, [(1, "events:ListTargetsByRule"), (20, "events:PutTargets"), (21, "forecast:DescribeForecastExportJob")])
     assert working_overlaps([a, b]) == []
-    c = _inv(3, 5, [(3, "events:ListTargetsByRule"), (3.5, "events:PutTargets")])  # works while a works
+    c = _inv(3, 5, [(3, "events:ListTargetsByRule"), (3.5, "forecast:StopResource")])  # works while a works
     assert working_overlaps([a, b, c]) == [(a, c)]
     looker = _inv(2, 3, [(2, "events:ListTargetsByRule"), (2, "events:DescribeRule")])  # only looked
     assert working_overlaps([a, looker]) == []
+    claimer = _inv(2, 4, [(2, "events:PutRule"), (3, "events:PutTargets")])  # only wrote the rule: coordination
+    assert working_overlaps([a, claimer]) == []
     answer_only = _inv(3, 4, [(3, "events:ListTargetsByRule")], sends=[3.5])  # an answer is work
     assert working_overlaps([a, answer_only]) == [(a, answer_only)]
 
 
 def test_calls_at_one_instant_are_ordered() -> None:
-    a = Invocation(0, 0, 0, calls=[(0, "events:PutTargets"), (0, "forecast:DescribeForecastExportJob")], call_order=[1, 2])
-    b = Invocation(0, 0, 0, calls=[(0, "events:PutTargets")], call_order=[3])
+    a = Invocation(0, 0, 0, calls=[(0, "forecast:StopResource"), (0, "forecast:DescribeForecastExportJob")], call_order=[1, 2])
+    b = Invocation(0, 0, 0, calls=[(0, "forecast:StopResource")], call_order=[3])
     assert working_overlaps([a, b]) == []
-    interleaved = Invocation(0, 0, 0, calls=[(0, "events:PutTargets")], call_order=[2])
+    interleaved = Invocation(0, 0, 0, calls=[(0, "forecast:StopResource")], call_order=[2])
     a.call_order = [1, 3]
     assert working_overlaps([a, interleaved]) == [(a, interleaved)]
 

@@ -29,6 +29,14 @@ from tests.support.scenarios import custom_logical_id, renamed, with_all_props, 
 
 pytestmark = pytest.mark.e2e
 
+# A copy of a request that Lambda delivers after the request was answered (or after its rollback took
+# over and answered) finds no rule and starts again: the handler keeps no record of answered requests
+# that outlives their rule (README, Limitations). Known and open: strict, so that a fix turns these red
+# until this marker goes.
+ANSWERED_COPY = pytest.mark.xfail(
+    strict=True, reason="no persistent record of answered requests: a late copy repeats its work (README Limitations)"
+)
+
 FORECAST_ARN = apps.FORECAST_ARN
 WEEKLY_FORECAST_ARN = FORECAST_ARN.replace("demand_forecast", "weekly_forecast")
 PLAIN = apps.REPO / "examples" / "plain-cloudformation.yaml"
@@ -755,6 +763,212 @@ def test_events_follow_the_next_attempts_job(cloud: LocalCloud, example_template
     (delete,) = retry.delete().requests
     gone = cloud.detection(delete, statuses=("DELETED",))
     assert gone is not None and gone["after_event"] is not None and gone["after_event"] <= 3.0, gone
+
+
+# --- AWS as documented, harsher (issue: the bed was kinder than AWS) -----------------------------------
+# Lambda's asynchronous queue (delay, maximum event age, duplicates), the kill at the Lambda timeout,
+# PutTargets/RemoveTargets partial failures, IAM propagation, call latency, and the stack's IAM deleted
+# once its final Delete is answered (tests/support/cfn_driver.py documents each with its page).
+
+
+def _one_export(stack: LocalStack) -> tuple[str, str]:
+    ((logical_id, physical_id),) = stack.physical_ids.items()
+    return logical_id, physical_id
+
+
+def test_create_queued_fifty_seconds_in_lambda(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    cloud.cfn_queue_delay = (50.0, 50.0)  # within the function's 60 s maximum event age
+    cloud.lambda_duplicates = 0.0
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
+    create = result.by_type("Create")[0]
+    assert create.invocations[0].start - create.started_at >= 50.0
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_create_older_than_the_maximum_event_age_is_never_delivered(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    cloud.cfn_queue_delay = (61.0, 61.0)  # Lambda discards it at the 60 s MaximumEventAgeInSeconds
+    cloud.lambda_duplicates = 0.0
+    stack, create = _start_create(cloud, with_props(example_template, TimeoutSeconds="300", ServiceTimeout="600"))
+    cloud.run([create])
+    assert create.timed_out and not create.invocations and cloud.dropped
+    cloud.cfn_queue_delay = (0.0, 2.0)
+    delete = stack.start(
+        "Delete", create.logical_id, create.event["ResourceProperties"], physical_id=stack.made_up_physical_id(create.logical_id)
+    )
+    cloud.run([delete])
+    assert delete.status == "SUCCESS", delete.reason
+    assert not cloud.forecast.calls_to("CreateForecastExportJob")
+    cloud.check_invariants(expect_unanswered=1)  # the dropped Create; CloudFormation timed it out
+
+
+def test_duplicate_create_three_seconds_later(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    cloud.lambda_duplicates = 0.0
+    stack, create = _start_create(cloud, example_template)
+    stack.redeliver(create, after=3.0)
+    cloud.run([create])
+    assert create.status == "SUCCESS", create.reason
+    assert len(cloud.forecast.calls_to("CreateForecastExportJob")) == 1
+    stack.physical_ids = {create.logical_id: create.physical_id}
+    stack.status = "CREATE_COMPLETE"
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+@ANSWERED_COPY
+def test_duplicate_of_a_cancelled_tags_update_after_its_rollback_answered(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """A tags-only Update does its work, cannot answer (the response URL is down), is cancelled; the
+    rollback Update puts the old tags back and answers; then Lambda delivers the cancelled Update again
+    (55 s after CloudFormation sent it, within the 60 s maximum event age)."""
+    cloud.lambda_duplicates = 0.0
+    stack = LocalStack(cloud, example_template)
+    assert stack.create().status == "CREATE_COMPLETE"
+    logical_id, job_arn = _one_export(stack)
+    old_tags = dict(cloud.forecast.jobs[job_arn].tags)
+    new_template = with_props(example_template, Tags=[{"Key": "stage", "Value": "prod"}])
+    new_props = stack._props(new_template["Resources"][logical_id], new_template)
+    old_props = stack.properties[logical_id]
+    cloud.receiver.store.outage_until = cloud.clock.now() + 20
+    t0 = cloud.clock.now()
+    update = stack.start("Update", logical_id, new_props, old_props=old_props, physical_id=job_arn)
+    stack.redeliver(update, after=55.0)
+    cloud.run([update], horizon=t0 + 8, wait_for_horizon=True)
+    assert not update.answered
+    update.cancelled = True  # another resource failed: CloudFormation rolls back at once
+    rollback = stack.start("Update", logical_id, old_props, old_props=new_props, physical_id=job_arn)
+    cloud.run([rollback])
+    assert rollback.status == "SUCCESS", rollback.reason
+    assert rollback.response is not None and rollback.response.at < t0 + 55
+    cloud.advance(180)
+    assert cloud.forecast.jobs[job_arn].tags == old_tags, "the stray copy of the cancelled Update re-tagged the job"
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+@ANSWERED_COPY
+def test_duplicate_create_after_the_stack_was_deleted(cloud: LocalCloud, shared_provider: dict[str, Any]) -> None:
+    """With a shared provider the handler outlives the export's stack: a copy of the Create that Lambda
+    delivers 58 s after CloudFormation sent it, once the stack is gone, must not make a job again."""
+    cloud.lambda_duplicates = 0.0
+    cloud.cfn_queue_delay = (0.0, 0.2)
+    cloud.forecast.default_outcome = Outcome("active", 10)
+    provider = LocalStack(cloud, shared_provider, name="SharedProvider")
+    stack = LocalStack(cloud, apps.load_yaml_template(PLAIN), name="PlainExport", exports=provider.exported_values())
+    t0 = cloud.clock.now()
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
+    create = result.by_type("Create")[0]
+    stack.redeliver(create, after=t0 + 58 - cloud.clock.now())
+    deleted = stack.delete()
+    assert deleted.status == "DELETE_COMPLETE"
+    assert deleted.requests[0].response is not None and deleted.requests[0].response.at < t0 + 58, "scenario too slow"
+    cloud.advance(300)
+    cloud.check_invariants()  # no job and no rule left
+
+
+def test_invocation_killed_at_the_lambda_timeout_mid_look(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    cloud.forecast.default_outcome = Outcome("active", 600)
+    cloud.slow("forecast:DescribeForecastExportJob", 100.0, times=1, after=200)  # one look hangs past the timeout
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
+    assert len(cloud.kills) == 1, cloud.kills
+    (killed,) = cloud.killed
+    assert not [t for t in killed.sends if t > (killed.killed_at or 0)]
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants(allowed_kills=1)
+
+
+def test_killed_before_the_rule_exists_answers_through_crhelpers_timer(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    cloud.lambda_duplicates = 0.0
+    cloud.slow("events:ListTargetsByRule", 100.0, times=1)  # the Create's first look at its rule hangs
+    result = LocalStack(cloud, example_template).create()
+    create = result.by_type("Create")[0]
+    assert create.status == "FAILED" and "ran out of time" in create.reason, create.reason
+    assert create.invocations[0].killed_at is not None
+    assert result.status == "ROLLBACK_COMPLETE"
+    cloud.check_invariants(allowed_kills=1)
+
+
+def test_put_targets_partial_failure_when_the_rule_is_claimed(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    cloud.partial_failure("events:PutTargets", times=1)
+    stack = LocalStack(cloud, example_template)
+    assert stack.create().status == "CREATE_COMPLETE"
+    assert cloud.partial_failures
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_remove_targets_partial_failure_when_the_create_answers(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    cloud.forecast.default_outcome = Outcome("active", 300)
+    cloud.partial_failure("events:RemoveTargets", seconds=30, after=295)
+    stack = LocalStack(cloud, example_template)
+    assert stack.create().status == "CREATE_COMPLETE"
+    assert cloud.partial_failures
+    cloud.advance(300)  # a later firing removes the rule
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_stack_delete_answered_while_its_rule_could_not_be_removed(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """The final Delete's answer goes out while RemoveTargets fails partially; CloudFormation then deletes
+    the handler's role: whatever rule is left can never be removed."""
+    stack = LocalStack(cloud, example_template)
+    assert stack.create().status == "CREATE_COMPLETE"
+    # Past the claim: only the answer's removal fails, for two minutes (longer than one invocation can retry).
+    cloud.partial_failure("events:RemoveTargets", seconds=120, after=20)
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.advance(600)
+    cloud.check_invariants()
+
+
+def test_first_calls_right_after_the_access_role_was_created(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    cloud.iam_create_lead = 0.0  # the custom resource's request comes right after its roles and policies
+    cloud.iam_propagation = (5.0, 8.0)
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_two_invocations_started_at_nearly_the_same_moment(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """Every asynchronous event is delivered twice, 10-50 ms apart: with 50-200 ms per call, the two
+    invocations read the rule (and its lease) before either writes it."""
+    cloud.forecast.default_outcome = Outcome("active", 300)
+    cloud.lambda_duplicates = 1.0
+    cloud.duplicate_lag = (0.01, 0.05)
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()  # no two invocations of one request work at once
+
+
+@ANSWERED_COPY
+def test_duplicate_of_a_cancelled_replacing_update_after_the_rollback_took_over(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """A replacing Update cancelled mid-run; its copy arrives 50 s after it was sent, while the rollback
+    Update (old physical ID) watches for the new job: the old job CloudFormation keeps must stay."""
+    stack = LocalStack(cloud, example_template)
+    assert stack.create().status == "CREATE_COMPLETE"
+    logical_id, original = _one_export(stack)
+    cloud.forecast.default_outcome = Outcome("active", 900)
+    cloud.lambda_duplicates = 1.0
+    cloud.duplicate_lag = (50.0, 50.0)
+    result = stack.update(with_props(example_template, Format="PARQUET"), another_resource_fails_at=20)
+    cloud.lambda_duplicates = 0.0
+    assert result.status == "UPDATE_ROLLBACK_COMPLETE", [r.reason for r in result.requests]
+    cloud.advance(900)
+    assert cloud.forecast.other_kept_jobs() == {original: "ACTIVE"}
+    assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants(allowed_stopped=1)
 
 

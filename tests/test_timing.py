@@ -52,7 +52,10 @@ def test_each_invocation_makes_one_look_and_never_polls(cloud: LocalCloud, examp
     # about one invocation a minute from the schedule, plus one per event delivered
     assert usage["by_trigger"]["schedule"] <= 22
     assert usage["by_trigger"]["event"] == len(cloud.event_deliveries(create.request_id))
-    assert usage["seconds"] <= 1.0  # nobody sleeps between looks (calls take no virtual time here)
+    # Nobody sleeps between looks: an invocation lasts as long as its few calls (50-200 ms each in the bed).
+    finished = [i for i in create.invocations if i.end is not None]
+    assert max(i.end - i.start for i in finished) <= 3.0
+    assert usage["seconds"] <= 1.5 * len(finished)
     cloud.check_invariants(allowed_jobs=1)
 
 
@@ -66,7 +69,7 @@ def test_with_every_event_lost_the_schedule_finds_the_job_within_two_periods(
     assert {i.trigger for i in create.invocations} == {"cloudformation", "schedule"}
     detection = cloud.detection(create)
     assert detection is not None and detection["latency"] <= TWO_PERIODS, detection
-    assert max(i.end - i.start for i in create.invocations if i.end is not None) <= 1.0
+    assert max(i.end - i.start for i in create.invocations if i.end is not None) <= 3.0  # one look, a few calls
     cloud.check_invariants(allowed_jobs=1)
 
 

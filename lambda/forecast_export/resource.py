@@ -50,7 +50,8 @@ SUPERSEDE_KEY = "SupersedeKey"  # Data key: the settings key of a rolled-back re
 ANSWER = "Answer"  # Data key: an answer waiting to be delivered
 ANSWER_BY = "AnswerBy"  # Data key: after this, nobody waits for the answer any more
 FINISHED = "Finished"  # Data key: answered; the rule could not be removed yet
-RETRY_PAUSE_SECONDS = 5  # between tries to claim the rule while EventBridge throttles
+RETRY_PAUSE_SECONDS = 5  # between tries to claim or remove the rule while EventBridge throttles
+ANSWER_RESERVE_SECONDS = 10  # time kept for sending the answer
 LAMBDA_SAFETY_SECONDS = 30  # stop working this long before the Lambda's own timeout: one call may take ~15 s
 # One look's budget (its calls and their retries stop by then) and the lease that covers it plus
 # saving the state and answering. Short, so an invocation that died holds up nobody for long.
@@ -328,8 +329,14 @@ class ForecastExportResource(CfnResource):
         for a later firing. (The rule goes first: after a stack's last answer CloudFormation deletes the
         handler's role, and a rule left for later could no longer be removed.)"""
         answer_by = float(self.Data.get(ANSWER_BY, 0) or (self.Data.get("State") or {}).get("answer_by", 0))
-        if self._rule() and self._schedule().remove(self._rule()):
+        if self._rule() and self._remove_rule_while_time_allows():
             self._event.pop(RULE, None)
+        if self._rule() and self.RequestType == "Delete" and self._clock().now() < answer_by:
+            # After a Delete's answer CloudFormation may delete the handler's role: a rule still there then
+            # stays forever. Keep the answer in the rule and try removing it again at the next firing.
+            logger.warning("Rule %s could not be removed yet; the answer waits for the next firing", self._rule())
+            self._keep_answer(body, answer_by)
+            return
         delivered = self._send_body(body)
         if delivered or self._clock().now() >= answer_by:
             if self._rule():  # could not be removed: later firings only try to remove it again
@@ -338,11 +345,22 @@ class ForecastExportResource(CfnResource):
             return
         if not self._rule() and not self._schedule_retry():
             return
+        logger.warning("The answer could not be delivered yet; trying again at the next firing of %s", self._rule())
+        self._keep_answer(body, answer_by)
+
+    def _keep_answer(self, body: dict[str, Any], answer_by: float) -> None:
         self.Data = {ANSWER: body, ANSWER_BY: answer_by, "PollEpoch": self.Data.get("PollEpoch", self._clock().now())}
         self._event[DATA] = self.Data
         self._event.pop("ResourceProperties", None)
-        logger.warning("The answer could not be delivered yet; trying again at the next firing of %s", self._rule())
-        self._schedule().save(self._rule(), self._event)
+        self._try_save()
+
+    def _remove_rule_while_time_allows(self) -> bool:
+        """Remove the rule, trying again while EventBridge throttles or fails partially, keeping time to answer."""
+        while not self._schedule().remove(self._rule()):
+            if not self.budget.allows(RETRY_PAUSE_SECONDS + ANSWER_RESERVE_SECONDS):
+                return False
+            self._clock().sleep(RETRY_PAUSE_SECONDS)
+        return True
 
     def _try_save(self) -> None:
         try:

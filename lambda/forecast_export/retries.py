@@ -35,6 +35,9 @@ _TRANSIENT_CODES = {
 }
 
 
+_DENIED_CODES = {"AccessDenied", "AccessDeniedException"}
+
+
 def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
@@ -72,7 +75,8 @@ def call_with_retries(what: str, call: Callable[[], T], budget: Budget) -> T:
         try:
             return call()
         except ClientError as error:
-            if not is_transient(error):
+            denied_while_propagating = error_code(error) in _DENIED_CODES and budget.iam_may_be_propagating()
+            if not is_transient(error) and not denied_while_propagating:
                 raise
             problem = f"{what}: {error_code(error) or 'HTTP error'}"
         except (ConnectionError, HTTPClientError) as error:

@@ -50,6 +50,7 @@ ARN_FIELDS = ("ForecastExportJobArn", "ResourceArn")
 PASSING_STATUSES = ("CREATE_PENDING", "CREATE_IN_PROGRESS", "DELETE_PENDING", "DELETE_IN_PROGRESS")
 STATUS_FIELDS = ("Status", "status")
 TARGET_ID = "1"
+CLAIM_SETTLE_SECONDS = 1.0
 DATA = "CrHelperData"  # crhelper's keys in the event it sends itself
 POLL = "CrHelperPoll"
 RULE = "CrHelperRule"
@@ -127,6 +128,7 @@ class Schedule:
     def __init__(self, events_client: Any, budget: Budget, function_arn: str) -> None:
         self._events = events_client
         self._budget = budget
+        self._clock = budget.clock
         self._function_arn = function_arn
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
@@ -159,7 +161,7 @@ class Schedule:
         claim = Claim(superseded=dict(held.get(DATA) or {}) if held is not None else None)
         if held is not None:
             logger.warning("Request %s takes over from request %s: its polling stops", event["RequestId"], held["RequestId"])
-        if not self.remove(name, quiet=True):
+        if held is not None and not self.remove(name, quiet=True):
             raise TransientError(f"could not remove the polling rule {name} of an earlier request; trying again")
         arn = self.put_rule(name, event, pattern)
         event[POLL] = True
@@ -169,6 +171,12 @@ class Schedule:
         except BaseException:
             self.remove(name, quiet=True)  # a rule without its target would stay forever
             raise
+        # Two deliveries of one request may claim at nearly the same moment: both read no rule, both write.
+        # EventBridge has no conditional write, so let the writes settle and look again; the last writer keeps it.
+        self._clock.sleep(CLAIM_SETTLE_SECONDS)
+        held = self.read(name)
+        if held is not None and (held.get(DATA) or {}).get(LEASE) != (event.get(DATA) or {}).get(LEASE):
+            return Claim(duplicate=held.get("RequestId") == event["RequestId"], stale=held.get("RequestId") != event["RequestId"])
         return claim
 
     def put_rule(self, name: str, event: dict[str, Any], pattern: str | None) -> str:

@@ -47,6 +47,41 @@ AWS behaviour modelled, harsh by default (each with the page it comes from):
   matches events", FACTS.md "EventBridge";
   https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule.html). Knobs per test:
   ``event_delay``, ``event_loss``, ``event_duplicates``, ``event_late``, ``rule_grace``.
+- CloudFormation invokes the function asynchronously: Lambda queues each request before an invocation
+  picks it up (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html). Harsh default: a
+  queue delay of 0-2 s (``cfn_queue_delay``, up to the function's maximum event age), an event older than
+  the function's ``MaximumEventAgeInSeconds`` (``AWS::Lambda::EventInvokeConfig`` in the template, else
+  6 hours) is discarded and never delivered
+  (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-configuring.html), and rare duplicate
+  deliveries of the same event, CloudFormation requests and schedule firings alike ("it's possible for
+  it to receive the same event from Lambda multiple times", invocation-async.html): ``lambda_duplicates``
+  (default 2 %), each copy ``duplicate_lag`` (0-10 s) after the first; ``redeliver(record, after=s)``
+  scripts one. A killed invocation (below) is retried after 1 and 2 minutes while
+  ``MaximumRetryAttempts`` and the event age allow.
+- Lambda stops an invocation at the function's ``Timeout``
+  (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html): the invocation's thread
+  dies (``InvocationKilled``) the moment it sleeps, calls AWS or answers past that instant; the kill is
+  recorded (``cloud.kills``) and nothing it would have sent afterwards is sent. crhelper's own timer
+  (``threading.Timer`` 0.5 s before the timeout, real time in crhelper) runs on the virtual clock in
+  the invocation's thread, at its moment.
+- Every AWS call the handler makes takes time: harsh default 50-200 ms each (``call_latency``), so
+  two invocations started at nearly the same moment interleave their reads and writes.
+- ``PutTargets``/``RemoveTargets`` "can partially fail if too many requests are made at the same time"
+  (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutTargets.html,
+  https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_RemoveTargets.html): HTTP 200 with
+  ``FailedEntryCount`` 1. Harsh default: when another change of the same rule is in flight (the calls
+  overlap in time), the call fails that way (``concurrent_target_failures``); ``partial_failure(op)``
+  injects it.
+- IAM is eventually consistent
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency):
+  a statement newly attached to a role, and a new role's trust policy, take effect ``iam_propagation``
+  (default 1-4 s) after CloudFormation applied them; a statement or role removed stops working at once.
+- After a stack's custom resources answered its final Delete (or a create rollback), CloudFormation
+  deletes the resources they depend on, the handler's function, role and policies among them
+  ("Resource A is deleted before resource B",
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html): from that
+  moment the stack's IAM is gone (calls get AccessDenied) and its function is no longer invoked, so a
+  rule the handler left stays in the account.
 - Any call can be throttled (``throttle``/``inject``) or slow (``slow``), the response URL can be
   down (``receiver.store.outage_until``).
 Test support code: never shipped.
@@ -56,6 +91,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import importlib
 import importlib.util
 import io
@@ -88,7 +124,7 @@ from .event_patterns import PatternError, matches, validate
 from .forecast_fake import ALL_SHAPES, FakeForecast, StatusChange
 from .https_receiver import HttpsReceiver, Received
 from .iam_eval import PolicySet
-from .virtual_clock import SimulationOver, VirtualClock
+from .virtual_clock import InvocationKilled, SimulationOver, VirtualClock
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -96,7 +132,17 @@ RESOURCE_TYPE = "Custom::ForecastExportJob"
 MAX_RESPONSE_BYTES = 4096
 DRIVER_STEP = 1.0  # while an invocation runs, the driver looks for new rules and answers this often (virtual s)
 DELIVERY_DELAY_MAX = 5.0  # asynchronous invocation of a rule's target adds up to this (eb-scheduled-rule-pattern)
-LOOK_ONLY_CALLS = {"events:ListTargetsByRule", "events:DescribeRule"}
+# Calls that only coordinate invocations (reading and writing the request's own rule: its state, its lease).
+# Work is what could conflict: Forecast and STS calls, and answers. Two invocations that race to claim a
+# rule both write it (EventBridge has no conditional write); only one may go on to work.
+LOOK_ONLY_CALLS = {
+    "events:ListTargetsByRule",
+    "events:DescribeRule",
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+    "events:DeleteRule",
+}
 # Forecast's events are delivered "best effort" (eb-service-event.html): the harsh default is a
 # delivery 0.5-5 s after the change; a rule created or updated less than 1-2 s before an event does
 # not match it yet ("may take a moment before it matches events"). A duplicate comes up to 10 s
@@ -106,8 +152,29 @@ RULE_GRACE_DEFAULT = (1.0, 2.0)
 DUPLICATE_LAG_MAX = 10.0
 TRIGGERS = ("cloudformation", "schedule", "event")
 ANSWER_GRACE_SECONDS = 1.0
+EXPORT_JOB_ARN = re.compile(r"arn:aws[a-z-]*:forecast:[a-z0-9-]+:\d{12}:forecast-export-job/[^/]+/[^/]+")
 POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
 DEFAULT_SESSION_SECONDS = 3600  # sts:AssumeRole DurationSeconds when the request gives none
+# Lambda's asynchronous queue (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html): a
+# CloudFormation request waits 0-2 s by default; MaximumEventAgeInSeconds defaults to 6 hours
+# (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-configuring.html); the same event may
+# arrive twice (invocation-async.html: "the queue itself is eventually consistent"), rarely.
+CFN_QUEUE_DELAY_DEFAULT = (0.0, 2.0)
+MAX_EVENT_AGE_DEFAULT = 6 * 3600
+RETRY_ATTEMPTS_DEFAULT = 2
+RETRY_WAITS = (60.0, 120.0)  # invocation-async.html: one minute, then two
+LAMBDA_DUPLICATES_DEFAULT = 0.02
+# Every call takes time (harsh: enough for two invocations to interleave a read and a write).
+CALL_LATENCY_DEFAULT = (0.05, 0.2)
+# IAM changes take effect after a delay (troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+IAM_PROPAGATION_DEFAULT = (1.0, 4.0)
+# On a stack's creation CloudFormation creates the roles and policies first, then what depends on them
+# (aws-attribute-dependson.html), the handler's function among them, then the custom resources: the IAM
+# resources are applied this long before the first request. An update changes a policy right before the
+# custom resource that depends on it (no lead). ``iam_create_lead = 0`` is the right-after case.
+IAM_CREATE_LEAD_DEFAULT = 5.0
+TARGET_CHANGES = {"events:PutTargets", "events:RemoveTargets"}
+RULE_CHANGES = TARGET_CHANGES | {"events:PutRule", "events:DeleteRule"}
 
 
 class FakeLambdaContext:
@@ -140,6 +207,8 @@ class Invocation:
     memory_mb: int = 128
     call_order: list[int] = field(default_factory=list)  # a global sequence number per call: orders calls made at one instant
     send_order: list[int] = field(default_factory=list)
+    killed_at: float | None = None  # Lambda stopped it at the function's timeout
+    delivery: Delivery | None = None  # the queued event it runs for (None: invoked directly)
 
     @property
     def did_work(self) -> bool:
@@ -259,6 +328,7 @@ class Delivery:
     trigger: str  # "schedule" or "event"
     event_id: str = ""
     copy: int = 0  # 1 for the duplicate of an event
+    attempt: int = 0  # Lambda's retries of an invocation that failed (killed at the timeout)
 
     def __lt__(self, other: Delivery) -> bool:
         return (self.at, self.seq) < (other.at, other.seq)
@@ -305,6 +375,7 @@ class Fault:
     start: float
     until: float | None  # None: no end (until ``times`` is used up)
     message: str = ""
+    partial: bool = False  # HTTP 200 with FailedEntryCount 1 (PutTargets, RemoveTargets) instead of an error
 
     def matches(self, operation: str, now: float) -> bool:
         if self.times is not None and self.times <= 0:
@@ -401,6 +472,50 @@ def _register_hooks(session: botocore.session.Session) -> None:
 
 
 _ORIGINAL_SESSION_INIT = botocore.session.Session.__init__
+
+
+class _VirtualTimer:
+    """crhelper's ``threading.Timer`` on the virtual clock: it fires in the invocation's own thread at its
+    virtual moment (when that thread sleeps or calls past it), as the real timer would fire while the
+    invocation waits. Outside an invocation it never fires."""
+
+    def __init__(self, interval: float, function: Any, args: Any = None, kwargs: Any = None) -> None:
+        self.interval = float(interval)
+        self.function = function
+        self._args = list(args or [])
+        self._kwargs = dict(kwargs or {})
+        self._cloud = _AUDIT_TARGETS[-1] if _AUDIT_TARGETS else None
+
+    def start(self) -> None:
+        cloud = self._cloud
+        if cloud is None or not threading.current_thread().name.startswith("invocation-"):
+            return
+        cloud.clock.set_alarm(cloud.clock.now() + self.interval, self._fire, self)
+
+    def _fire(self) -> None:
+        cloud = self._cloud
+        if cloud is not None:
+            invocation = cloud._current()
+            if invocation is not None:
+                invocation.timer_fired_at = cloud.clock.now()  # type: ignore[attr-defined]
+        self.function(*self._args, **self._kwargs)
+
+    def cancel(self) -> None:
+        if self._cloud is not None:
+            self._cloud.clock.clear_alarm(self)
+
+
+class _ThreadingWithVirtualTimer:
+    """What crhelper.resource_helper sees as ``threading``: the real module, but Timer on the virtual clock."""
+
+    def __getattr__(self, name: str) -> Any:
+        return _VirtualTimer if name == "Timer" else getattr(threading, name)
+
+
+def _virtualize_crhelper_timer() -> None:
+    module = sys.modules.get("crhelper.resource_helper")
+    if module is not None and not isinstance(getattr(module, "threading", None), _ThreadingWithVirtualTimer):
+        module.threading = _ThreadingWithVirtualTimer()  # type: ignore[attr-defined]
 
 
 def _session_init_with_hooks(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
@@ -548,6 +663,28 @@ class LocalCloud:
         self.emitted: list[EmittedEvent] = []
         self.deliveries_log: list[Delivery] = []  # every delivery made, schedule and event alike
         self._rule_configs: dict[str, list[tuple[float, dict[str, Any] | None]]] = {}  # rule -> (in force from, pattern)
+        # Lambda's asynchronous queue, timeouts, call latency, IAM propagation (see the module docstring).
+        self.cfn_queue_delay: tuple[float, float] = CFN_QUEUE_DELAY_DEFAULT
+        self.lambda_duplicates = LAMBDA_DUPLICATES_DEFAULT
+        self.duplicate_lag: tuple[float, float] = (0.0, DUPLICATE_LAG_MAX)
+        self.call_latency: tuple[float, float] = CALL_LATENCY_DEFAULT
+        self.concurrent_target_failures = True
+        self.iam_propagation: tuple[float, float] = IAM_PROPAGATION_DEFAULT
+        self.iam_create_lead = IAM_CREATE_LEAD_DEFAULT
+        self.queue_rng = random.Random(2)
+        self.latency_rng = random.Random(3)
+        self.iam_rng = random.Random(4)
+        self.function_max_age: dict[str, float] = {}  # function name -> MaximumEventAgeInSeconds
+        self.function_retries: dict[str, int] = {}  # function name -> MaximumRetryAttempts
+        self.deleted_functions: set[str] = set()  # deleted with their stack: EventBridge and Lambda no longer run them
+        self.dropped: list[Delivery] = []  # events Lambda discarded (older than the maximum event age, or function gone)
+        self.kills: list[str] = []  # invocations Lambda stopped at the function's timeout
+        self.killed: list[Invocation] = []
+        self.partial_failures: list[str] = []  # PutTargets/RemoveTargets answered with FailedEntryCount > 0
+        self._rule_changes: dict[str, list[tuple[float, float, int]]] = {}  # rule -> in-flight changes (start, end, id)
+        self.iam_stamps: dict[tuple[str, ...], float] = {}  # statement or trust key -> in force from (virtual)
+        self._iam_pending_until = 0.0
+        _virtualize_crhelper_timer()
 
     # --- hooks on the handler's calls ----------------------------------------------------------------
 
@@ -580,22 +717,31 @@ class LocalCloud:
         invocation = self._current()
         if invocation is None:
             return None
+        self.clock.check_alive()  # a killed invocation makes no call
         operation = f"{model.service_model.signing_name}:{model.name}"
         now = self.clock.now()
         invocation.calls.append((now, operation))
         invocation.call_order.append(next(self._order))
-        for slow in self.slowness:
-            if slow.matches(operation, now):
-                if slow.times is not None:
-                    slow.times -= 1
-                self.clock.sleep(slow.seconds)  # the call is sent (and answered) that much later
-                break
+        params = (context or {}).get("localcloud_params", {})
+        latency = next((slow for slow in self.slowness if slow.matches(operation, now)), None)
+        if latency is not None:
+            if latency.times is not None:
+                latency.times -= 1
+            seconds = latency.seconds
+        else:
+            seconds = self.latency_rng.uniform(*self.call_latency)
+        change = self._begin_rule_change(operation, params, now, seconds)
+        self.clock.sleep(seconds)  # the call is sent (and answered) that much later; a kill lands here
+        now = self.clock.now()
         for fault in self.faults:
             if fault.matches(operation, now):
                 if fault.times is not None:
                     fault.times -= 1
+                if fault.partial:
+                    return self._partial_failure(operation, params, now, "injected")
                 return self._error(fault.code, fault.message or f"Rate exceeded ({fault.code}, injected)", fault.status)
-        params = (context or {}).get("localcloud_params", {})
+        if change is not None and self._rule_change_collides(change):
+            return self._partial_failure(operation, params, now, "another change of the rule was in flight")
         function = getattr(self._local, "function", "")
         access_key = _signing_access_key(request_signer, context)
         caller = self.sessions.get(access_key or "")
@@ -625,7 +771,68 @@ class LocalCloud:
                 )
         if operation == "sts:AssumeRole":
             return self._check_trust(caller, params, now)
+        if operation in ("forecast:DeleteForecastExportJob", "forecast:StopResource"):
+            self._check_held_job(operation, params, now)
         return None
+
+    def _begin_rule_change(
+        self, operation: str, params: dict[str, Any], now: float, seconds: float
+    ) -> tuple[str, str, float, float, int] | None:
+        if operation not in RULE_CHANGES:
+            return None
+        rule = str(params.get("Rule") or params.get("Name") or "")
+        ident = next(self._order)
+        self._rule_changes.setdefault(rule, []).append((now, now + seconds, ident))
+        return (operation, rule, now, now + seconds, ident)
+
+    def _rule_change_collides(self, change: tuple[str, str, float, float, int]) -> bool:
+        """A PutTargets/RemoveTargets whose time in flight overlapped another change of the same rule."""
+        operation, rule, start, end, ident = change
+        if not self.concurrent_target_failures or operation not in TARGET_CHANGES:
+            return False
+        return any(i != ident and a < end and start < b for a, b, i in self._rule_changes.get(rule, []))
+
+    def _partial_failure(self, operation: str, params: dict[str, Any], now: float, why: str) -> Any:
+        """HTTP 200 with FailedEntryCount 1: the target was not put or removed (API_PutTargets, API_RemoveTargets)."""
+        if operation not in TARGET_CHANGES:
+            return None
+        ids = [t.get("Id", "") for t in params.get("Targets", [])] or list(params.get("Ids", []))
+        self.partial_failures.append(f"t={now - self._t0:.2f} {operation} on {params.get('Rule')} ({why})")
+        parsed = {
+            "FailedEntryCount": len(ids),
+            "FailedEntries": [
+                {
+                    "TargetId": i,
+                    "ErrorCode": "ConcurrentModificationException",
+                    "ErrorMessage": "Too many requests at the same time",
+                }
+                for i in ids
+            ],
+            "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0},
+        }
+        return AWSResponse("https://local.invalid/", 200, {}, None), parsed
+
+    def _check_held_job(self, operation: str, params: dict[str, Any], now: float) -> None:
+        """A job that CloudFormation holds as a resource's physical ID may be stopped or deleted only by a
+        Delete of that very physical ID (a rollback that removes its own resource's job is a bug)."""
+        arn = str(params.get("ForecastExportJobArn") or params.get("ResourceArn") or "")
+        record: RequestRecord | None = getattr(self._local, "record", None)
+        if not arn or record is None:
+            return
+        if record.request_type == "Delete" and record.event.get("PhysicalResourceId") == arn:
+            return
+        made_up_delete = record.request_type == "Delete" and not EXPORT_JOB_ARN.fullmatch(
+            str(record.event.get("PhysicalResourceId"))
+        )
+        for stack in list(self.stacks.values()):
+            for logical_id, physical_id in stack.physical_ids.items():
+                if made_up_delete and logical_id == record.logical_id:
+                    continue  # a test drove a made-up-ID Delete of a resource the stack holds (CloudFormation never does)
+                if physical_id == arn:
+                    self.violations.append(
+                        f"t={now - self._t0:.0f} {record.logical_id} {record.request_type}: {operation} on {arn}, which stack "
+                        f"{stack.name} holds as the physical ID of {logical_id}"
+                    )
 
     def _access_denied(self, operation: str, caller: Caller, action: str, resource: str, why: str) -> Any:
         """AccessDenied as the service says it: STS and IAM (query protocol) answer ``AccessDenied``
@@ -649,12 +856,35 @@ class LocalCloud:
         return self._access_denied("sts:AssumeRole", caller, refused[0], role_arn, why)
 
     def trust_policy(self, role_arn: str) -> PolicySet | None:
-        """The trust policy of the role with this ARN in the templates in force, or None if no stack defines it."""
+        """The trust policy of the role with this ARN in the templates in force, or None if no stack defines
+        it. A new role, or a changed trust statement, is in force only once it has propagated."""
         for stack in list(self.stacks.values()):
             document = stack.trust_policy(role_arn)
             if document is not None:
-                return PolicySet(_statements(document))
+                statements = _statements(document)
+                now = self.clock.now()
+                in_force = [st for st in statements if self.iam_in_force(("trust", stack.name, role_arn, _key(st)), now)]
+                if not in_force and statements:
+                    return None  # the role itself has not propagated yet: as if it did not exist
+                return PolicySet(in_force)
         return None
+
+    # --- IAM propagation (eventual consistency) -----------------------------------------------------
+
+    def stamp_iam(self, keys: list[tuple[str, ...]], lead: float = 0.0) -> None:
+        """Statements (and trust statements) CloudFormation applied ``lead`` seconds ago: each new one takes
+        effect ``iam_propagation`` after that; ones already in force keep their moment."""
+        now = self.clock.now() - lead
+        for key in keys:
+            if key not in self.iam_stamps:
+                at = now + self.iam_rng.uniform(*self.iam_propagation)
+                self.iam_stamps[key] = at
+                self._iam_pending_until = max(self._iam_pending_until, at)
+        self._policy_cache.clear()
+
+    def iam_in_force(self, key: tuple[str, ...], now: float) -> bool:
+        stamp = self.iam_stamps.get(key)
+        return stamp is None or stamp <= now
 
     @contextlib.contextmanager
     def acting_as(self, function_name: str) -> Iterator[Invocation]:
@@ -728,6 +958,7 @@ class LocalCloud:
             return
         invocation = self._current()
         if invocation is not None:
+            self.clock.check_alive()  # a killed invocation sends nothing (raises out of http.client)
             invocation.sends.append(self.clock.now())
             invocation.send_order.append(next(self._order))
 
@@ -751,6 +982,15 @@ class LocalCloud:
             times = 1
         fault = Fault(operation, code, status, times, now + after, None if seconds is None else now + after + seconds, message)
         self.faults.append(fault)
+        return fault
+
+    def partial_failure(
+        self, operation: str = "events:PutTargets", *, times: int | None = None, seconds: float | None = None, after: float = 0.0
+    ) -> Fault:
+        """Answer ``events:PutTargets`` or ``events:RemoveTargets`` with HTTP 200 and FailedEntryCount 1
+        (nothing changed), as EventBridge does when "too many requests are made at the same time"."""
+        fault = self.inject(operation, "ConcurrentModificationException", 200, times=times, seconds=seconds, after=after)
+        fault.partial = True
         return fault
 
     def throttle(self, operation: str, *, times: int | None = None, seconds: float | None = None, after: float = 0.0) -> Fault:
@@ -829,12 +1069,20 @@ class LocalCloud:
         self._policy_cache.clear()
 
     def policies_for_role(self, role_name: str) -> PolicySet:
-        cached = self._policy_cache.get(role_name)
+        now = self.clock.now()
+        propagating = now < self._iam_pending_until
+        cached = None if propagating else self._policy_cache.get(role_name)
         if cached is None:
             statements: list[dict[str, Any]] = []
             for stack in list(self.stacks.values()):
-                statements += stack.applied_statements(role_name)
-            cached = self._policy_cache[role_name] = PolicySet(statements)
+                statements += [
+                    st
+                    for st in stack.applied_statements(role_name)
+                    if self.iam_in_force(("policy", stack.name, role_name, _key(st)), now)
+                ]
+            cached = PolicySet(statements)
+            if not propagating:
+                self._policy_cache[role_name] = cached
         return cached
 
     # --- lifecycle of the test bed --------------------------------------------------------------------
@@ -874,11 +1122,31 @@ class LocalCloud:
         self.event_duplicates = 0.0
         self.event_late = None
         self.rule_grace = RULE_GRACE_DEFAULT
+        self.cfn_queue_delay = CFN_QUEUE_DELAY_DEFAULT
+        self.lambda_duplicates = LAMBDA_DUPLICATES_DEFAULT
+        self.duplicate_lag = (0.0, DUPLICATE_LAG_MAX)
+        self.call_latency = CALL_LATENCY_DEFAULT
+        self.concurrent_target_failures = True
+        self.iam_propagation = IAM_PROPAGATION_DEFAULT
+        self.iam_create_lead = IAM_CREATE_LEAD_DEFAULT
+        self.function_max_age.clear()
+        self.function_retries.clear()
+        self.deleted_functions.clear()
+        self.dropped.clear()
+        self.kills.clear()
+        self.killed.clear()
+        self.partial_failures.clear()
+        self._rule_changes.clear()
+        self.iam_stamps.clear()
+        self._iam_pending_until = 0.0
         # Deterministic per test, different between tests. Events draw from their own generator, so
         # the schedule's jitter does not depend on how many events a test sees.
         test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
         self.rng = random.Random(zlib.crc32(test.encode()))
         self.event_rng = random.Random(zlib.crc32(b"events " + test.encode()))
+        self.queue_rng = random.Random(zlib.crc32(b"queue " + test.encode()))
+        self.latency_rng = random.Random(zlib.crc32(b"latency " + test.encode()))
+        self.iam_rng = random.Random(zlib.crc32(b"iam " + test.encode()))
         self.forecast.event_shape = self.event_rng.choice(ALL_SHAPES)  # the body's shape is unknown: vary it
         self._t0 = self.clock.now()
 
@@ -929,11 +1197,13 @@ class LocalCloud:
         *,
         trigger: str = "cloudformation",
         event_id: str = "",
+        delivery: Delivery | None = None,
     ) -> None:
         """Run one invocation in its own thread; return once it has finished or is waiting in virtual time."""
         record.running += 1
         memory = self.function_memory.get(function_arn.split(":")[-1], 128)
         invocation = Invocation(scheduled, self.clock.now(), from_rule=rule, trigger=trigger, event_id=event_id, memory_mb=memory)
+        invocation.delivery = delivery
         record.invocations.append(invocation)
         self.clock.enlist()
         thread = threading.Thread(
@@ -950,22 +1220,35 @@ class LocalCloud:
         function_name = function_arn.split(":")[-1]
         self._local.invocation = invocation
         self._local.function = function_name
+        self._local.record = record
         timeout = self.functions[function_name]
         context = FakeLambdaContext(self.clock, function_name, function_arn, timeout)
         container = self.containers.acquire()
+        _virtualize_crhelper_timer()  # crhelper is imported after the bed starts (from the asset folder)
+        self.clock.set_kill_deadline(invocation.start + timeout)
         try:
             container.handler(event, context)
         except SimulationOver:
             return  # the test ended while this invocation waited; the container is dropped
+        except InvocationKilled as killed:
+            # Lambda stopped it (configuration-timeout.html): the execution environment is reset, so the
+            # container is dropped; Lambda retries the event while MaximumRetryAttempts and its age allow.
+            invocation.killed_at = killed.deadline
+            self.killed.append(invocation)
+            self.kills.append(
+                f"t={killed.deadline - self._t0:.1f} {record.logical_id} {record.request_type}: {invocation.trigger} "
+                f"invocation started at t={invocation.start - self._t0:.1f} killed at the {timeout:.0f} s Lambda timeout"
+            )
+            self._retry_after_failure(invocation, function_name)
+            container = None
         except Exception as error:  # noqa: BLE001  (Lambda reports it; the test bed must not hang)
             self.violations.append(f"{record.logical_id}: the handler raised {error!r}")
-        self.containers.release(container)
-        invocation.end = self.clock.now()
-        if invocation.end - invocation.start > timeout:
-            self.violations.append(
-                f"{record.logical_id}: an invocation ran {invocation.end - invocation.start:.0f} s, "
-                f"past the Lambda timeout {timeout:.0f} s"
-            )
+        finally:
+            self.clock.set_kill_deadline(None)
+            self._local.record = None
+        if container is not None:
+            self.containers.release(container)
+        invocation.end = invocation.killed_at if invocation.killed_at is not None else self.clock.now()
         record.running -= 1
         self._dirty = True
         self.clock.leave()
@@ -1028,7 +1311,8 @@ class LocalCloud:
                     delay = 0.0 if self.exact_schedule else self.rng.uniform(0.0, DELIVERY_DELAY_MAX)
                     self._seq += 1
                     text = target.get("Input", "{}")
-                    self._deliveries.append(Delivery(fire_at + delay, self._seq, name, target["Arn"], text, fire_at, "schedule"))
+                    delivery = Delivery(fire_at + delay, self._seq, name, target["Arn"], text, fire_at, "schedule")
+                    self.enqueue(delivery, duplicates=not self.exact_schedule)
         self._deliveries.sort()
 
     def _pattern_at(self, name: str, moment: float) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -1088,6 +1372,13 @@ class LocalCloud:
     def _deliver_due_events(self, now: float) -> None:
         while self._deliveries and self._deliveries[0].at <= now:
             delivery = self._deliveries.pop(0)
+            function_name = delivery.target_arn.split(":")[-1]
+            if function_name in self.deleted_functions:
+                self.dropped.append(delivery)  # the function was deleted with its stack: nothing runs
+                continue
+            if delivery.trigger != "event" and delivery.at - delivery.fired > self._max_age(function_name):
+                self.dropped.append(delivery)  # older than MaximumEventAgeInSeconds: Lambda discards it
+                continue
             self.deliveries_log.append(delivery)
             event = json.loads(delivery.input)
             owner = next((r for r in self.all_requests if r.request_id == event.get("RequestId")), None)
@@ -1103,7 +1394,48 @@ class LocalCloud:
                 rule=delivery.rule,
                 trigger=delivery.trigger,
                 event_id=delivery.event_id,
+                delivery=delivery,
             )
+
+    def enqueue(self, delivery: Delivery, *, duplicates: bool = True) -> None:
+        """Hand an event to the function's asynchronous queue; rarely Lambda delivers it twice."""
+        self._deliveries.append(delivery)
+        if duplicates and self.queue_rng.random() < self.lambda_duplicates:
+            self._seq += 1
+            lag = self.queue_rng.uniform(*self.duplicate_lag)
+            self._deliveries.append(dataclasses.replace(delivery, at=delivery.at + lag, seq=self._seq, copy=1))
+        self._deliveries.sort()
+
+    def send_request(self, record: RequestRecord, *, after: float | None = None, duplicates: bool = True) -> Delivery:
+        """CloudFormation invokes the function asynchronously: the request waits in Lambda's queue
+        (``cfn_queue_delay``, or ``after`` seconds) before an invocation picks it up."""
+        delay = self.queue_rng.uniform(*self.cfn_queue_delay) if after is None else after
+        self._seq += 1
+        delivery = Delivery(
+            self.clock.now() + delay,
+            self._seq,
+            "",
+            str(record.event["ServiceToken"]),
+            json.dumps(record.event),
+            record.started_at,
+            "cloudformation",
+            copy=0 if after is None else 1,
+        )
+        self.enqueue(delivery, duplicates=duplicates)
+        return delivery
+
+    def _max_age(self, function_name: str) -> float:
+        return self.function_max_age.get(function_name, MAX_EVENT_AGE_DEFAULT)
+
+    def _retry_after_failure(self, invocation: Invocation, function_name: str) -> None:
+        delivery = invocation.delivery
+        if delivery is None or delivery.attempt >= self.function_retries.get(function_name, RETRY_ATTEMPTS_DEFAULT):
+            return
+        self._seq += 1
+        retry = dataclasses.replace(
+            delivery, at=self.clock.now() + RETRY_WAITS[min(delivery.attempt, 1)], seq=self._seq, attempt=delivery.attempt + 1
+        )
+        self.enqueue(retry, duplicates=False)
 
     def _check_rule(self, name: str, arn: str, target: dict[str, Any]) -> None:
         if len(name) > 64:
@@ -1132,10 +1464,18 @@ class LocalCloud:
                 record.response = accepted[0]
                 del pending[request_id]
 
-    def run(self, records: list[RequestRecord], *, horizon: float | None = None, wait_for_horizon: bool = False) -> None:
+    def run(
+        self,
+        records: list[RequestRecord],
+        *,
+        horizon: float | None = None,
+        wait_for_horizon: bool = False,
+        until_answered: bool = False,
+    ) -> None:
         """Let virtual time pass, firing rules as EventBridge would, until every request is answered
         (or CloudFormation gave up on it), then until no invocation is still running and no fired
-        event waits for delivery. Stops at ``horizon``; with ``wait_for_horizon`` only there."""
+        event waits for delivery. Stops at ``horizon``; with ``wait_for_horizon`` only there; with
+        ``until_answered`` as soon as every request is answered (CloudFormation moves on then)."""
         pending = {r.request_id: r for r in records if not r.answered and not r.timed_out and not r.cancelled}
         self._dirty = True
         while True:
@@ -1145,6 +1485,8 @@ class LocalCloud:
                 record.timed_out = True
                 del pending[record.request_id]
             if horizon is not None and now >= horizon:
+                return
+            if until_answered and not pending:
                 return
             if self._dirty:
                 self._refresh_rules()
@@ -1201,6 +1543,28 @@ class LocalCloud:
         """Invocations that only looked (DescribeRule, ListTargetsByRule) and left."""
         return sum(1 for r in self.all_requests for i in r.invocations if not i.did_work)
 
+    def _held_jobs_problems(self) -> list[str]:
+        """Every physical ID a stack still holds (after a create, an update or its rollback) names a live
+        job that is not being deleted, or, for an ID that is no job ARN (made up), nothing."""
+        problems = []
+        live = self.forecast.kept_jobs()
+        for stack in list(self.stacks.values()):
+            if stack.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
+                continue
+            deletes = [r for r in self.all_requests if r.request_type == "Delete" and r.event.get("StackId") == stack.stack_id]
+            deleting = {(r.logical_id, r.event.get("PhysicalResourceId")) for r in deletes}
+            made_up = {r.logical_id for r in deletes if not EXPORT_JOB_ARN.fullmatch(str(r.event.get("PhysicalResourceId")))}
+            for logical_id, physical_id in stack.physical_ids.items():
+                if (logical_id, physical_id) in deleting or logical_id in made_up:
+                    continue  # a test drove a Delete of it by hand
+                if EXPORT_JOB_ARN.fullmatch(physical_id) and physical_id not in live:
+                    state = self.forecast.live_jobs().get(physical_id, "gone")
+                    problems.append(
+                        f"stack {stack.name} ({stack.status}) holds {physical_id} as the physical ID of {logical_id}, "
+                        f"but that job is {state}"
+                    )
+        return problems
+
     def _invocation_problems(self, record: RequestRecord) -> list[str]:
         problems = []
         name = f"{record.logical_id} {record.request_type}"
@@ -1217,8 +1581,15 @@ class LocalCloud:
         sender = None
         if first is not None:
             sender = next((inv for inv in invocations if any(abs(t - first.at) < 1e-6 for t in inv.sends)), None)
+        # Repeating the very answer CloudFormation accepted changes nothing (a copy of the request answering again).
+        same = [
+            r.at
+            for r in self.receiver.store.received
+            if first is not None and r.request_id == record.request_id and r.body == first.body
+        ]
         for inv in invocations:
-            acts = [(t, op) for t, op in inv.calls if op.startswith("forecast:")] + [(t, "an answer") for t in inv.sends]
+            sends = [t for t in inv.sends if not any(abs(t - at) < 1e-6 for at in same)]
+            acts = [(t, op) for t, op in inv.calls if op.startswith("forecast:")] + [(t, "an answer") for t in sends]
             for t, what in sorted(acts):
                 if t > record.deadline:
                     problems.append(
@@ -1232,10 +1603,16 @@ class LocalCloud:
                     break
         return problems
 
-    def check_invariants(self, *, allowed_jobs: int = 0, allowed_stopped: int = 0, expect_unanswered: int = 0) -> None:
+    def check_invariants(
+        self, *, allowed_jobs: int = 0, allowed_stopped: int = 0, expect_unanswered: int = 0, allowed_kills: int = 0
+    ) -> None:
         """``allowed_jobs``: jobs (ACTIVE, failed, running, DELETE_FAILED) that may be left;
-        ``allowed_stopped``: jobs left in CREATE_STOPPING/CREATE_STOPPED (Forecast refuses to delete them)."""
+        ``allowed_stopped``: jobs left in CREATE_STOPPING/CREATE_STOPPED (Forecast refuses to delete them);
+        ``allowed_kills``: invocations Lambda may have stopped at the function's timeout."""
         problems = list(self.violations)
+        if len(self.kills) > allowed_kills:
+            problems += [f"killed at the Lambda timeout: {k}" for k in self.kills]
+        problems += self._held_jobs_problems()
         unanswered = 0
         for record in self.all_requests:
             accepted = self.receiver.store.accepted(record.request_id)
@@ -1295,11 +1672,25 @@ class LocalStack:
         self.iam_sources: list[tuple[dict[str, Any], set[str] | None]] = [(template, None)]
         self._learn_functions(template)
         bed.register_stack(self)
+        self._stamp_iam(bed.iam_create_lead)  # created before the function and the custom resources; they propagate
+
+    def functions(self, template: dict[str, Any] | None = None) -> list[str]:
+        resources = (template or self.template)["Resources"]
+        return [self._function_name(k) for k, v in resources.items() if v["Type"] == "AWS::Lambda::Function"]
 
     def _learn_functions(self, template: dict[str, Any]) -> None:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::Lambda::EventInvokeConfig":
+                props = resource["Properties"]
+                function_name = str(self.resolve(props["FunctionName"], template)).split(":")[-1]
+                if "MaximumEventAgeInSeconds" in props:
+                    self.bed.function_max_age[function_name] = float(props["MaximumEventAgeInSeconds"])
+                if "MaximumRetryAttempts" in props:
+                    self.bed.function_retries[function_name] = int(props["MaximumRetryAttempts"])
         for logical_id, resource in template["Resources"].items():
             if resource["Type"] == "AWS::Lambda::Function":
                 function_name = self._function_name(logical_id)
+                self.bed.deleted_functions.discard(function_name)
                 self.bed.ensure_function(
                     function_name,
                     float(resource["Properties"].get("Timeout", 3)),
@@ -1323,6 +1714,35 @@ class LocalStack:
     def _set_iam(self, *sources: tuple[dict[str, Any], set[str] | None]) -> None:
         self.iam_sources = list(sources)
         self.bed.iam_changed()
+        self._stamp_iam()
+
+    def _stamp_iam(self, lead: float = 0.0) -> None:
+        """Tell the bed which statements and trust policies CloudFormation has applied now (new ones
+        propagate for ``iam_propagation``; removed ones stop at once, as they are no longer applied)."""
+        keys: list[tuple[str, ...]] = []
+        roles: set[str] = set()
+        for template, only in self.iam_sources:
+            for logical_id, resource in template["Resources"].items():
+                if only is not None and logical_id not in only:
+                    continue
+                props = resource.get("Properties", {})
+                if resource["Type"] == "AWS::IAM::Role":
+                    roles.add(str(self._ref(logical_id, template)))
+                    arn = str(self._get_att(logical_id, "Arn", template))
+                    document = self.resolve(props.get("AssumeRolePolicyDocument", {}), template)
+                    keys += [("trust", self.name, arn, _key(st)) for st in _statements(document)]
+                elif resource["Type"] in POLICY_TYPES:
+                    roles.update(str(self.resolve(r, template)).rsplit("/", 1)[-1] for r in props.get("Roles", []))
+        for role in sorted(roles):
+            keys += [("policy", self.name, role, _key(st)) for st in self.applied_statements(role)]
+        self.bed.stamp_iam(keys, lead)
+
+    def _resources_deleted(self) -> None:
+        """The custom resources answered: CloudFormation deletes what they depended on, the handler's
+        function, role and policies among them. From now on the stack's IAM is gone and its function
+        is never invoked again."""
+        self.bed.unregister_stack(self)  # its statements and trust policies are no longer evaluated
+        self.bed.deleted_functions.update(self.functions())
 
     def applied_statements(self, role_name: str) -> list[dict[str, Any]]:
         """Statements attached to ``role_name`` by the policies of this stack that are in force."""
@@ -1509,12 +1929,13 @@ class LocalStack:
         event.update(event_override or {})
         record = RequestRecord(request_type, logical_id, event, self.bed.clock.now(), float(props.get("ServiceTimeout", 3600)))
         self.bed.all_requests.append(record)
-        self.bed.invoke(record, event, props["ServiceToken"], self.bed.clock.now())
+        self.bed.send_request(record)  # into Lambda's asynchronous queue
         return record
 
-    def redeliver(self, record: RequestRecord) -> None:
-        """Lambda's at-least-once delivery: the same event arrives again, while the first may still run."""
-        self.bed.invoke(record, record.event, record.event["ServiceToken"], self.bed.clock.now())
+    def redeliver(self, record: RequestRecord, after: float = 0.0) -> None:
+        """Lambda's at-least-once delivery: the same event arrives again ``after`` seconds from now (it is
+        discarded if it is then older than the function's maximum event age)."""
+        self.bed.send_request(record, after=after, duplicates=False)
 
     def made_up_physical_id(self, logical_id: str) -> str:
         """What CloudFormation puts in the Delete of a resource that never answered its Create."""
@@ -1558,11 +1979,12 @@ class LocalStack:
             self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=self._cfn_physical_id(r))
             for r in records
         ]
-        self.bed.run(rollback)
+        self.bed.run(rollback, until_answered=True)
         self.physical_ids = {}
         self.status = "ROLLBACK_COMPLETE" if all(r.status == "SUCCESS" for r in rollback) else "ROLLBACK_FAILED"
         if self.status == "ROLLBACK_COMPLETE":
-            self.bed.unregister_stack(self)
+            self._resources_deleted()
+        self.bed.run([])  # invocations still running carry on, without the stack's IAM
         return StackResult(self.status, records + rollback)
 
     def update(
@@ -1669,11 +2091,12 @@ class LocalStack:
     def delete(self) -> StackResult:
         """Delete the stack with the applied template (custom resources before the policies they use)."""
         records = [self.start("Delete", lid, self.properties[lid], physical_id=pid) for lid, pid in self.physical_ids.items()]
-        self.bed.run(records)
+        self.bed.run(records, until_answered=True)
         self.status = "DELETE_COMPLETE" if all(r.status == "SUCCESS" for r in records) else "DELETE_FAILED"
         if self.status == "DELETE_COMPLETE":
             self.physical_ids = {}
-            self.bed.unregister_stack(self)
+            self._resources_deleted()
+        self.bed.run([])  # invocations still running carry on, without the stack's IAM
         return StackResult(self.status, records)
 
 
@@ -1695,6 +2118,10 @@ def _request_id_of(text: str) -> str:
     except ValueError:
         return ""
     return str(value.get("RequestId", "")) if isinstance(value, dict) else ""
+
+
+def _key(statement: dict[str, Any]) -> str:
+    return json.dumps(statement, sort_keys=True, default=str)
 
 
 def _list(value: Any) -> list[Any]:

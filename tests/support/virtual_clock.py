@@ -17,6 +17,17 @@ class SimulationOver(BaseException):
     """Raised in a parked thread when the test that owned it ends (BaseException: crhelper must not catch it)."""
 
 
+class InvocationKilled(BaseException):
+    """Raised in a participant thread whose kill deadline (``set_kill_deadline``) has passed, when it next
+    sleeps or when it wakes up after it: Lambda stops an invocation at the function's timeout
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). A BaseException, so that
+    neither crhelper nor the handler can catch it and carry on."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__(f"killed at the Lambda timeout (virtual {deadline:.3f})")
+        self.deadline = deadline
+
+
 class VirtualClock:
     def __init__(self, start: float = 1_800_000_000.0) -> None:
         self._now = start
@@ -42,6 +53,21 @@ class VirtualClock:
         """Mark the calling thread as the participant that ``enlist`` counted."""
         self._local.participant = True
 
+    def set_kill_deadline(self, deadline: float | None) -> None:
+        """The calling thread dies (InvocationKilled) at ``deadline``: a sleep that would pass it parks
+        until exactly then and raises. Also clears the thread's alarm."""
+        self._local.kill_at = deadline
+        self._local.alarm = None
+
+    def kill_deadline(self) -> float | None:
+        return getattr(self._local, "kill_at", None)
+
+    def check_alive(self) -> None:
+        """Raise InvocationKilled if the calling thread's kill deadline has passed."""
+        deadline = getattr(self._local, "kill_at", None)
+        if deadline is not None and self.now() >= deadline:
+            raise InvocationKilled(deadline)
+
     def leave(self) -> None:
         self._local.participant = False
         with self._cond:
@@ -66,8 +92,37 @@ class VirtualClock:
 
     # --- time ----------------------------------------------------------------------------------
 
+    def set_alarm(self, at: float, callback: object, token: object) -> None:
+        """Run ``callback()`` in the calling thread at virtual ``at``: when a sleep of this thread
+        passes that moment, it parks until then, runs the callback, and sleeps on (one alarm per thread)."""
+        self._local.alarm = (at, callback, token)
+
+    def clear_alarm(self, token: object) -> None:
+        alarm = getattr(self._local, "alarm", None)
+        if alarm is not None and alarm[2] is token:
+            self._local.alarm = None
+
     def sleep(self, seconds: float) -> None:
         seconds = max(0.0, seconds)
+        wake = self.now() + seconds
+        alarm = getattr(self._local, "alarm", None)
+        if alarm is not None and alarm[0] <= wake:
+            self._local.alarm = None
+            self._sleep_until(alarm[0])
+            alarm[1]()  # type: ignore[operator]
+        self._sleep_until(wake)
+
+    def _sleep_until(self, wake: float) -> None:
+        seconds = max(0.0, wake - self.now())
+        deadline = getattr(self._local, "kill_at", None)
+        if deadline is not None:
+            self.check_alive()
+            if self.now() + seconds >= deadline:
+                self._park(deadline - self.now())
+                raise InvocationKilled(deadline)
+        self._park(seconds)
+
+    def _park(self, seconds: float) -> None:
         self.slept += seconds
         if not getattr(self._local, "participant", False):
             self.advance(seconds)
