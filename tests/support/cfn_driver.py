@@ -120,6 +120,7 @@ import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
+from . import intrinsics
 from .event_patterns import PatternError, matches, validate
 from .forecast_fake import ALL_SHAPES, FakeForecast, StatusChange
 from .https_receiver import HttpsReceiver, Received
@@ -346,6 +347,15 @@ class EmittedEvent:
     deliveries: list[Delivery] = field(default_factory=list)
 
 
+def _applies(pattern: str, times: int | None, start: float, until: float | None, operation: str, now: float) -> bool:
+    """Whether a scripted fault or slowness applies to this call: uses left, inside its window, matching."""
+    if times is not None and times <= 0:
+        return False
+    if now < start or (until is not None and now >= until):
+        return False
+    return fnmatchcase(operation, pattern)
+
+
 @dataclass
 class Slowness:
     """Calls to ``operation`` take ``seconds`` (virtual) from ``start`` until ``until``."""
@@ -357,11 +367,7 @@ class Slowness:
     times: int | None
 
     def matches(self, operation: str, now: float) -> bool:
-        if self.times is not None and self.times <= 0:
-            return False
-        if now < self.start or (self.until is not None and now >= self.until):
-            return False
-        return fnmatchcase(operation, self.operation)
+        return _applies(self.operation, self.times, self.start, self.until, operation, now)
 
 
 @dataclass
@@ -378,11 +384,7 @@ class Fault:
     partial: bool = False  # HTTP 200 with FailedEntryCount 1 (PutTargets, RemoveTargets) instead of an error
 
     def matches(self, operation: str, now: float) -> bool:
-        if self.times is not None and self.times <= 0:
-            return False
-        if now < self.start or (self.until is not None and now >= self.until):
-            return False
-        return fnmatchcase(operation, self.operation)
+        return _applies(self.operation, self.times, self.start, self.until, operation, now)
 
 
 @dataclass(frozen=True)
@@ -1851,37 +1853,12 @@ class LocalStack:
 
     def resolve(self, value: Any, template: dict[str, Any] | None = None) -> Any:
         template = template or self.template
-        if isinstance(value, list):
-            return [self.resolve(v, template) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, arg),) = value.items()
-            if key == "Ref":
-                return self._ref(arg, template)
-            if key == "Fn::GetAtt":
-                return self._get_att(*(arg if isinstance(arg, list) else arg.split(".", 1)), template)
-            if key == "Fn::Join":
-                return arg[0].join(str(self.resolve(v, template)) for v in self.resolve(arg[1], template))
-            if key == "Fn::Select":
-                return self.resolve(arg[1], template)[int(self.resolve(arg[0], template))]
-            if key == "Fn::Split":
-                return str(self.resolve(arg[1], template)).split(arg[0])
-            if key == "Fn::ImportValue":
-                return self.exports[self.resolve(arg, template)]
-            if key == "Fn::Sub":
-                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1], template))
-
-                def substitute(match: re.Match[str]) -> str:
-                    name = match.group(1)
-                    if name in variables:
-                        return str(variables[name])
-                    if "." in name and not name.startswith("AWS::"):
-                        return str(self._get_att(*name.split(".", 1), template))
-                    return str(self._ref(name, template))
-
-                return re.sub(r"\$\{([^}!]+)\}", substitute, text)
-        return {k: self.resolve(v, template) for k, v in value.items()}
+        return intrinsics.resolve(
+            value,
+            ref=lambda name: self._ref(name, template),
+            get_att=lambda name, attribute: self._get_att(name, attribute, template),
+            import_value=lambda name: self.exports[name],
+        )
 
     def exported_values(self) -> dict[str, str]:
         """The stack's Outputs that carry an Export name, resolved: what Fn::ImportValue returns elsewhere."""

@@ -20,6 +20,8 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 
+from . import intrinsics
+
 MANAGED_POLICY_LIMIT = 6144
 INLINE_PER_ROLE_LIMIT = 10240
 MANAGED_PER_ROLE_LIMIT = 10
@@ -91,39 +93,13 @@ class WorstCaseResolver:
         return "x" * 256
 
     def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, arg),) = value.items()
-            if key == "Ref":
-                return self._ref(arg)
-            if key == "Fn::GetAtt":
-                return self._get_att(*(arg if isinstance(arg, list) else arg.split(".", 1)))
-            if key == "Fn::Join":
-                return arg[0].join(str(self.resolve(v)) for v in self.resolve(arg[1]))
-            if key == "Fn::Select":
-                return self.resolve(arg[1])[int(self.resolve(arg[0]))]
-            if key == "Fn::Split":
-                return str(self.resolve(arg[1])).split(arg[0])
-            if key == "Fn::ImportValue":
-                name = str(self.resolve(arg))
-                # An imported role ARN at its longest: IAM allows a path of 512 characters.
-                return self.imports.get(name, f"arn:{PARTITION}:iam::{ACCOUNT}:role{ROLE_PATH}{ROLE_NAME}")
-            if key == "Fn::Sub":
-                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-
-                def substitute(match: re.Match[str]) -> str:
-                    name = match.group(1)
-                    if name in variables:
-                        return str(variables[name])
-                    if "." in name and not name.startswith("AWS::"):
-                        return self._get_att(*name.split(".", 1))
-                    return self._ref(name)
-
-                return re.sub(r"\$\{([^}]+)\}", substitute, text)
-        return {k: self.resolve(v) for k, v in value.items()}
+        # An imported value at its longest: a role ARN with a 512-character path.
+        return intrinsics.resolve(
+            value,
+            ref=self._ref,
+            get_att=self._get_att,
+            import_value=lambda name: self.imports.get(name, f"arn:{PARTITION}:iam::{ACCOUNT}:role{ROLE_PATH}{ROLE_NAME}"),
+        )
 
 
 def iam_length(document: Any) -> int:
