@@ -182,10 +182,13 @@ class ForecastExport(Construct):
 
         key_prefix = key_prefix.rstrip("/")
         self.encryption_key = encryption_key
+        """The KMS key of the exported files, or None (S3-managed encryption)."""
         self.bucket: s3.IBucket = (
             bucket if bucket is not None else self._new_bucket(encryption_key, destroy_bucket_with_stack, access_logs_bucket)
         )
+        """The bucket the files go to: the one passed in, or the one this construct created."""
         self.prefix = key_prefix
+        """The key prefix under the bucket (no trailing slash); each job writes into ``<prefix>/<job name>/``."""
         DestinationRegistry.of(self).register(self, self.bucket, key_prefix)
         prefix_path = f"s3://{self.bucket.bucket_name}/{key_prefix}/" if key_prefix else f"s3://{self.bucket.bucket_name}/"
         self.prefix_path: str = prefix_path
@@ -193,15 +196,18 @@ class ForecastExport(Construct):
         self.role: iam.IRole = (
             self._forecast_role(stack, key_prefix, encryption_key, role_name, role_path) if role is None else role
         )
+        """The role Forecast assumes to write the files: the one passed in, or the one this construct created."""
         if isinstance(role, iam.Role):
             role.attach_inline_policy(
                 iam.Policy(self, "ForecastRolePolicy", statements=self._export_statements(key_prefix, encryption_key))
             )
 
         self.handler = provider.handler if provider is not None else ForecastExportHandler.of(self)
+        """The ForecastExportHandler that runs this export (the stack's own, or the shared provider's)."""
         access = self.handler.access_for(stack)
         access_policies = access.grant_export(forecast_arn=forecast_arn, role=self.role, key=encryption_key)
         self.access_role: iam.IRole = access.role
+        """The stack's access role, which the handler assumes to act for this stack (README, IAM permissions)."""
 
         s3_config: dict[str, str] = {"Path": prefix_path, "RoleArn": self.role.role_arn}
         if encryption_key is not None:
@@ -238,6 +244,7 @@ class ForecastExport(Construct):
             properties=properties,
             service_timeout=cdk.Duration.seconds(timeout.to_seconds() + rules.CLEANUP_MARGIN_SECONDS),
         )
+        """The ``Custom::ForecastExportJob`` resource (physical ID: the export job's ARN)."""
         # The handler needs its permissions, and Forecast the bucket policy, before the job starts. (Forecast's
         # role, with its inline policy, and the bucket are referenced already.)
         prerequisites: list[constructs.IConstruct] = list(access_policies)  # (the access role is referenced already)

@@ -37,6 +37,7 @@ class ForecastExportHandler(Construct):
 
     @classmethod
     def of(cls, scope: Construct) -> ForecastExportHandler:
+        """The handler of ``scope``'s stack, created with the stack's first ForecastExport."""
         stack = cdk.Stack.of(scope)
         existing = stack.node.try_find_child(HANDLER_ID)
         if isinstance(existing, ForecastExportHandler):
@@ -134,6 +135,7 @@ class ForecastExportHandler(Construct):
 
     @property
     def service_token(self) -> str:
+        """The handler function's ARN: the custom resources' ``ServiceToken``."""
         return self.function.function_arn
 
     def role_arn_seen_from(self, stack: cdk.Stack) -> str:

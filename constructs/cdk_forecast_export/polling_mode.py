@@ -12,4 +12,6 @@ class PollingMode(str, Enum):
     ``FAST`` was and as cheap as ``ECONOMY`` was. ``FAST`` no longer polls inside each invocation."""
 
     FAST = "Fast"
+    """Deprecated: the same as ECONOMY now (one look per Forecast event, plus one a minute)."""
     ECONOMY = "Economy"
+    """Deprecated: the same as FAST now."""
