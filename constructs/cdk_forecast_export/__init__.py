@@ -6,10 +6,8 @@ export = ForecastExport(stack, "DailyExport", forecast_arn="arn:aws:forecast:...
 """
 
 from .errors import ForecastExportValidationError
-from .export import ForecastExport
-from .export_format import ExportFormat
+from .export import ExportFormat, ForecastExport, PollingMode
 from .handler_function import ForecastExportHandler
-from .polling_mode import PollingMode
 from .provider import ForecastExportProvider
 
 __version__ = "0.1.0"

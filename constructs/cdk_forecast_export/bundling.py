@@ -14,7 +14,13 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 
-from .handler_source import HANDLER_PACKAGE, HANDLER_ROOT, REQUIREMENTS_FILE
+from . import _lambda
+from ._lambda.forecast_export.contract import HANDLER_ENTRY as HANDLER_ENTRY
+
+# Where the handler's source lives: ``lambda/`` in the repository, ``cdk_forecast_export/_lambda`` in the wheel.
+HANDLER_ROOT = Path(_lambda.__file__).resolve().parent
+HANDLER_PACKAGE = "forecast_export"
+REQUIREMENTS_FILE = HANDLER_ROOT / "requirements.txt"
 
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 import aws_cdk as cdk
@@ -20,11 +21,31 @@ from ._lambda.forecast_export.naming import BASE_MAX_LENGTH
 from .compliance import acknowledge, acknowledge_wildcard_resource, annotate_auto_delete_provider, skip_checkov
 from .destinations import DestinationRegistry
 from .errors import ForecastExportValidationError
-from .export_format import ExportFormat
 from .handler_function import ForecastExportHandler
-from .polling_mode import PollingMode
 from .provider import ForecastExportProvider
 from .validation import collect_problems, known_tags
+
+
+class ExportFormat(str, Enum):
+    """The format of the exported files (CreateForecastExportJob's ``Format``)."""
+
+    CSV = "CSV"
+    """Comma-separated values (Forecast's default)."""
+    PARQUET = "PARQUET"
+    """Apache Parquet."""
+
+
+class PollingMode(str, Enum):
+    """Deprecated. Kept so existing code and deployed templates keep working; both values now mean
+    the same. The handler makes one short look per Forecast state-change event of the job (the answer
+    goes out within seconds of ACTIVE) plus one a minute as the fallback for lost events: as fast as
+    ``FAST`` was and as cheap as ``ECONOMY`` was. ``FAST`` no longer polls inside each invocation."""
+
+    FAST = "Fast"
+    """Deprecated: the same as ECONOMY now (one look per Forecast event, plus one a minute)."""
+    ECONOMY = "Economy"
+    """Deprecated: the same as FAST now."""
+
 
 RESOURCE_TYPE = contract.RESOURCE_TYPE
 DEFAULT_TIMEOUT = cdk.Duration.seconds(rules.TIMEOUT_DEFAULT_SECONDS)

@@ -14,9 +14,8 @@ from constructs import Construct
 from ._lambda.forecast_export import contract
 from ._lambda.forecast_export.contract import ACCESS_ROLE_PATH
 from .access import ExportAccess
-from .bundling import LocalHandlerBundling
+from .bundling import HANDLER_ENTRY, HANDLER_ROOT, LocalHandlerBundling
 from .compliance import CHECKOV_FUNCTION_SKIPS, acknowledge_wildcard_resource, skip_checkov
-from .handler_source import HANDLER_ENTRY, HANDLER_ROOT
 
 HANDLER_ID = "ForecastExportHandler"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
