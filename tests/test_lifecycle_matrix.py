@@ -191,6 +191,38 @@ def test_stack_delete_while_the_job_is_still_running(cloud: LocalCloud, example_
     cloud.check_invariants(allowed_stopped=1, expect_unanswered=1)
 
 
+def test_stack_delete_while_three_other_stops_run_waits_for_a_stop_slot(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    cloud.forecast.default_outcome = Outcome("never")
+    stack, create = _start_create(cloud, example_template)
+    cloud.run([create], horizon=cloud.clock.now() + 120)
+    cloud.forecast.stops_by_other_tools(3, 150)  # the account's 3 StopResource slots are taken for 150 s
+    asked_at = cloud.clock.now()
+    delete = stack.start(
+        "Delete", create.logical_id, create.event["ResourceProperties"], physical_id=create.event["LogicalResourceId"]
+    )
+    cloud.run([delete])
+    assert delete.status == "SUCCESS", delete.reason
+    assert delete.response is not None and delete.response.at >= asked_at + 150  # it waited for a slot
+    assert set(cloud.forecast.live_jobs().values()) == {"CREATE_STOPPED"}  # the job ended stopped, not running
+    cloud.run([create])
+    cloud.check_invariants(allowed_stopped=1, expect_unanswered=1)
+
+
+def test_deadline_stop_refused_at_the_stop_quota_stops_the_job_later(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    cloud.forecast.default_outcome = Outcome("never")
+    cloud.forecast.stops_by_other_tools(3, 150, after=880)  # taken from just before the 900 s deadline
+    result = LocalStack(cloud, with_props(example_template, TimeoutSeconds="900", ServiceTimeout="1200")).create()
+    create = result.by_type("Create")[0]
+    assert "not ACTIVE within 900 s" in create.reason and "StopResource" not in create.reason, create.reason
+    assert result.status == "ROLLBACK_COMPLETE"
+    assert set(cloud.forecast.live_jobs().values()) == {"CREATE_STOPPED"}
+    cloud.check_invariants(allowed_stopped=1)
+
+
 def test_duplicate_delivery_of_a_create(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack, create = _start_create(cloud, example_template)
     stack.redeliver(create)

@@ -21,7 +21,8 @@ class InvalidProperties(ValueError):
 
 
 class TransientError(RuntimeError):
-    """A call kept being throttled or failing within this look's time; the next look tries again."""
+    """A call kept being throttled or failing within this look's time, or met a quota that frees up by
+    itself (StopResource's parallel tasks); the next look tries again."""
 
 
 class ForecastError(RuntimeError):

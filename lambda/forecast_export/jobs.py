@@ -92,9 +92,16 @@ class ForecastJobs:
         return str(self._call("create_forecast_export_job", **request)["ForecastExportJobArn"])
 
     def stop(self, arn: str) -> bool:
-        """Ask Forecast to stop a running job; False when it had already finished or gone."""
+        """Ask Forecast to stop a running job; False when it had already finished or gone.
+
+        Forecast runs at most 3 StopResource tasks per resource type at once, shared with every tool
+        of the account (quotas page, https://docs.aws.amazon.com/forecast/latest/dg/limits.html): a
+        refusal at that quota is a wait, like the creation-slot quota, never a failure. It raises
+        TransientError, so the look ends with the state unchanged and the next look stops again."""
         try:
             self._call("stop_resource", ResourceArn=arn)
+        except QuotaReached as error:
+            raise TransientError(f"StopResource on {arn} refused for now ({error.code}: {error.message})") from error
         except (JobInUse, JobNotFound) as error:
             logger.info("StopResource did not apply to %s: %s", arn, error.code)
             return False

@@ -45,6 +45,10 @@ STOP_SECONDS = 20.0
 DELETE_PENDING_SECONDS = 5.0
 DELETE_SECONDS = 30.0
 CONCURRENT_CREATIONS = 3
+# "Maximum number of parallel StopResource tasks per resource type": 3, per account and region, shared with
+# every tool of the account (https://docs.aws.amazon.com/forecast/latest/dg/limits.html); StopResource lists
+# LimitExceededException (https://docs.aws.amazon.com/forecast/latest/dg/API_StopResource.html).
+CONCURRENT_STOPS = 3
 # The Forecast developer guide names the first; the EventBridge reference lists the second.
 EXPORT_DETAIL_TYPES = ("Forecast Forecast Export Job State Change", "Forecast Export Job State Change")
 ARN_PLACES = ("resources", "ForecastExportJobArn", "ResourceArn")
@@ -181,6 +185,8 @@ class FakeForecast:
     stopped_deletable: bool = False  # API_DeleteForecastExportJob: only ACTIVE or CREATE_FAILED
     delete_failed_deletable: bool = False  # same page: DELETE_FAILED is neither
     concurrent_creations: int = CONCURRENT_CREATIONS  # the account quota (adjustable in AWS)
+    concurrent_stops: int = CONCURRENT_STOPS  # StopResource tasks running at once, per resource type
+    others_stopping: list[tuple[float, float]] = field(default_factory=list)  # (from, until): other tools' stops
     default_outcome: Outcome = field(default_factory=Outcome)
     outcomes: dict[str, Outcome] = field(default_factory=dict)  # by base name (job name without _hash)
     jobs: dict[str, FakeJob] = field(default_factory=dict)
@@ -244,9 +250,16 @@ class FakeForecast:
             self.stopped_deletable = False
             self.delete_failed_deletable = False
             self.concurrent_creations = CONCURRENT_CREATIONS
+            self.concurrent_stops = CONCURRENT_STOPS
+            self.others_stopping.clear()
             self.event_shape = EventShape()
             self.changes.clear()
             self._watch.clear()
+
+    def stops_by_other_tools(self, count: int, seconds: float, after: float = 0.0) -> None:
+        """Other tools of the account run ``count`` StopResource tasks ``after`` seconds from now, for ``seconds``."""
+        start = self.clock.now() + after
+        self.others_stopping += [(start, start + seconds)] * count
 
     def fail_next(self, operation: str, code: str = "ThrottlingException", status: int = 400, times: int = 1) -> None:
         self.faults.append((operation, code, status, times))
@@ -458,6 +471,13 @@ class FakeForecast:
         status = job.status(self.clock.now())
         if status not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
             raise ServiceError("InvalidInputException", f"Export job {job.name} is {status} and cannot be stopped")
+        now = self.clock.now()
+        stopping = sum(1 for j in self.jobs.values() if j.status(now) == "CREATE_STOPPING")
+        stopping += sum(1 for start, until in self.others_stopping if start <= now < until)
+        if stopping >= self.concurrent_stops:
+            raise ServiceError(
+                "LimitExceededException", f"At most {self.concurrent_stops} StopResource tasks may run at once per resource type"
+            )
         job.stop_at = self.clock.now()
         return {}
 
