@@ -223,6 +223,44 @@ def test_deadline_stop_refused_at_the_stop_quota_stops_the_job_later(
     cloud.check_invariants(allowed_stopped=1)
 
 
+FOREIGN_EVENTS = {
+    "console-test-event": {"key1": "value1", "key2": "value2", "key3": "value3"},
+    "mis-targeted-schedule": {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "111122223333",
+        "time": "2026-12-04T12:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:111122223333:rule/nightly"],
+        "detail": {},
+    },
+    "request-without-response-url": {"RequestType": "Delete", "StackId": "x", "RequestId": "y", "LogicalResourceId": "z"},
+    "not-an-object": ["Create"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FOREIGN_EVENTS))
+def test_a_foreign_invocation_of_a_warm_container_answers_nobody(
+    cloud: LocalCloud, example_template: dict[str, Any], kind: str
+) -> None:
+    """Issue 16, sequence 7: crhelper answered FAILED to the request the container handled last."""
+    cloud.forecast.default_outcome = Outcome("active", 600)
+    stack, create = _start_create(cloud, example_template)
+    cloud.run([create], horizon=cloud.clock.now() + 200)  # the warm container last handled one of its looks
+    puts_before = len(cloud.receiver.store.received)
+    cloud.invoke_foreign(FOREIGN_EVENTS[kind], str(create.event["ServiceToken"]))
+    answered = [(r.request_id, r.body["Status"]) for r in cloud.receiver.store.received[puts_before:]]
+    assert answered == []
+    cloud.run([create])
+    assert create.status == "SUCCESS", create.reason
+    stack.physical_ids = {create.logical_id: create.physical_id}
+    stack.properties = {create.logical_id: create.event["ResourceProperties"]}
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
 def test_duplicate_delivery_of_a_create(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack, create = _start_create(cloud, example_template)
     stack.redeliver(create)

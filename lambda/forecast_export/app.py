@@ -196,4 +196,5 @@ def poll(event: dict[str, Any], context: Any) -> str | None:
 
 
 def handler(event: dict[str, Any], context: Any) -> None:
-    helper(event, context)
+    if helper.begin_invocation(event):
+        helper(event, context)

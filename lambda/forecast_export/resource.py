@@ -64,6 +64,24 @@ DEFAULT_RULE_PREFIX = contract.RULE_PREFIX_ROOT
 MAX_REQUEST_AGE_SECONDS = 120
 
 
+_REQUEST_TYPES = ("Create", "Update", "Delete")
+_REQUEST_FIELDS = ("StackId", "RequestId", "LogicalResourceId", "ResourceType")
+
+
+def _not_a_request(event: Any) -> str:
+    """What makes ``event`` something other than a CloudFormation custom-resource request ("" if nothing)."""
+    if not isinstance(event, dict):
+        return f"the event is a {type(event).__name__}, not an object"
+    if event.get("RequestType") not in _REQUEST_TYPES:
+        return f"RequestType is {str(event.get('RequestType'))[:40]!r}"
+    missing = [key for key in _REQUEST_FIELDS if not isinstance(event.get(key), str) or not event[key]]
+    if missing:
+        return "no " + ", ".join(missing)
+    if not str(event.get("ResponseURL", "")).startswith("https://"):
+        return "no https ResponseURL"
+    return ""
+
+
 class ForecastExportResource(CfnResource):
     if TYPE_CHECKING:  # crhelper internals this subclass builds on (crhelper's stubs declare only its public API)
         _event: dict[str, Any]
@@ -103,6 +121,22 @@ class ForecastExportResource(CfnResource):
         return func
 
     # --- per invocation -----------------------------------------------------------------------------
+
+    def begin_invocation(self, event: Any) -> bool:
+        """Forget the previous invocation of this warm container, then say whether ``event`` is a request
+        of CloudFormation's (or a firing of one of its rules) at all.
+
+        crhelper keeps the last request's response URL and IDs on the object and, when an event fails
+        before its own init (a console test event, a mis-targeted rule), answers FAILED to that last
+        request: on a shared provider, another team's deploy. So the state goes before crhelper sees the
+        event, and an event that is not CloudFormation's is never passed on: nothing is answered for it."""
+        self._answered = False
+        self._event, self._response_url, self.Data, self._context = {}, "", {}, None
+        self.Status = self.Reason = self.PhysicalResourceId = self.StackId = self.RequestId = self.LogicalResourceId = ""
+        problem = _not_a_request(event)
+        if problem:
+            logger.warning("Ignored an invocation that is not a CloudFormation request (%s); nothing is answered", problem)
+        return not problem
 
     def _clock(self) -> Clock:
         return self._clock_of()

@@ -1255,6 +1255,14 @@ class LocalCloud:
         self._dirty = True
         self.clock.leave()
 
+    def invoke_foreign(self, event: Any, function_arn: str) -> RequestRecord:
+        """An invocation that is not CloudFormation's (a console test event, a mis-targeted rule), run in a
+        warm container like any other. It answers nothing: check_invariants flags any answer to a request
+        CloudFormation did not send, and a second answer to one it did."""
+        record = RequestRecord("Foreign", "foreign-invocation", {"RequestId": f"foreign-{uuid.uuid4()}"}, self.clock.now(), 900)
+        self.invoke(record, event, function_arn, self.clock.now(), trigger="foreign")
+        return record
+
     # --- EventBridge ----------------------------------------------------------------------------------
 
     def _refresh_rules(self) -> None:
@@ -1634,6 +1642,12 @@ class LocalCloud:
                 if answer.body["Status"] == "FAILED" and len(answer.body.get("Reason", "")) < 20:
                     problems.append(f"{record.logical_id}: FAILED without a useful reason: {answer.body.get('Reason')!r}")
             problems += self._invocation_problems(record)
+        known = {record.request_id for record in self.all_requests}
+        problems += [
+            f"an answer was sent to request {r.request_id}, which CloudFormation never sent"
+            for r in self.receiver.store.received
+            if r.request_id not in known
+        ]
         if unanswered != expect_unanswered:
             problems.append(f"{unanswered} request(s) never answered (expected {expect_unanswered})")
         problems += [f"left behind: {item}" for item in self.leftovers()]
