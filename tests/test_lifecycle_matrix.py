@@ -426,6 +426,16 @@ def test_response_url_that_errors_then_recovers(cloud: LocalCloud, example_templ
     cloud.check_invariants()
 
 
+def test_response_url_answering_s3s_request_timeout_is_retried(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """Issue 16: S3 answers a slow upload with 400 RequestTimeout; it passes, so the answer is sent again."""
+    cloud.receiver.store.scripted_statuses = ["400 RequestTimeout", 503]
+    stack = LocalStack(cloud, example_template)
+    assert stack.create().status == "CREATE_COMPLETE"
+    assert [r.http_status for r in cloud.receiver.store.received][:3] == [400, 503, 200]
+    stack.delete()
+    cloud.check_invariants()
+
+
 def test_response_url_that_refuses_the_answer(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.receiver.store.scripted_statuses = [403]
     stack, create = _start_create(cloud, example_template)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import ssl
 from datetime import datetime, timezone
 from http.client import HTTPSConnection
@@ -24,6 +25,19 @@ MAX_REASON_CHARS = 1024
 MAX_PHYSICAL_ID_CHARS = 1024
 SEND_DELAYS_SECONDS = (1.0, 2.0, 4.0)
 URL_VALIDITY_SECONDS = 7200  # CloudFormation's presigned response URLs are valid for 2 hours
+
+
+# The response URL is a presigned S3 URL. S3 answers some passing conditions with a 4xx: 400
+# RequestTimeout when the upload was too slow, 429/503 SlowDown under load
+# (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html). Those are retried like 5xx.
+TRANSIENT_4XX = (408, 429)
+TRANSIENT_S3_CODES = ("RequestTimeout", "SlowDown")
+_CODE = re.compile(rb"<Code>([A-Za-z]+)</Code>")
+
+
+def _s3_error_code(body: bytes) -> str:
+    found = _CODE.search(body)
+    return found.group(1).decode() if found else ""
 
 
 def request_time(url: str) -> float | None:
@@ -75,13 +89,15 @@ def send(url: str, body: dict[str, Any], clock: Clock, time_left_seconds: float)
         try:
             connection = HTTPSConnection(parts.netloc, context=context, timeout=10)
             connection.request("PUT", path, body=payload, headers={"content-type": "", "content-length": str(len(payload))})
-            status = connection.getresponse().status
+            response = connection.getresponse()
+            status = response.status
+            code = _s3_error_code(response.read(2048)) if status >= 400 else ""
             connection.close()
             if 200 <= status < 300:
                 logger.info("Sent %s to CloudFormation (%d bytes)", body["Status"], len(payload))
                 return True
-            logger.error("CloudFormation's response URL answered HTTP %d", status)
-            if status < 500:
+            logger.error("CloudFormation's response URL answered HTTP %d %s", status, code)
+            if status < 500 and status not in TRANSIENT_4XX and code not in TRANSIENT_S3_CODES:
                 return None  # an expired or wrong URL: retrying will not help
         except (OSError, ssl.SSLError) as error:
             logger.error("Could not reach CloudFormation's response URL: %s", error)

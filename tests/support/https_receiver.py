@@ -3,7 +3,9 @@
 Its certificate comes from trustme; the handler trusts it through SSL_CERT_FILE, exactly as it
 would trust S3's certificate in AWS (no patching of crhelper or of the handler).
 
-Faults: ``scripted_statuses`` answers the next PUTs with given HTTP statuses; ``outage_until``
+Faults: ``scripted_statuses`` answers the next PUTs with given HTTP statuses (an int, or S3's status and
+error code such as ``"400 RequestTimeout"``, which S3 sends with an XML error body when the upload was too
+slow: https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html); ``outage_until``
 (virtual time) answers every PUT with HTTP 503 until then (``outage_kind="drop"`` closes the
 connection without an answer instead); ``outage_plan`` chains several windows, e.g.
 ``[(t + 45, "503"), (t + 90, "drop")]``. A dropped PUT is recorded with ``http_status`` 0.
@@ -38,7 +40,7 @@ class Received:
 class ResponseStore:
     clock: VirtualClock
     received: list[Received] = field(default_factory=list)
-    scripted_statuses: list[int] = field(default_factory=list)  # answer these HTTP statuses first
+    scripted_statuses: list[int | str] = field(default_factory=list)  # answer these first: 503, "400 RequestTimeout"
     outage_until: float = 0.0  # every PUT before this virtual time fails (outage_kind)
     outage_kind: str = "503"  # "503" (or any HTTP status as text) or "drop" (connection closed, no answer)
     outage_plan: list[tuple[float, str]] = field(default_factory=list)  # [(until, kind), ...] in time order
@@ -52,12 +54,15 @@ class ResponseStore:
             self.outage_kind = "503"
             self.outage_plan.clear()
 
-    def outcome_at(self, now: float) -> int:
-        """The HTTP status a PUT gets now (0: the connection is dropped). Call with the lock held."""
+    def outcome_at(self, now: float) -> tuple[int, str]:
+        """The HTTP status a PUT gets now (0: the connection is dropped) and S3's error code for the body
+        ("" for none). Call with the lock held."""
         for until, kind in [*self.outage_plan, (self.outage_until, self.outage_kind)]:
             if now < until:
-                return 0 if kind == "drop" else int(kind)
-        return self.scripted_statuses.pop(0) if self.scripted_statuses else 200
+                return (0, "") if kind == "drop" else (int(kind), "")
+        scripted = str(self.scripted_statuses.pop(0)) if self.scripted_statuses else "200"
+        status, _, code = scripted.partition(" ")
+        return int(status), code
 
     def accepted(self, request_id: str) -> list[Received]:
         return [r for r in self.received if r.request_id == request_id and r.http_status == 200]
@@ -71,14 +76,16 @@ class _Handler(BaseHTTPRequestHandler):
         request_id = self.path.split("?")[0].rsplit("/", 1)[-1]
         with self.store.lock:
             now = self.store.clock.now()
-            status = self.store.outcome_at(now)
+            status, code = self.store.outcome_at(now)
             self.store.received.append(Received(request_id, json.loads(data), len(data), now, status))
         if status == 0:
             self.close_connection = True  # no status line: the client sees the connection drop
             return
+        body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code></Error>'.encode() if code else b""
         self.send_response(status)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *args: Any) -> None:
         pass
