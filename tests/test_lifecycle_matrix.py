@@ -210,9 +210,7 @@ def test_stack_delete_while_three_other_stops_run_waits_for_a_stop_slot(
     cloud.check_invariants(allowed_stopped=1, expect_unanswered=1)
 
 
-def test_deadline_stop_refused_at_the_stop_quota_stops_the_job_later(
-    cloud: LocalCloud, example_template: dict[str, Any]
-) -> None:
+def test_deadline_stop_refused_at_the_stop_quota_stops_the_job_later(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.forecast.default_outcome = Outcome("never")
     cloud.forecast.stops_by_other_tools(3, 150, after=880)  # taken from just before the 900 s deadline
     result = LocalStack(cloud, with_props(example_template, TimeoutSeconds="900", ServiceTimeout="1200")).create()
