@@ -29,14 +29,6 @@ from tests.support.scenarios import custom_logical_id, renamed, with_all_props, 
 
 pytestmark = pytest.mark.e2e
 
-# A copy of a request that Lambda delivers after the request was answered (or after its rollback took
-# over and answered) finds no rule and starts again: the handler keeps no record of answered requests
-# that outlives their rule (README, Limitations). Known and open: strict, so that a fix turns these red
-# until this marker goes.
-ANSWERED_COPY = pytest.mark.xfail(
-    strict=True, reason="no persistent record of answered requests: a late copy repeats its work (README Limitations)"
-)
-
 FORECAST_ARN = apps.FORECAST_ARN
 WEEKLY_FORECAST_ARN = FORECAST_ARN.replace("demand_forecast", "weekly_forecast")
 PLAIN = apps.REPO / "examples" / "plain-cloudformation.yaml"
@@ -895,7 +887,6 @@ def test_duplicate_create_three_seconds_later(cloud: LocalCloud, example_templat
     cloud.check_invariants()
 
 
-@ANSWERED_COPY
 def test_duplicate_of_a_cancelled_tags_update_after_its_rollback_answered(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
@@ -927,7 +918,6 @@ def test_duplicate_of_a_cancelled_tags_update_after_its_rollback_answered(
     cloud.check_invariants()
 
 
-@ANSWERED_COPY
 def test_duplicate_create_after_the_stack_was_deleted(cloud: LocalCloud, shared_provider: dict[str, Any]) -> None:
     """With a shared provider the handler outlives the export's stack: a copy of the Create that Lambda
     delivers 58 s after CloudFormation sent it, once the stack is gone, must not make a job again."""
@@ -1029,7 +1019,6 @@ def test_two_invocations_started_at_nearly_the_same_moment(cloud: LocalCloud, ex
     cloud.check_invariants()  # no two invocations of one request work at once
 
 
-@ANSWERED_COPY
 def test_duplicate_of_a_cancelled_replacing_update_after_the_rollback_took_over(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:

@@ -36,6 +36,15 @@ REASONS: dict[str, str] = {
         "crhelper polls through one EventBridge rule per request; every rule name starts with this handler's own "
         "prefix, so no other rule in the account is reachable."
     ),
+    "stack-read-wildcard": (
+        "The handler confirms each request with CloudFormation's read APIs before acting on it; a shared provider "
+        "serves any stack of its account and region, whose names are not known when the provider is deployed. "
+        "Read-only: DescribeStackResource, DescribeStacks, GetTemplate."
+    ),
+    "list-exports-wildcard": (
+        "cloudformation:ListExports supports no resource-level permissions (Service Authorization Reference); the "
+        "handler reads it only to resolve a ServiceToken imported with Fn::ImportValue."
+    ),
     "bucket-access-logs": (
         "Server access logs need a second bucket: pass access_logs_bucket to turn them on. Only Forecast's role "
         "writes to this bucket, and CloudTrail data events can audit reads."

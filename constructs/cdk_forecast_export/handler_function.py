@@ -85,6 +85,25 @@ class ForecastExportHandler(Construct):
             )
         )
         acknowledge_wildcard_resource(self.role, own_rules, "polling-rule-wildcard")
+        # Read-only, on the account's stacks: the handler acts only on requests CloudFormation confirms
+        # (lambda/forecast_export/confirmation.py).
+        stacks = stack.format_arn(service="cloudformation", resource="stack", resource_name="*")
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ConfirmRequestsWithCloudFormation",
+                actions=[
+                    "cloudformation:DescribeStackResource",
+                    "cloudformation:DescribeStacks",
+                    "cloudformation:GetTemplate",
+                ],
+                resources=[stacks],
+            )
+        )
+        acknowledge_wildcard_resource(self.role, stacks, "stack-read-wildcard")
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="ResolveImportedServiceTokens", actions=["cloudformation:ListExports"], resources=["*"])
+        )
+        acknowledge_wildcard_resource(self.role, "*", "list-exports-wildcard")
         access_roles = stack.format_arn(
             service="iam", region="", resource="role", resource_name=f"{ACCESS_ROLE_PATH.strip('/')}/*"
         )

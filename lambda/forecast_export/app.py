@@ -53,6 +53,7 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     _events: Any = None
     _sts: Any = None
+    _cloudformation: Any = None
     sessions: Sessions = field(init=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +67,12 @@ class Runtime:
     @staticmethod
     def _forecast_client(credentials: dict[str, str]) -> ForecastServiceClient:
         return boto3.Session(**credentials).client("forecast", config=CLIENT_CONFIG)  # type: ignore[no-any-return]
+
+    def cloudformation(self) -> Any:
+        """CloudFormation's read APIs, as the handler's own role: confirming each request (confirmation.py)."""
+        if self._cloudformation is None:
+            self._cloudformation = boto3.client("cloudformation", config=CLIENT_CONFIG)
+        return self._cloudformation
 
     def events(self) -> Any:
         if self._events is None:
@@ -88,6 +95,7 @@ helper = ForecastExportResource(
     clock_of=lambda: RUNTIME.clock,
     rule_prefix_of=lambda: os.environ.get(contract.RULE_PREFIX_ENVIRONMENT, DEFAULT_RULE_PREFIX),
     events_of=lambda: RUNTIME.events(),
+    cloudformation_of=lambda: RUNTIME.cloudformation(),
 )
 
 

@@ -35,6 +35,7 @@ from crhelper import CfnResource
 
 from . import contract, responses
 from .clock import Clock
+from .confirmation import CloudFormationCheck, Unconfirmed
 from .errors import TransientError
 from .retries import Budget
 from .schedule import DATA, LEASE, POLL, RULE, Schedule, event_pattern, rule_name
@@ -97,12 +98,14 @@ class ForecastExportResource(CfnResource):
         clock_of: Callable[[], Clock],
         rule_prefix_of: Callable[[], str],
         events_of: Callable[[], Any],
+        cloudformation_of: Callable[[], Any],
         poll_interval_seconds: float = 5.0,
     ) -> None:
         super().__init__(json_logging=True, log_level="INFO", boto_level="WARNING", polling_interval=1, sleep_on_delete=0)
         self._clock_of = clock_of
         self._rule_prefix_of = rule_prefix_of
         self._events_of = events_of
+        self._cloudformation_of = cloudformation_of
         self._poll_interval = poll_interval_seconds
         self._answered = False
         self._on_superseded: Callable[[dict[str, Any]], None] = lambda data: None
@@ -166,7 +169,33 @@ class ForecastExportResource(CfnResource):
         elif event.get("RequestType") in ("Create", "Update") and self._stale(event):
             return False
         self.budget.requested_at = responses.request_time(str(event.get("ResponseURL", ""))) or self._clock().now()
+        if POLL not in event and not self._confirmed(event, context):
+            return False
         return bool(cast(Any, super())._crhelper_init(event, context))
+
+    def _confirmed(self, event: dict[str, Any], context: Any) -> bool:
+        """CloudFormation shows this request as one it waits for (confirmation.py); else it is ignored."""
+        budget = Budget(self._clock(), self._invocation_end(context) - LAMBDA_SAFETY_SECONDS - LOOK_SECONDS)
+        budget.requested_at = self.budget.requested_at
+        check = CloudFormationCheck(self._cloudformation_of, budget, str(context.function_name))
+        try:
+            check.confirm(event)
+        except Unconfirmed as why:
+            logger.error(
+                "Ignored %s request %s for %s in %s: CloudFormation does not confirm it (%s); nothing is changed or answered",
+                event.get("RequestType"),
+                event.get("RequestId"),
+                event.get("LogicalResourceId"),
+                event.get("StackId"),
+                why,
+            )
+            return False
+        except Exception as error:  # throttled past the budget or denied: it cannot be confirmed, so nothing is done
+            logger.error(
+                "Could not confirm request %s with CloudFormation (%s); it is not acted on", event.get("RequestId"), error
+            )
+            return False
+        return True
 
     def _stale(self, event: dict[str, Any]) -> bool:
         requested_at = responses.request_time(str(event.get("ResponseURL", "")))

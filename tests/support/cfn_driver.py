@@ -133,10 +133,15 @@ RESOURCE_TYPE = "Custom::ForecastExportJob"
 MAX_RESPONSE_BYTES = 4096
 DRIVER_STEP = 1.0  # while an invocation runs, the driver looks for new rules and answers this often (virtual s)
 DELIVERY_DELAY_MAX = 5.0  # asynchronous invocation of a rule's target adds up to this (eb-scheduled-rule-pattern)
-# Calls that only coordinate invocations (reading and writing the request's own rule: its state, its lease).
-# Work is what could conflict: Forecast and STS calls, and answers. Two invocations that race to claim a
-# rule both write it (EventBridge has no conditional write); only one may go on to work.
+# Calls that only coordinate invocations (reading and writing the request's own rule: its state, its lease)
+# or read CloudFormation to confirm a request. Work is what could conflict: Forecast and STS calls, and
+# answers. Two invocations that race to claim a rule both write it (EventBridge has no conditional write);
+# only one may go on to work.
 LOOK_ONLY_CALLS = {
+    "cloudformation:DescribeStackResource",
+    "cloudformation:DescribeStacks",
+    "cloudformation:GetTemplate",
+    "cloudformation:ListExports",
     "events:ListTargetsByRule",
     "events:DescribeRule",
     "events:PutRule",
@@ -256,8 +261,11 @@ class RequestRecord:
     response: Received | None = None  # the answer CloudFormation used
     timed_out: bool = False
     cancelled: bool = False  # "Resource creation/update cancelled": later answers are ignored
+    cancelled_at: float = 0.0
     ignored: list[Received] = field(default_factory=list)  # answers that came after the cancellation
     running: int = 0
+    replaced_cleanup: bool = False  # a Delete of a replaced physical ID: the resource already holds its new one
+    forged: bool = False  # not CloudFormation's: sent by someone who may invoke the function; must get no answer
 
     @property
     def request_id(self) -> str:
@@ -594,6 +602,13 @@ def required_permissions(service_operation: str, params: dict[str, Any]) -> list
             return [(action, "*", {})]
         name = name.split("rule/", 1)[-1] if name.startswith("arn:") else name
         return [(action, f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}", {})]
+    if service == "cloudformation":
+        stack = str(params.get("StackName", ""))
+        if stack.startswith("arn:"):
+            return [(action, stack, {})]
+        if stack:
+            return [(action, f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/*", {})]
+        return [(action, "*", {})]  # ListExports: no resource-level permissions
     if service == "lambda" and params.get("FunctionName"):
         name = str(params["FunctionName"]).split(":")[-1]
         return [(action, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}", {})]
@@ -621,6 +636,7 @@ class LocalCloud:
         self.exact_schedule = False  # kindness, opt-in: fire at epoch + N * period exactly, deliver at once
         self.rng = random.Random(0)
         self.stacks: dict[str, LocalStack] = {}  # stack name -> stack; each holds its applied template
+        self.stacks_by_id: dict[str, LocalStack] = {}  # every stack of the test, deleted ones included
         self.function_roles: dict[str, str] = {}  # function name -> role name
         self.function_role_arns: dict[str, str] = {}  # function name -> role ARN (path included)
         # Access key -> the role session it belongs to, for every AssumeRole the bed allowed. Kept
@@ -773,6 +789,8 @@ class LocalCloud:
                 )
         if operation == "sts:AssumeRole":
             return self._check_trust(caller, params, now)
+        if operation.startswith("cloudformation:"):
+            return self._cloudformation_read(operation.split(":", 1)[1], params)
         if operation in ("forecast:DeleteForecastExportJob", "forecast:StopResource"):
             self._check_held_job(operation, params, now)
         return None
@@ -1060,6 +1078,7 @@ class LocalCloud:
 
     def register_stack(self, stack: LocalStack) -> None:
         self.stacks[stack.name] = stack
+        self.stacks_by_id[stack.stack_id] = stack  # kept after deletion: CloudFormation describes deleted stacks by ID
         self._policy_cache.clear()
 
     def unregister_stack(self, stack: LocalStack) -> None:
@@ -1107,6 +1126,7 @@ class LocalCloud:
         self._deliveries.clear()
         self._rules_cache.clear()
         self.stacks.clear()
+        self.stacks_by_id.clear()
         self.function_roles.clear()
         self.function_role_arns.clear()
         self.signed_calls.clear()
@@ -1254,6 +1274,60 @@ class LocalCloud:
         record.running -= 1
         self._dirty = True
         self.clock.leave()
+
+    # --- CloudFormation's read APIs, from the driver's own stacks ------------------------------------
+
+    def _ok(self, parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+        parsed["ResponseMetadata"] = {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}
+        return AWSResponse("https://local.invalid/", 200, {}, None), parsed
+
+    def _stack_named(self, name: str) -> LocalStack | None:
+        """By ID any stack, deleted ones included; by name only a live one (DescribeStacks, StackName)."""
+        if name in self.stacks_by_id:
+            return self.stacks_by_id[name]
+        return self.stacks.get(name)
+
+    def _cloudformation_read(self, operation: str, params: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+        """DescribeStackResource, DescribeStacks, GetTemplate and ListExports answered from the stacks'
+        state now: what CloudFormation shows while it waits for a custom resource
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResource.html,
+        status codes: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html)."""
+        if operation == "ListExports":
+            exports = [
+                {"ExportingStackId": stack.stack_id, "Name": name, "Value": value}
+                for stack in self.stacks.values()
+                for name, value in stack.exported_values().items()
+            ]
+            return self._ok({"Exports": exports})
+        stack = self._stack_named(str(params.get("StackName", "")))
+        if stack is None:
+            return self._error("ValidationError", f"Stack with id {params.get('StackName')} does not exist", 400)
+        if operation == "DescribeStacks":
+            parameters = [
+                {"ParameterKey": key, "ParameterValue": str(spec.get("Default", ""))}
+                for key, spec in stack.template.get("Parameters", {}).items()
+            ]
+            return self._ok(
+                {
+                    "Stacks": [
+                        {
+                            "StackId": stack.stack_id,
+                            "StackName": stack.name,
+                            "StackStatus": stack.status,
+                            "Parameters": parameters,
+                        }
+                    ]
+                }
+            )
+        if operation == "GetTemplate":
+            return self._ok({"TemplateBody": json.dumps(stack.template), "StagesAvailable": ["Original", "Processed"]})
+        if operation == "DescribeStackResource":
+            logical_id = str(params.get("LogicalResourceId", ""))
+            view = stack.resource_view(logical_id)
+            if view is None:
+                return self._error("ValidationError", f"Resource {logical_id} does not exist for stack {stack.name}", 400)
+            return self._ok({"StackResourceDetail": view})
+        raise AssertionError(f"cloudformation:{operation} is not modelled")
 
     def invoke_foreign(self, event: Any, function_arn: str) -> RequestRecord:
         """An invocation that is not CloudFormation's (a console test event, a mis-targeted rule), run in a
@@ -1685,6 +1759,7 @@ class LocalStack:
         self.physical_ids: dict[str, str] = {}
         self.properties: dict[str, dict[str, Any]] = {}
         self.status = "CREATE_IN_PROGRESS"
+        self.created_at = bed.clock.now()
         self.iam_sources: list[tuple[dict[str, Any], set[str] | None]] = [(template, None)]
         self._learn_functions(template)
         bed.register_stack(self)
@@ -1901,6 +1976,7 @@ class LocalStack:
         old_props: dict[str, Any] | None = None,
         physical_id: str | None = None,
         event_override: dict[str, Any] | None = None,
+        replaced_cleanup: bool = False,
     ) -> RequestRecord:
         request_id = str(uuid.uuid4())
         event: dict[str, Any] = {
@@ -1919,9 +1995,59 @@ class LocalStack:
             event["PhysicalResourceId"] = physical_id
         event.update(event_override or {})
         record = RequestRecord(request_type, logical_id, event, self.bed.clock.now(), float(props.get("ServiceTimeout", 3600)))
+        record.replaced_cleanup = replaced_cleanup
         self.bed.all_requests.append(record)
         self.bed.send_request(record)  # into Lambda's asynchronous queue
         return record
+
+    def resource_view(self, logical_id: str) -> dict[str, Any] | None:
+        """What DescribeStackResource shows for ``logical_id`` now. A custom resource's state follows the last
+        request CloudFormation sent for it: ``<VERB>_IN_PROGRESS`` while it waits for the answer (with the
+        request's physical ID), then COMPLETE or FAILED (cancelled and timed-out requests are FAILED). The
+        Delete of a replaced physical ID is not the resource's state: it keeps its new ID meanwhile."""
+        records = [
+            r
+            for r in self.bed.all_requests
+            if r.event.get("StackId") == self.stack_id and r.logical_id == logical_id and not r.forged and not r.replaced_cleanup
+        ]
+        base = {"StackId": self.stack_id, "StackName": self.name, "LogicalResourceId": logical_id}
+        if not records:
+            resource = self.template["Resources"].get(logical_id)
+            if resource is None or resource["Type"] == RESOURCE_TYPE:
+                return None
+            physical = str(self._ref(logical_id))
+            return {
+                **base,
+                "PhysicalResourceId": physical,
+                "ResourceType": resource["Type"],
+                "ResourceStatus": "CREATE_COMPLETE",
+                "LastUpdatedTimestamp": datetime.fromtimestamp(self.created_at, timezone.utc),
+            }
+        latest = records[-1]
+        verb = latest.request_type.upper()
+        changed = latest.started_at  # the status changes, then CloudFormation signs the URL and sends the request
+        if not (latest.answered or latest.timed_out or latest.cancelled):
+            status, physical = f"{verb}_IN_PROGRESS", str(latest.event.get("PhysicalResourceId", ""))
+        elif latest.answered and latest.status == "SUCCESS":
+            status, physical = f"{verb}_COMPLETE", latest.physical_id
+        else:
+            status = f"{verb}_FAILED"
+            physical = str(latest.event.get("PhysicalResourceId") or (latest.physical_id if latest.answered else ""))
+        if latest.response is not None:
+            changed = latest.response.at
+        elif latest.cancelled:
+            changed = latest.cancelled_at
+        elif latest.timed_out:
+            changed = latest.deadline
+        view = {
+            **base,
+            "ResourceType": RESOURCE_TYPE,
+            "ResourceStatus": status,
+            "LastUpdatedTimestamp": datetime.fromtimestamp(changed, timezone.utc),
+        }
+        if physical:
+            view["PhysicalResourceId"] = physical
+        return view
 
     def redeliver(self, record: RequestRecord, after: float = 0.0) -> None:
         """Lambda's at-least-once delivery: the same event arrives again ``after`` seconds from now (it is
@@ -1946,6 +2072,7 @@ class LocalStack:
         for record in records:
             if not record.answered and not record.timed_out:
                 record.cancelled = True
+                record.cancelled_at = self.bed.clock.now()
         return True
 
     def _cfn_physical_id(self, record: RequestRecord) -> str:
@@ -1990,6 +2117,7 @@ class LocalStack:
         old_template = self.template
         t0 = self.bed.clock.now()
         # UPDATE_IN_PROGRESS: the policies change in place first (the custom resources depend on them).
+        self.status = "UPDATE_IN_PROGRESS"
         self.template = new_template
         new_policies = self._policy_ids(new_template) - self._policy_ids(old_template)
         old_policies = self._policy_ids(old_template) - self._policy_ids(new_template)
@@ -2022,8 +2150,15 @@ class LocalStack:
             # the removed resources that depend on it are deleted.
             keep = self._policies_depended_on(old_template, removed, old_policies)
             self._set_iam((new_template, None), (old_template, keep))
+            self.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
             cleanup = [
-                self.start("Delete", r.logical_id, r.event["OldResourceProperties"], physical_id=r.event["PhysicalResourceId"])
+                self.start(
+                    "Delete",
+                    r.logical_id,
+                    r.event["OldResourceProperties"],
+                    physical_id=r.event["PhysicalResourceId"],
+                    replaced_cleanup=True,
+                )
                 for r in updates
                 if r.physical_id != r.event["PhysicalResourceId"]
             ]
@@ -2041,6 +2176,7 @@ class LocalStack:
         # UPDATE_ROLLBACK_IN_PROGRESS: changed policies switch back; policies the update added stay
         # until the resources it added are deleted in cleanup.
         self.template = old_template
+        self.status = "UPDATE_ROLLBACK_IN_PROGRESS"
         self._set_iam((old_template, None), (new_template, new_policies))
         rollbacks: list[tuple[RequestRecord, RequestRecord]] = []
         for r in updates:
@@ -2065,8 +2201,15 @@ class LocalStack:
             return StackResult(self.status, updates + creates + [rb for _, rb in rollbacks])
         # UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS: new physical IDs of replaced resources and the
         # resources the update created are deleted ("removal of new resources", stack status codes).
+        self.status = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
         cleanup = [
-            self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=rb.event["PhysicalResourceId"])
+            self.start(
+                "Delete",
+                r.logical_id,
+                r.event["ResourceProperties"],
+                physical_id=rb.event["PhysicalResourceId"],
+                replaced_cleanup=True,
+            )
             for r, rb in rollbacks
             if rb.event["PhysicalResourceId"] != rb.physical_id
         ]
@@ -2081,6 +2224,7 @@ class LocalStack:
 
     def delete(self) -> StackResult:
         """Delete the stack with the applied template (custom resources before the policies they use)."""
+        self.status = "DELETE_IN_PROGRESS"
         records = [self.start("Delete", lid, self.properties[lid], physical_id=pid) for lid, pid in self.physical_ids.items()]
         self.bed.run(records, until_answered=True)
         self.status = "DELETE_COMPLETE" if all(r.status == "SUCCESS" for r in records) else "DELETE_FAILED"
