@@ -23,8 +23,9 @@ import aws_cdk as cdk
 import pytest
 
 from tests.support import apps
-from tests.support.cfn_driver import LocalCloud, LocalStack
+from tests.support.cfn_driver import ACCOUNT, LocalCloud, LocalStack
 from tests.support.forecast_fake import Outcome
+from tests.support.iam_eval import PolicySet
 from tests.support.scenarios import custom_logical_id, renamed, with_all_props, with_props
 
 pytestmark = pytest.mark.e2e
@@ -1037,6 +1038,143 @@ def test_duplicate_of_a_cancelled_replacing_update_after_the_rollback_took_over(
     assert cloud.forecast.other_kept_jobs() == {original: "ACTIVE"}
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants(allowed_stopped=1)
+
+
+# --- forged requests (issue 17): another team's deploy role invokes the shared provider directly ----------
+
+
+@pytest.fixture(scope="module")
+def team_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("teams")), context={**apps.cdk_json_context(), **apps.NO_BUNDLING})
+    apps.shared_provider_stacks(app)
+    assembly = app.synth()
+    return {name: dict(assembly.get_stack_by_name(name).template) for name in ("SharedProvider", "TeamExports")}
+
+
+def _teams(cloud: LocalCloud, templates: dict[str, dict[str, Any]]) -> tuple[LocalStack, LocalStack, PolicySet]:
+    """Team A's stack, created on the shared provider, and team B's deploy role: to deploy with the provider,
+    B needs lambda:InvokeFunction on it, and that is all a forger needs."""
+    provider = LocalStack(cloud, copy.deepcopy(templates["SharedProvider"]), name="SharedProvider")
+    team_a = LocalStack(cloud, copy.deepcopy(templates["TeamExports"]), name="TeamA", exports=provider.exported_values())
+    assert team_a.create().status == "CREATE_COMPLETE"
+    (function_arn,) = {str(p["ServiceToken"]) for p in team_a.properties.values()}
+    team_b_deployer = PolicySet([{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}])
+    return provider, team_a, team_b_deployer
+
+
+def _a_as_it_is(cloud: LocalCloud, stack: LocalStack) -> dict[str, Any]:
+    jobs = {
+        arn: (status, dict(cloud.forecast.jobs[arn].tags), cloud.forecast.jobs[arn].format)
+        for arn, status in cloud.forecast.live_jobs().items()
+    }
+    return {"jobs": jobs, "physical_ids": dict(stack.physical_ids), "properties": copy.deepcopy(stack.properties)}
+
+
+def _forge_everything(stack: LocalStack, logical_id: str, forger: PolicySet, after: float = 0.0) -> list[Any]:
+    """Team B claims to be CloudFormation for one of A's exports: a Create of a new job in A's name, a
+    replacing Update, and a Delete of A's job, each with A's stack ID, logical ID and access role."""
+    props = copy.deepcopy(stack.properties[logical_id])
+    physical = stack.physical_ids[logical_id]
+    create_props = {**props, "ForecastExportJobName": "planted"}
+    update_props = {**props, "Format": "PARQUET"}
+    return [
+        stack.start("Create", logical_id, create_props, forged_by=forger, after=after),
+        stack.start("Update", logical_id, update_props, old_props=props, physical_id=physical, forged_by=forger, after=after),
+        stack.start("Delete", logical_id, props, physical_id=physical, forged_by=forger, after=after),
+    ]
+
+
+def _forged_did_nothing(cloud: LocalCloud, forged: list[Any]) -> None:
+    for record in forged:
+        assert record.invocations, "the forged request never reached the handler"
+        calls = {op for invocation in record.invocations for _, op in invocation.calls}
+        # checked with CloudFormation (or, for a forged rule firing, the rule it names looked up), then dropped
+        assert calls and all(op.startswith("cloudformation:") or op == "events:ListTargetsByRule" for op in calls), calls
+    assert not [r for r in cloud.receiver.store.received if r.request_id in {f.request_id for f in forged}]
+
+
+def test_forged_requests_for_an_idle_stack_change_nothing(cloud: LocalCloud, team_templates: dict[str, Any]) -> None:
+    _, team_a, forger = _teams(cloud, team_templates)
+    before = _a_as_it_is(cloud, team_a)
+    forged = [r for logical_id in team_a.physical_ids for r in _forge_everything(team_a, logical_id, forger)]
+    # A forged rule firing: the shape of the handler's own polling events, naming a rule nobody made, with a
+    # plan to delete A's job in its data. The handler reads the state only from the rule itself.
+    daily = next(iter(team_a.physical_ids))
+    firing = {
+        "CrHelperPoll": True,
+        "CrHelperRule": f"arn:aws:events:{ACCOUNT}:rule/fcx-00000000-Forged-000000000000".replace(
+            ACCOUNT, f"us-east-1:{ACCOUNT}"
+        ),
+        "CrHelperData": {"State": {"op": "Delete", "phase": "cleanup", "cleanup": [team_a.physical_ids[daily]]}},
+    }
+    props = team_a.properties[daily]
+    forged.append(
+        team_a.start("Delete", daily, props, physical_id=team_a.physical_ids[daily], forged_by=forger, event_override=firing)
+    )
+    cloud.run([], horizon=cloud.clock.now() + 600, wait_for_horizon=True)
+    _forged_did_nothing(cloud, forged)
+    assert _a_as_it_is(cloud, team_a) == before and team_a.status == "CREATE_COMPLETE"
+    assert team_a.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_forged_requests_while_the_stack_updates_another_export(cloud: LocalCloud, team_templates: dict[str, Any]) -> None:
+    """A replaces its Weekly export (a 5-minute job); meanwhile B forges requests for A's Daily export."""
+    _, team_a, forger = _teams(cloud, team_templates)
+    daily, weekly = sorted(team_a.physical_ids, key=lambda lid: "Weekly" in lid)
+    daily_before = {k: v for k, v in _a_as_it_is(cloud, team_a)["jobs"].items() if k == team_a.physical_ids[daily]}
+    forged: list[Any] = []
+
+    def forge_during(status: str) -> None:
+        if status in ("UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS") and not forged:
+            forged.extend(_forge_everything(team_a, daily, forger, after=30.0))
+
+    team_a.during = forge_during
+    new_template = copy.deepcopy(team_a.template)
+    new_template["Resources"][weekly]["Properties"]["Format"] = "PARQUET"
+    assert team_a.update(new_template).status == "UPDATE_COMPLETE"
+    team_a.during = None
+    cloud.run([], horizon=cloud.clock.now() + 300, wait_for_horizon=True)
+    _forged_did_nothing(cloud, forged)
+    after = _a_as_it_is(cloud, team_a)["jobs"]
+    assert {k: v for k, v in after.items() if k == team_a.physical_ids[daily]} == daily_before
+    assert after[team_a.physical_ids[weekly]][2] == "PARQUET"
+    assert team_a.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_forged_delete_while_the_stack_deletes_its_other_export(cloud: LocalCloud, team_templates: dict[str, Any]) -> None:
+    """A removes its Weekly export (its job is deleted in cleanup); meanwhile B forges a Delete, a Create and
+    an Update for A's Daily export."""
+    _, team_a, forger = _teams(cloud, team_templates)
+    daily, weekly = sorted(team_a.physical_ids, key=lambda lid: "Weekly" in lid)
+    daily_before = {k: v for k, v in _a_as_it_is(cloud, team_a)["jobs"].items() if k == team_a.physical_ids[daily]}
+    forged: list[Any] = []
+
+    def forge_during(status: str) -> None:
+        if status == "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS":
+            forged.extend(_forge_everything(team_a, daily, forger, after=1.0))
+
+    team_a.during = forge_during
+    new_template = copy.deepcopy(team_a.template)
+    del new_template["Resources"][weekly]
+    assert team_a.update(new_template).status == "UPDATE_COMPLETE"
+    team_a.during = None
+    cloud.run([], horizon=cloud.clock.now() + 300, wait_for_horizon=True)
+    _forged_did_nothing(cloud, forged)
+    assert _a_as_it_is(cloud, team_a)["jobs"] == daily_before
+    assert team_a.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_a_deployer_without_invoke_rights_cannot_reach_the_handler(cloud: LocalCloud, team_templates: dict[str, Any]) -> None:
+    provider = LocalStack(cloud, copy.deepcopy(team_templates["SharedProvider"]), name="SharedProvider")
+    team = LocalStack(cloud, copy.deepcopy(team_templates["TeamExports"]), name="TeamC", exports=provider.exported_values())
+    team.deployer = PolicySet([{"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"}])
+    result = team.create()
+    assert result.status == "ROLLBACK_FAILED"  # its rollback Deletes cannot be sent either
+    assert all("lambda:InvokeFunction" in r.reason for r in result.requests)
+    assert all(not r.invocations for r in result.requests) and cloud.forecast.live_jobs() == {}
 
 
 def test_every_scenario_is_documented() -> None:

@@ -76,6 +76,16 @@ AWS behaviour modelled, harsh by default (each with the page it comes from):
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency):
   a statement newly attached to a role, and a new role's trust policy, take effect ``iam_propagation``
   (default 1-4 s) after CloudFormation applied them; a statement or role removed stops working at once.
+- CloudFormation's read APIs (``DescribeStackResource``, ``DescribeStacks``, ``GetTemplate``,
+  ``ListExports``) answer from the driver's own stacks: a custom resource is ``<VERB>_IN_PROGRESS``
+  with the request's physical ID while its latest request waits for an answer, then COMPLETE or
+  FAILED (cancelled and timed-out ones FAILED), ``LastUpdatedTimestamp`` the moment that status was
+  set; the Delete of a replaced physical ID leaves the resource's state alone (the stack is then in
+  a cleanup phase) (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResource.html,
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html). CloudFormation
+  invokes the ServiceToken with the deployer's credentials, which need ``lambda:InvokeFunction``
+  (``LocalStack.deployer``); ``start(..., forged_by=policy)`` sends a request someone else invokes
+  directly, which must get no answer and make no call beyond reads.
 - After a stack's custom resources answered its final Delete (or a create rollback), CloudFormation
   deletes the resources they depend on, the handler's function, role and policies among them
   ("Resource A is deleted before resource B",
@@ -106,7 +116,7 @@ import threading
 import uuid
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
@@ -266,6 +276,7 @@ class RequestRecord:
     running: int = 0
     replaced_cleanup: bool = False  # a Delete of a replaced physical ID: the resource already holds its new one
     forged: bool = False  # not CloudFormation's: sent by someone who may invoke the function; must get no answer
+    refused: str = ""  # CloudFormation could not invoke the function (the deployer lacks lambda:InvokeFunction)
 
     @property
     def request_id(self) -> str:
@@ -275,12 +286,16 @@ class RequestRecord:
     def status(self) -> str:
         if self.response:
             return str(self.response.body["Status"])
+        if self.refused:
+            return "FAILED"
         return "CANCELLED" if self.cancelled else "TIMED_OUT"
 
     @property
     def reason(self) -> str:
         if self.response:
             return str(self.response.body.get("Reason", ""))
+        if self.refused:
+            return self.refused
         if self.cancelled:
             return f"Resource {'creation' if self.request_type == 'Create' else self.request_type.lower()} cancelled"
         return "CloudFormation timed out waiting"
@@ -1560,7 +1575,7 @@ class LocalCloud:
         (or CloudFormation gave up on it), then until no invocation is still running and no fired
         event waits for delivery. Stops at ``horizon``; with ``wait_for_horizon`` only there; with
         ``until_answered`` as soon as every request is answered (CloudFormation moves on then)."""
-        pending = {r.request_id: r for r in records if not r.answered and not r.timed_out and not r.cancelled}
+        pending = {r.request_id: r for r in records if not (r.answered or r.timed_out or r.cancelled or r.refused or r.forged)}
         self._dirty = True
         while True:
             self._collect_answers(pending)
@@ -1635,7 +1650,11 @@ class LocalCloud:
         for stack in list(self.stacks.values()):
             if stack.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
                 continue
-            deletes = [r for r in self.all_requests if r.request_type == "Delete" and r.event.get("StackId") == stack.stack_id]
+            deletes = [
+                r
+                for r in self.all_requests
+                if r.request_type == "Delete" and r.event.get("StackId") == stack.stack_id and not r.forged
+            ]
             deleting = {(r.logical_id, r.event.get("PhysicalResourceId")) for r in deletes}
             made_up = {r.logical_id for r in deletes if not EXPORT_JOB_ARN.fullmatch(str(r.event.get("PhysicalResourceId")))}
             for logical_id, physical_id in stack.physical_ids.items():
@@ -1700,7 +1719,16 @@ class LocalCloud:
         unanswered = 0
         for record in self.all_requests:
             accepted = self.receiver.store.accepted(record.request_id)
-            if not accepted and not record.cancelled:
+            if record.forged:
+                sent = [r for r in self.receiver.store.received if r.request_id == record.request_id]
+                if sent:
+                    problems.append(f"{record.logical_id}: a forged {record.request_type} was answered {sent[0].body['Status']}")
+                reads = ("cloudformation:", "logs:", "events:ListTargetsByRule")
+                acted = [op for i in record.invocations for _, op in i.calls if not op.startswith(reads)]
+                if acted:
+                    problems.append(f"{record.logical_id}: a forged {record.request_type} made calls {sorted(set(acted))}")
+                continue
+            if not accepted and not record.cancelled and not record.refused:
                 unanswered += 1
             if len(accepted) > 1:
                 bodies = {json.dumps(a.body, sort_keys=True) for a in accepted}
@@ -1758,12 +1786,27 @@ class LocalStack:
         self.exports = exports or {}
         self.physical_ids: dict[str, str] = {}
         self.properties: dict[str, dict[str, Any]] = {}
+        # Whoever deploys the stack: CloudFormation invokes the ServiceToken function with their credentials,
+        # which need lambda:InvokeFunction on it (FACTS.md "A busy account"; crpg-ref-requests.html).
+        self.deployer = PolicySet([{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}])
+        self.during: Callable[[str], None] | None = None  # called as the stack enters each *_IN_PROGRESS phase
+        self._status = ""
         self.status = "CREATE_IN_PROGRESS"
         self.created_at = bed.clock.now()
         self.iam_sources: list[tuple[dict[str, Any], set[str] | None]] = [(template, None)]
         self._learn_functions(template)
         bed.register_stack(self)
         self._stamp_iam(bed.iam_create_lead)  # created before the function and the custom resources; they propagate
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self._status = value
+        if value.endswith("_IN_PROGRESS") and self.during is not None:
+            self.during(value)
 
     def functions(self, template: dict[str, Any] | None = None) -> list[str]:
         resources = (template or self.template)["Resources"]
@@ -1977,7 +2020,11 @@ class LocalStack:
         physical_id: str | None = None,
         event_override: dict[str, Any] | None = None,
         replaced_cleanup: bool = False,
+        forged_by: PolicySet | None = None,
+        after: float | None = None,
     ) -> RequestRecord:
+        """Send one request (``forged_by``: not CloudFormation but someone with these rights invokes the
+        function directly, claiming to be this stack; ``after``: it reaches Lambda that many seconds from now)."""
         request_id = str(uuid.uuid4())
         event: dict[str, Any] = {
             "RequestType": request_type,
@@ -1996,8 +2043,13 @@ class LocalStack:
         event.update(event_override or {})
         record = RequestRecord(request_type, logical_id, event, self.bed.clock.now(), float(props.get("ServiceTimeout", 3600)))
         record.replaced_cleanup = replaced_cleanup
+        record.forged = forged_by is not None
         self.bed.all_requests.append(record)
-        self.bed.send_request(record)  # into Lambda's asynchronous queue
+        invoker = forged_by or self.deployer
+        if not invoker.allows("lambda:InvokeFunction", str(props["ServiceToken"])):
+            record.refused = f"not authorized to perform: lambda:InvokeFunction on resource: {props['ServiceToken']}"
+            return record  # CloudFormation reports it; Lambda never sees the request
+        self.bed.send_request(record, after=after)  # into Lambda's asynchronous queue
         return record
 
     def resource_view(self, logical_id: str) -> dict[str, Any] | None:
