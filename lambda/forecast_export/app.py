@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 CLIENT_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
 
 
+DELETION_CHECK_SECONDS = 5.0  # how often a Delete looks at a job Forecast is deleting, within one invocation
 ACCESS_ROLE = "AccessRole"  # Data key: the access role of the requesting stack (kept between looks)
 
 
@@ -191,8 +192,14 @@ def poll(event: dict[str, Any], context: Any) -> str | None:
         return None  # only the answer is left to deliver
     state = PollState.from_data(helper.Data)
     spec = _spec_or_none(event.get("ResourceProperties"), context)
+    lifecycle = RUNTIME.lifecycle()
     try:
-        result = RUNTIME.lifecycle().step(state, spec, _identity(spec, event))
+        result = lifecycle.step(state, spec, _identity(spec, event))
+        # No event marks the end of a deletion: look again every few seconds while this invocation may.
+        while result is None and lifecycle.only_deletions_pending(state) and helper.may_keep_looking(DELETION_CHECK_SECONDS):
+            helper.Data.update(state.to_data())
+            RUNTIME.clock.sleep(DELETION_CHECK_SECONDS)
+            result = lifecycle.step(state, spec, _identity(spec, event))
     except TransientError as error:
         logger.warning("%s; looking again later", error)
         result = None

@@ -181,10 +181,25 @@ class PollState:
         }
 
 
+DELETING = (JobStatus.DELETE_PENDING.value, JobStatus.DELETE_IN_PROGRESS.value)
+
+
 class Lifecycle:
     def __init__(self, jobs: ForecastJobs, clock: Clock) -> None:
         self._jobs = jobs
         self._clock = clock
+        self._cleanup_seen: dict[str, str] = {}  # job ARN -> status at this invocation's last look
+
+    def only_deletions_pending(self, state: PollState) -> bool:
+        """True when a Delete waits for nothing but jobs Forecast is deleting. Forecast publishes no event
+        when an export job's deletion ends (the EventBridge reference lists none for export jobs), so the
+        caller keeps looking in the same invocation instead of waiting for the next minute's schedule."""
+        return (
+            state.op == "Delete"
+            and state.phase == Phase.CLEANUP.value
+            and bool(state.cleanup)
+            and all(self._cleanup_seen.get(arn) in DELETING for arn in state.cleanup)
+        )
 
     # --- planning (no calls) --------------------------------------------------------------------
 
@@ -456,6 +471,7 @@ class Lifecycle:
             logger.warning("%s has this resource's name but another destination; not made by it, left untouched", arn)
             return False
         seen = job.status.value if job else ABSENT
+        self._cleanup_seen[arn] = seen
         row = CLEANUP_TABLE[seen]
         keep = row.keep_for_failure if state.failure else row.keep_for_delete
         if row.action is Act.STOP:
@@ -464,6 +480,7 @@ class Lifecycle:
             try:
                 self._jobs.delete(arn)
                 logger.info("Deleting export job %s", arn)
+                self._cleanup_seen[arn] = JobStatus.DELETE_PENDING.value  # accepted: Forecast is deleting it now
             except JobNotFound:
                 return False
             except JobInUse:

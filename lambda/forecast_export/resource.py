@@ -58,6 +58,7 @@ LAMBDA_SAFETY_SECONDS = 30  # stop working this long before the Lambda's own tim
 # saving the state and answering. Short, so an invocation that died holds up nobody for long.
 LOOK_SECONDS = 30
 LEASE_SECONDS = 45
+LOOK_STEP_SECONDS = 15  # room for one more look (a Describe with its retries) after a pause
 LEASE_CHECK_SECONDS = 0.5  # how often an invocation waiting for the lease reads the rule (reads only)
 DEFAULT_RULE_PREFIX = contract.RULE_PREFIX_ROOT
 # Lambda drops asynchronous events older than the function's maximum event age (60 s, set by the
@@ -255,6 +256,27 @@ class ForecastExportResource(CfnResource):
         live.setdefault(DATA, {})[LEASE] = self._lease(context)
         self._schedule().save(name, live)
         return live
+
+    def may_keep_looking(self, pause_seconds: float) -> bool:
+        """Whether this invocation may pause and look once more (a Delete waiting for Forecast to finish a
+        deletion): it stops where it would stop anyway, LAMBDA_SAFETY_SECONDS before its timeout. The look's
+        budget and the lease grow with it; the lease is written back before it runs out."""
+        if self._context is None or not self._rule():
+            return False
+        now = self._clock().now()
+        if now + pause_seconds + LOOK_STEP_SECONDS > self._invocation_end(self._context) - LAMBDA_SAFETY_SECONDS:
+            return False
+        self.budget.end = max(self.budget.end, now + pause_seconds + LOOK_STEP_SECONDS)
+        lease = self.Data.get(LEASE) or {}
+        if float(lease.get("until", 0)) < now + pause_seconds + LOOK_STEP_SECONDS:
+            self.Data[LEASE] = self._lease(self._context)
+            self._event[DATA] = self.Data
+            try:
+                self._schedule().save(self._rule(), self._event)
+            except Exception as error:  # the next trigger looks again; stop here rather than outlive the lease
+                logger.warning("Could not extend the lease on %s (%s); the next trigger looks again", self._rule(), error)
+                return False
+        return True
 
     # --- polling -------------------------------------------------------------------------------------
 

@@ -156,6 +156,12 @@ class FakeJob:
             ]
         return sorted(moments)
 
+    def gone_at(self) -> float | None:
+        """When the job's deletion ends and Forecast no longer knows it (virtual time), if it does."""
+        if self.delete_at is None or self.outcome.delete_fails:
+            return None
+        return self.delete_at + DELETE_SECONDS
+
     def finished_at(self) -> float | None:
         """When the job reached ACTIVE or CREATE_FAILED (virtual time), if it does."""
         if self.outcome.kind == "never":
@@ -186,6 +192,10 @@ class FakeForecast:
     delete_failed_deletable: bool = False  # same page: DELETE_FAILED is neither
     concurrent_creations: int = CONCURRENT_CREATIONS  # the account quota (adjustable in AWS)
     concurrent_stops: int = CONCURRENT_STOPS  # StopResource tasks running at once, per resource type
+    # The EventBridge reference lists "... Deletion State Change" events for other Forecast resources and none
+    # for export jobs (https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-forecast.html): the end of a
+    # deletion emits nothing unless a test opts in.
+    deletion_events: bool = False
     others_stopping: list[tuple[float, float]] = field(default_factory=list)  # (from, until): other tools' stops
     default_outcome: Outcome = field(default_factory=Outcome)
     outcomes: dict[str, Outcome] = field(default_factory=dict)  # by base name (job name without _hash)
@@ -220,7 +230,8 @@ class FakeForecast:
                         # Just after the moment: created_at + seconds - created_at may round below seconds.
                         status = job.status(moment + 1e-6) or GONE
                         if status != last:
-                            found.append(StatusChange(moment, arn, status, last))
+                            if status != GONE or self.deletion_events:
+                                found.append(StatusChange(moment, arn, status, last))
                             last = status
                 self._watch[arn] = (last, seen)
             for arn in [a for a in self._watch if a not in self.jobs]:
@@ -251,6 +262,7 @@ class FakeForecast:
             self.delete_failed_deletable = False
             self.concurrent_creations = CONCURRENT_CREATIONS
             self.concurrent_stops = CONCURRENT_STOPS
+            self.deletion_events = False
             self.others_stopping.clear()
             self.event_shape = EventShape()
             self.changes.clear()
