@@ -938,6 +938,24 @@ def test_duplicate_of_a_cancelled_tags_update_after_its_rollback_answered(
     cloud.check_invariants()
 
 
+def test_response_urls_signed_the_older_way_date_every_request(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """Issue 16: a response URL with Expires and no X-Amz-Date still dates the request (Expires - 2 h): the
+    lifecycle runs, and a copy of the Create delivered after its answer does nothing."""
+    cloud.receiver.legacy_signing = True
+    cloud.lambda_duplicates = 0.0
+    cloud.forecast.default_outcome = Outcome("active", 30)
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
+    (create,) = result.requests
+    assert "X-Amz-Date" not in create.event["ResponseURL"] and "Expires=" in create.event["ResponseURL"]
+    stack.redeliver(create, after=10.0)
+    cloud.run([], horizon=cloud.clock.now() + 120, wait_for_horizon=True)
+    assert len(cloud.forecast.calls_to("CreateForecastExportJob")) == 1
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
 def test_duplicate_create_after_the_stack_was_deleted(cloud: LocalCloud, shared_provider: dict[str, Any]) -> None:
     """With a shared provider the handler outlives the export's stack: a copy of the Create that Lambda
     delivers 58 s after CloudFormation sent it, once the stack is gone, must not make a job again."""

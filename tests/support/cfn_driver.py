@@ -1127,6 +1127,7 @@ class LocalCloud:
         urlopen(Request(self.moto_url + "/moto-api/reset", method="POST")).read()
         self.forecast.reset()
         self.receiver.store.reset()
+        self.receiver.legacy_signing = False
         self.violations.clear()
         self.all_requests.clear()
         self.functions.clear()

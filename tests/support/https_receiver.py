@@ -100,6 +100,7 @@ class HttpsReceiver:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         certificate.configure_cert(context)
         self.store = ResponseStore(clock)
+        self.legacy_signing = False  # sign response URLs the older way (Expires only); reset per test by the driver
         handler = type("BoundHandler", (_Handler,), {"store": self.store})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
@@ -111,6 +112,14 @@ class HttpsReceiver:
 
     def url_for(self, request_id: str) -> str:
         port = self._server.server_address[1]
+        if self.legacy_signing:
+            # Signature version 2 query authentication, which presigned S3 URLs may still use: no X-Amz-Date,
+            # only Expires (epoch seconds) (https://docs.aws.amazon.com/AmazonS3/latest/userguide/RESTAuthentication.html).
+            expires = int(self.store.clock.now()) + 7200
+            return (
+                f"https://127.0.0.1:{port}/cloudformation-custom-resource-response-useast1/{request_id}"
+                f"?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires={expires}&Signature={'cd' * 14}%3D"
+            )
         # Shaped like CloudFormation's presigned S3 URL: signed when the request is sent (X-Amz-Date, on the
         # virtual clock), valid for 2 hours, with a long signature (real ones run to ~1.5 KB).
         signed = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.store.clock.now()))
