@@ -420,3 +420,33 @@ def test_grant_read_to_another_account_lets_the_key_admit_the_reader_in_its_key_
         "AWS::IAM::Policy",
         {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Action": "kms:Decrypt"})])}},
     )
+
+
+def test_the_handler_keeps_queued_requests_for_lambdas_maximum_event_age(template: Template) -> None:
+    """A saturated account holds CloudFormation's request in Lambda's queue; the handler must still get it
+    while CloudFormation waits (issue 16, sequence 6): Lambda's maximum, 6 hours, and no retries."""
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig", {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 0}
+    )
+
+
+def test_the_handler_reads_cloudformation_only_to_confirm_requests(template: Template) -> None:
+    """Issue 17: read-only CloudFormation actions on the account's stacks, and ListExports (no resource type)."""
+    statements = Capture()
+    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": statements}})
+    found = [
+        s
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(str(a).startswith("cloudformation:") for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
+    ]
+    actions = sorted(a for s in found for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
+    assert actions == [
+        "cloudformation:DescribeStackResource",
+        "cloudformation:DescribeStacks",
+        "cloudformation:GetTemplate",
+        "cloudformation:ListExports",
+    ]
+    by_action = {a: s["Resource"] for s in found for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert by_action["cloudformation:ListExports"] == "*"
+    assert "stack/*" in str(by_action["cloudformation:GetTemplate"])

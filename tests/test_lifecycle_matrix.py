@@ -866,32 +866,42 @@ def _one_export(stack: LocalStack) -> tuple[str, str]:
     return logical_id, physical_id
 
 
-def test_create_queued_fifty_seconds_in_lambda(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
-    cloud.cfn_queue_delay = (50.0, 50.0)  # within the function's 60 s maximum event age
+def test_create_held_ten_minutes_in_lambdas_queue_is_still_handled(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """Issue 16, sequence 6: the account's concurrency is saturated and Lambda keeps CloudFormation's request
+    queued for 10 minutes (it keeps throttled events up to 6 hours). The function's maximum event age is
+    Lambda's maximum, so the request arrives while CloudFormation still waits, and its deadlines count from
+    when CloudFormation sent it (failed before: the 60 s maximum age discarded it; the stack waited until
+    ServiceTimeout)."""
+    cloud.cfn_queue_delay = (600.0, 600.0)
     cloud.lambda_duplicates = 0.0
     stack = LocalStack(cloud, example_template)
     result = stack.create()
     assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
     create = result.by_type("Create")[0]
-    assert create.invocations[0].start - create.started_at >= 50.0
+    assert create.invocations[0].start - create.started_at >= 600.0
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 
 
-def test_create_older_than_the_maximum_event_age_is_never_delivered(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
-    cloud.cfn_queue_delay = (61.0, 61.0)  # Lambda discards it at the 60 s MaximumEventAgeInSeconds
+def test_create_queued_past_its_service_timeout_makes_no_job(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """The Create reaches the handler after CloudFormation timed it out and its rollback Delete answered:
+    CloudFormation no longer confirms it, so it makes no job (without the check it would make one that no
+    stack holds)."""
+    cloud.cfn_queue_delay = (700.0, 700.0)
     cloud.lambda_duplicates = 0.0
     stack, create = _start_create(cloud, with_props(example_template, TimeoutSeconds="300", ServiceTimeout="600"))
-    cloud.run([create])
-    assert create.timed_out and not create.invocations and cloud.dropped
+    cloud.run([create], horizon=create.started_at + 650)
+    assert create.timed_out and not create.invocations
     cloud.cfn_queue_delay = (0.0, 2.0)
     delete = stack.start(
         "Delete", create.logical_id, create.event["ResourceProperties"], physical_id=stack.made_up_physical_id(create.logical_id)
     )
     cloud.run([delete])
     assert delete.status == "SUCCESS", delete.reason
+    cloud.run([], horizon=create.started_at + 1000, wait_for_horizon=True)
+    assert create.invocations, "the queued Create was never delivered"
     assert not cloud.forecast.calls_to("CreateForecastExportJob")
-    cloud.check_invariants(expect_unanswered=1)  # the dropped Create; CloudFormation timed it out
+    cloud.check_invariants(expect_unanswered=1)  # the timed-out Create
 
 
 def test_duplicate_create_three_seconds_later(cloud: LocalCloud, example_template: dict[str, Any]) -> None:

@@ -20,8 +20,8 @@ from .compliance import CHECKOV_FUNCTION_SKIPS, acknowledge_wildcard_resource, s
 HANDLER_ID = "ForecastExportHandler"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 FUNCTION_TIMEOUT = cdk.Duration.seconds(contract.FUNCTION_TIMEOUT_SECONDS)
-# Lambda drops asynchronous events older than this: a cancelled request cannot wake up much later
-# (the handler watches for what a cancelled request might still create for this long plus its timeout).
+# Lambda's maximum (6 h): a request held in a saturated account's queue is still handled while CloudFormation
+# waits for it; the handler ignores what CloudFormation no longer confirms (late copies, cancelled requests).
 MAX_EVENT_AGE = cdk.Duration.seconds(contract.MAX_EVENT_AGE_SECONDS)
 
 

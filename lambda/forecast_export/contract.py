@@ -40,4 +40,7 @@ STACK_ID_TAG = "cdk-forecast-export:stack-id"
 
 # Times the two sides size each other by.
 FUNCTION_TIMEOUT_SECONDS = 90
-MAX_EVENT_AGE_SECONDS = 60  # Lambda drops asynchronous events older than this (the function's setting)
+# Lambda keeps asynchronous events (throttled in a busy account) up to this long: its maximum, 6 hours. A
+# request that waited in the queue is still handled while CloudFormation waits for it; a late copy is not,
+# because CloudFormation no longer confirms it (confirmation.py).
+MAX_EVENT_AGE_SECONDS = 21600

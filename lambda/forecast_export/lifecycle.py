@@ -38,8 +38,8 @@ logger = logging.getLogger(__name__)
 
 ABSENT = "ABSENT"  # Forecast does not know the job
 # A cancelled request may still create its job: its invocation may be running (up to the Lambda timeout,
-# 90 s) or still queued (Lambda drops events older than the function's maximum event age, 60 s). The
-# request that rolls it back keeps looking for that job this long.
+# 90 s). A copy still queued does nothing once CloudFormation cancelled it (confirmation.py). The request
+# that rolls it back keeps looking for that job this long.
 SUPERSEDED_GRACE_SECONDS = 180
 ANSWER_MARGIN_SECONDS = 60  # answer this long before CloudFormation's ServiceTimeout
 

@@ -61,9 +61,6 @@ LEASE_SECONDS = 45
 LOOK_STEP_SECONDS = 15  # room for one more look (a Describe with its retries) after a pause
 LEASE_CHECK_SECONDS = 0.5  # how often an invocation waiting for the lease reads the rule (reads only)
 DEFAULT_RULE_PREFIX = contract.RULE_PREFIX_ROOT
-# Lambda drops asynchronous events older than the function's maximum event age (60 s, set by the
-# construct); a Create or Update found older than this (plus slack) is a stray copy and does nothing.
-MAX_REQUEST_AGE_SECONDS = 120
 
 
 _REQUEST_TYPES = ("Create", "Update", "Delete")
@@ -167,8 +164,6 @@ class ForecastExportResource(CfnResource):
             if live is None:
                 return False
             event = live
-        elif event.get("RequestType") in ("Create", "Update") and self._stale(event):
-            return False
         self.budget.requested_at = responses.request_time(str(event.get("ResponseURL", ""))) or self._clock().now()
         if POLL not in event and not self._confirmed(event, context):
             return False
@@ -197,16 +192,6 @@ class ForecastExportResource(CfnResource):
             )
             return False
         return True
-
-    def _stale(self, event: dict[str, Any]) -> bool:
-        requested_at = responses.request_time(str(event.get("ResponseURL", "")))
-        age = self._clock().now() - requested_at if requested_at else 0.0
-        if age > MAX_REQUEST_AGE_SECONDS:
-            logger.warning(
-                "Request %s was sent %.0f s ago: a stray copy (Lambda drops older events); ignored", event.get("RequestId"), age
-            )
-            return True
-        return False
 
     def _invocation_end(self, context: Any) -> float:
         return self._clock().now() + float(context.get_remaining_time_in_millis()) / 1000
