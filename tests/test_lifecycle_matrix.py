@@ -313,6 +313,20 @@ def test_throttling_on_stop_and_tag_calls(cloud: LocalCloud, example_template: d
     cloud.check_invariants(allowed_stopped=1)  # the stopped replacement job
 
 
+def test_assume_role_throttled_for_forty_seconds_only_delays_the_export(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    started = cloud.clock.now()
+    cloud.throttle("sts:AssumeRole", seconds=40)  # STS publishes no rate; its throttling answers "Rate exceeded"
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
+    tries = [t - started for i in result.requests[0].invocations for t, op in i.calls if op == "sts:AssumeRole"]
+    assert min(tries) < 40 < max(tries), tries  # refused in the window, then assumed
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
 def test_server_errors_are_retried(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.forecast.fail_next("*", "InternalServerError", 500, times=3)
     stack = LocalStack(cloud, example_template)
