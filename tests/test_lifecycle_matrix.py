@@ -1118,6 +1118,23 @@ def test_create_while_other_tools_use_all_of_eventbridges_rate_for_forty_seconds
     cloud.check_invariants()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16 sequence 3: throttled for longer than one invocation can retry (90 s, 30 s kept to answer), the "
+    "Create's claim gives up and it answers FAILED 'The handler failed unexpectedly: events:list_targets_by_rule: "
+    "ThrottlingException' (ROLLBACK_COMPLETE)",
+)
+def test_create_while_other_tools_use_all_of_eventbridges_rate_for_two_minutes(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    cloud.eventbridge.others_use(50, seconds=120)  # longer than one invocation can keep claiming its rule
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
 def test_stack_delete_while_other_tools_use_all_of_eventbridges_rate_for_forty_seconds(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:

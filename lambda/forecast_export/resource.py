@@ -284,7 +284,10 @@ class ForecastExportResource(CfnResource):
         other request's rule of the same name is there to stop (that takes the claim)."""
         if self.RequestType != "Delete" or self._watched(self.Data):
             return False
-        name = rule_name(self._rule_prefix_of(), self.StackId, self.LogicalResourceId, str(self.Data.get(CLAIM_KEY, "")))
+        key = str(self.Data.get(CLAIM_KEY, ""))
+        if not key:
+            return True  # no properties to name a job by: no Create or Update ever claimed a rule of this name
+        name = rule_name(self._rule_prefix_of(), self.StackId, self.LogicalResourceId, key)
         try:
             return self._schedule().read(name) is None
         except Exception as error:  # throttled: the claim retries
