@@ -316,6 +316,7 @@ def test_throttling_on_stop_and_tag_calls(cloud: LocalCloud, example_template: d
 def test_assume_role_throttled_for_forty_seconds_only_delays_the_export(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
+    cloud.advance(3600)  # sessions a warm container cached in earlier scenarios are due for renewal
     started = cloud.clock.now()
     cloud.throttle("sts:AssumeRole", seconds=40)  # STS publishes no rate; its throttling answers "Rate exceeded"
     stack = LocalStack(cloud, example_template)
