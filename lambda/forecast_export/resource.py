@@ -6,7 +6,9 @@ state and the lease) and its answering (responses.py):
 
 - First invocation: the registered create/update/delete function plans the request without any
   AWS call; then the request claims its rule *before* it touches Forecast, so a later request
-  that supersedes it (after a cancellation) always finds and stops it.
+  that supersedes it (after a cancellation) always finds and stops it. A Delete with no job to look
+  at (Retain, a Create that made nothing) claims no rule unless another request's rule must be
+  stopped: the account's 300 rules per event bus may be full (docs/QUOTAS.md).
 - Every invocation makes ONE short look at the jobs, whatever triggered it: CloudFormation, a
   Forecast state-change event matched by the rule's EventPattern (the answer goes out within
   seconds of the change), or the rule's 1-minute schedule (the safety net for lost events). No
@@ -17,7 +19,8 @@ state and the lease) and its answering (responses.py):
   they change (the next attempt's name, a job to clean up).
 - Exactly one answer per request, at most 4096 bytes. An answer that cannot be delivered (the
   response URL failing) is kept in the rule and sent again at later firings until CloudFormation's
-  ServiceTimeout; only a delivered answer removes the rule.
+  ServiceTimeout; only a delivered answer removes the rule. A Delete's or a failed Create's answer
+  also waits while the rule cannot be removed: CloudFormation may delete the handler after it.
 - Nothing outlives the request: any error after the rule exists removes it; a firing that finds
   its request superseded, answered or past its deadline does nothing.
 
