@@ -325,6 +325,21 @@ def test_throttling_on_stop_and_tag_calls(cloud: LocalCloud, example_template: d
     cloud.check_invariants(allowed_stopped=1)  # the stopped replacement job
 
 
+def test_assume_role_throttled_for_forty_seconds_only_delays_the_export(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    cloud.advance(3600)  # sessions a warm container cached in earlier scenarios are due for renewal
+    started = cloud.clock.now()
+    cloud.throttle("sts:AssumeRole", seconds=40)  # STS publishes no rate; its throttling answers "Rate exceeded"
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
+    tries = [t - started for i in result.requests[0].invocations for t, op in i.calls if op == "sts:AssumeRole"]
+    assert min(tries) < 40 < max(tries), tries  # refused in the window, then assumed
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
 def test_server_errors_are_retried(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.forecast.fail_next("*", "InternalServerError", 500, times=3)
     stack = LocalStack(cloud, example_template)
@@ -1222,6 +1237,124 @@ def test_a_deployer_without_invoke_rights_cannot_reach_the_handler(cloud: LocalC
     assert result.status == "ROLLBACK_FAILED"  # its rollback Deletes cannot be sent either
     assert all("lambda:InvokeFunction" in r.reason for r in result.requests)
     assert all(not r.invocations for r in result.requests) and cloud.forecast.live_jobs() == {}
+
+# --- EventBridge's account quotas, shared with every tool of the account (issue 16) ------------------------
+
+
+def _outcome(result: Any) -> list[tuple[str, str, str]]:
+    return [(r.request_type, r.status, r.reason[:160]) for r in result.requests]
+
+
+def test_create_refused_its_rule_on_a_full_event_bus_never_ends_rollback_failed(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus  # other tools hold all 300 rules of the bus
+    result = LocalStack(cloud, example_template).create()
+    assert result.status in ("CREATE_COMPLETE", "ROLLBACK_COMPLETE"), _outcome(result)
+    if result.status == "ROLLBACK_COMPLETE":
+        assert "LimitExceededException" in result.by_type("Create")[0].reason
+        assert not cloud.forecast.calls_to("CreateForecastExportJob"), "no job may be made without a rule to watch it"
+    cloud.check_invariants()
+
+
+def test_delete_of_a_retained_export_while_the_event_bus_is_full(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    stack = LocalStack(cloud, with_props(example_template, RemovalPolicy="Retain"))
+    assert stack.create().status == "CREATE_COMPLETE"
+    cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus  # another team's deploy took the last rules
+    result = stack.delete()
+    assert result.status == "DELETE_COMPLETE", _outcome(result)
+    cloud.check_invariants(allowed_jobs=1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16 sequence 2: a Delete that must wait for its job's deletion needs a polling rule; on a full bus "
+    "PutRule answers LimitExceededException and the Delete answers FAILED (DELETE_FAILED)",
+)
+def test_stack_delete_while_the_event_bus_is_full(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    stack = LocalStack(cloud, example_template)
+    assert stack.create().status == "CREATE_COMPLETE"
+    cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus
+    result = stack.delete()
+    assert result.status == "DELETE_COMPLETE", _outcome(result)
+    cloud.check_invariants()
+
+
+def test_create_while_other_tools_use_all_of_eventbridges_rate_for_forty_seconds(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    cloud.eventbridge.others_use(50, seconds=40)  # every EventBridge call of the handler is throttled for 40 s
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    assert cloud.eventbridge.refusals, "the scenario must actually be throttled"
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16 sequence 3: throttled for longer than one invocation can retry (90 s, 30 s kept to answer), the "
+    "Create's claim gives up and it answers FAILED 'The handler failed unexpectedly: events:list_targets_by_rule: "
+    "ThrottlingException' (ROLLBACK_COMPLETE)",
+)
+def test_create_while_other_tools_use_all_of_eventbridges_rate_for_two_minutes(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    cloud.eventbridge.others_use(50, seconds=120)  # longer than one invocation can keep claiming its rule
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_stack_delete_while_other_tools_use_all_of_eventbridges_rate_for_forty_seconds(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    stack = LocalStack(cloud, example_template)
+    assert stack.create().status == "CREATE_COMPLETE"
+    cloud.eventbridge.others_use(50, seconds=40)
+    result = stack.delete()
+    assert result.status == "DELETE_COMPLETE", _outcome(result)
+    assert cloud.eventbridge.refusals, "the scenario must actually be throttled"
+    cloud.check_invariants()
+
+
+def test_first_deploy_refused_while_remove_targets_fails_partially_leaves_no_rule(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    cloud.forecast.fail_next("CreateForecastExportJob", "InvalidInputException")
+    started = cloud.clock.now()
+    cloud.partial_failure("events:RemoveTargets", seconds=120)  # longer than one invocation retries
+    result = LocalStack(cloud, example_template).create()
+    assert result.status == "ROLLBACK_COMPLETE", _outcome(result)
+    create = result.by_type("Create")[0]
+    assert "CreateForecastExportJob refused" in create.reason
+    # The FAILED answer waited in the rule until the rule could be removed (the rollback may delete the handler).
+    assert create.response is not None and create.response.at >= started + 120
+    assert cloud.partial_failures
+    cloud.advance(600)  # the handler is deleted with the stack: a rule left now fires at nothing, forever
+    cloud.check_invariants()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16 sequence 5: the waiting request's state exceeds EventBridge's 8192-character target input, so its "
+    "properties are dropped and the Create answers FAILED 'could not be handled later: the properties were too large "
+    "to keep between polls' (ROLLBACK_COMPLETE)",
+)
+def test_twenty_five_long_tags_on_an_export_waiting_for_a_creation_slot(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    for index in range(3):  # someone else's exports hold all three creation slots for 5 minutes
+        cloud.forecast.add_job(FORECAST_ARN, f"someone_else_{index}", Outcome("active", 300))
+    tags = MAX_TAGS[:25]  # Forecast accepts them; the request's state no longer fits 8192 characters
+    stack = LocalStack(cloud, with_props(example_template, Tags=tags))
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants(allowed_jobs=3)
 
 
 def test_every_scenario_is_documented() -> None:

@@ -6,7 +6,9 @@ state and the lease) and its answering (responses.py):
 
 - First invocation: the registered create/update/delete function plans the request without any
   AWS call; then the request claims its rule *before* it touches Forecast, so a later request
-  that supersedes it (after a cancellation) always finds and stops it.
+  that supersedes it (after a cancellation) always finds and stops it. A Delete with no job to look
+  at (Retain, a Create that made nothing) claims no rule unless another request's rule must be
+  stopped: the account's 300 rules per event bus may be full (docs/QUOTAS.md).
 - Every invocation makes ONE short look at the jobs, whatever triggered it: CloudFormation, a
   Forecast state-change event matched by the rule's EventPattern (the answer goes out within
   seconds of the change), or the rule's 1-minute schedule (the safety net for lost events). No
@@ -17,7 +19,8 @@ state and the lease) and its answering (responses.py):
   they change (the next attempt's name, a job to clean up).
 - Exactly one answer per request, at most 4096 bytes. An answer that cannot be delivered (the
   response URL failing) is kept in the rule and sent again at later firings until CloudFormation's
-  ServiceTimeout; only a delivered answer removes the rule.
+  ServiceTimeout; only a delivered answer removes the rule. A Delete's or a failed Create's answer
+  also waits while the rule cannot be removed: CloudFormation may delete the handler after it.
 - Nothing outlives the request: any error after the rule exists removes it; a firing that finds
   its request superseded, answered or past its deadline does nothing.
 
@@ -281,6 +284,10 @@ class ForecastExportResource(CfnResource):
                 if self.Status == "FAILED":  # invalid properties: answer before anything exists
                     self._finish()
                     return
+                if self._needs_no_rule():
+                    self._wrap_function(self._poll_func())
+                    self._finish()
+                    return
                 if not self._claim():
                     return
                 self._wrap_function(self._poll_func())
@@ -310,15 +317,39 @@ class ForecastExportResource(CfnResource):
             return False
         return float(theirs.get("started_at", 0)) <= float(mine.get("started_at", 0))
 
+    def _needs_no_rule(self) -> bool:
+        """A Delete with no job to look at (RemovalPolicy Retain, a Create that made nothing) answers at once,
+        without a rule: the account's 300 rules per event bus may all be taken by other tools. Only when no
+        other request's rule of the same name is there to stop (that takes the claim)."""
+        if self.RequestType != "Delete" or self._watched(self.Data):
+            return False
+        key = str(self.Data.get(CLAIM_KEY, ""))
+        if not key:
+            return True  # no properties to name a job by: no Create or Update ever claimed a rule of this name
+        name = rule_name(self._rule_prefix_of(), self.StackId, self.LogicalResourceId, key)
+        try:
+            return self._schedule().read(name) is None
+        except Exception as error:  # throttled: the claim retries
+            logger.warning("Could not look for rule %s (%s); claiming it", name, error)
+            return False
+
     def _claim(self) -> bool:
-        while True:
-            try:
-                return self._try_claim()
-            except TransientError as error:
-                if not self.budget.allows(RETRY_PAUSE_SECONDS):
-                    raise
-                logger.warning("%s; trying again in %d s", error, RETRY_PAUSE_SECONDS)
-                self._clock().sleep(RETRY_PAUSE_SECONDS)
+        # EventBridge's 50 requests/s are shared by every tool of the account: a claim throttled for tens of
+        # seconds keeps trying while the invocation has time, not only for one look's budget.
+        requested_at = self.budget.requested_at
+        self.budget = Budget(self._clock(), self._invocation_end(self._context) - LAMBDA_SAFETY_SECONDS, requested_at)
+        try:
+            while True:
+                try:
+                    return self._try_claim()
+                except TransientError as error:
+                    if not self.budget.allows(RETRY_PAUSE_SECONDS):
+                        raise
+                    logger.warning("%s; trying again in %d s", error, RETRY_PAUSE_SECONDS)
+                    self._clock().sleep(RETRY_PAUSE_SECONDS)
+        finally:
+            self.budget = self._look_budget(self._context)
+            self.budget.requested_at = requested_at
 
     def _try_claim(self) -> bool:
         prefix = self._rule_prefix_of()
@@ -401,9 +432,10 @@ class ForecastExportResource(CfnResource):
         answer_by = float(self.Data.get(ANSWER_BY, 0) or (self.Data.get("State") or {}).get("answer_by", 0))
         if self._rule() and self._remove_rule_while_time_allows():
             self._event.pop(RULE, None)
-        if self._rule() and self.RequestType == "Delete" and self._clock().now() < answer_by:
-            # After a Delete's answer CloudFormation may delete the handler's role: a rule still there then
-            # stays forever. Keep the answer in the rule and try removing it again at the next firing.
+        if self._rule() and self._may_be_last_answer(body) and self._clock().now() < answer_by:
+            # After a Delete's answer, or a failed Create's (a first deploy rolls back), CloudFormation may
+            # delete the handler's role: a rule still there then stays forever, firing at a deleted function.
+            # Keep the answer in the rule and try removing it again at the next firing.
             logger.warning("Rule %s could not be removed yet; the answer waits for the next firing", self._rule())
             self._keep_answer(body, answer_by)
             return
@@ -417,6 +449,9 @@ class ForecastExportResource(CfnResource):
             return
         logger.warning("The answer could not be delivered yet; trying again at the next firing of %s", self._rule())
         self._keep_answer(body, answer_by)
+
+    def _may_be_last_answer(self, body: dict[str, Any]) -> bool:
+        return self.RequestType == "Delete" or (self.RequestType == "Create" and body.get("Status") == "FAILED")
 
     def _keep_answer(self, body: dict[str, Any], answer_by: float) -> None:
         self.Data = {ANSWER: body, ANSWER_BY: answer_by, "PollEpoch": self.Data.get("PollEpoch", self._clock().now())}

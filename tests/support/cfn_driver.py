@@ -92,6 +92,10 @@ AWS behaviour modelled, harsh by default (each with the page it comes from):
   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html): from that
   moment the stack's IAM is gone (calls get AccessDenied) and its function is no longer invoked, so a
   rule the handler left stays in the account.
+- EventBridge's account quotas, on by default (tests/support/eventbridge_quotas.py,
+  https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html): 300 rules per event bus, counting
+  other tools' rules (``eventbridge.other_rules``), and 50 requests/s across every EventBridge call of the
+  account, of which other tools may use part (``eventbridge.others_use``).
 - Any call can be throttled (``throttle``/``inject``) or slow (``slow``), the response URL can be
   down (``receiver.store.outage_until``).
 Test support code: never shipped.
@@ -132,6 +136,7 @@ from botocore.exceptions import ClientError
 
 from . import intrinsics
 from .event_patterns import PatternError, matches, validate
+from .eventbridge_quotas import EventBridgeQuotas
 from .forecast_fake import ALL_SHAPES, FakeForecast, StatusChange
 from .https_receiver import HttpsReceiver, Received
 from .iam_eval import PolicySet
@@ -645,6 +650,8 @@ class LocalCloud:
         self.denied: list[str] = []  # calls the IAM check refused, with time, action and resource
         self.unmapped: list[str] = []  # handler calls no IAM rule covers (allowed)
         self.faults: list[Fault] = []
+        # EventBridge's rules-per-bus quota and its 50 requests/s, shared with other tools (on by default).
+        self.eventbridge = EventBridgeQuotas(clock)
         self.rule_created_at: dict[str, float] = {}  # schedule epoch: the PutRule that created the rule
         self._put_rule_times: dict[str, float] = {}
         self._live_rules: set[str] = set()
@@ -773,6 +780,9 @@ class LocalCloud:
                 if fault.partial:
                     return self._partial_failure(operation, params, now, "injected")
                 return self._error(fault.code, fault.message or f"Rate exceeded ({fault.code}, injected)", fault.status)
+        refused = self.eventbridge.refuse(operation, params, now, self._live_rules)
+        if refused is not None:
+            return self._error(*refused)
         if change is not None and self._rule_change_collides(change):
             return self._partial_failure(operation, params, now, "another change of the rule was in flight")
         function = getattr(self._local, "function", "")
@@ -1135,6 +1145,7 @@ class LocalCloud:
         self.denied.clear()
         self.unmapped.clear()
         self.faults.clear()
+        self.eventbridge.reset()
         self.rule_created_at.clear()
         self._put_rule_times.clear()
         self._live_rules.clear()
