@@ -68,7 +68,7 @@ def test_three_exports_share_one_handler_function(template: Template) -> None:
             "Environment": {"Variables": {"POLL_RULE_PREFIX": Match.string_like_regexp(r"^fcx-[0-9a-f]{8}-$")}},
         },
     )
-    template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 0, "Qualifier": "$LATEST"})
+    template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 2, "Qualifier": "$LATEST"})
     # Kept after the stack is deleted, but not left behind by a first deploy that rolls back.
     template.has_resource(
         "AWS::Logs::LogGroup",
@@ -424,16 +424,15 @@ def test_grant_read_to_another_account_lets_the_key_admit_the_reader_in_its_key_
 
 def test_the_handler_keeps_queued_requests_for_lambdas_maximum_event_age(template: Template) -> None:
     """A saturated account holds CloudFormation's request in Lambda's queue; the handler must still get it
-    while CloudFormation waits (issue 16, sequence 6): Lambda's maximum, 6 hours, and no retries."""
+    while CloudFormation waits (issue 16, sequence 6): Lambda's maximum, 6 hours. Lambda retries only what
+    the handler fails on purpose (CloudFormation's reads throttled), twice."""
     template.has_resource_properties(
-        "AWS::Lambda::EventInvokeConfig", {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 0}
+        "AWS::Lambda::EventInvokeConfig", {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 2}
     )
 
 
 def test_the_handler_reads_cloudformation_only_to_confirm_requests(template: Template) -> None:
-    """Issue 17: read-only CloudFormation actions on the account's stacks, and ListExports (no resource type)."""
-    statements = Capture()
-    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": statements}})
+    """Issue 17: read-only CloudFormation actions on the account's stacks."""
     found = [
         s
         for policy in template.find_resources("AWS::IAM::Policy").values()
@@ -441,12 +440,5 @@ def test_the_handler_reads_cloudformation_only_to_confirm_requests(template: Tem
         if any(str(a).startswith("cloudformation:") for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
     ]
     actions = sorted(a for s in found for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
-    assert actions == [
-        "cloudformation:DescribeStackResource",
-        "cloudformation:DescribeStacks",
-        "cloudformation:GetTemplate",
-        "cloudformation:ListExports",
-    ]
-    by_action = {a: s["Resource"] for s in found for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-    assert by_action["cloudformation:ListExports"] == "*"
-    assert "stack/*" in str(by_action["cloudformation:GetTemplate"])
+    assert actions == ["cloudformation:DescribeStackEvents", "cloudformation:DescribeStackResource"]
+    assert all("stack/*" in str(s["Resource"]) for s in found)

@@ -1229,6 +1229,84 @@ def test_forged_delete_while_the_stack_deletes_its_other_export(cloud: LocalClou
     cloud.check_invariants()
 
 
+def test_forged_delete_with_a_made_up_physical_id_during_cleanup(cloud: LocalCloud, team_templates: dict[str, Any]) -> None:
+    """Review finding: during A's update cleanup (a Delete of a replaced ID comes while the resource holds
+    another), B forges a Delete for A's Daily export with a made-up physical ID, which would make the handler
+    scan Daily's job names. CloudFormation records no DELETE_IN_PROGRESS for that ID: nothing happens."""
+    _, team_a, forger = _teams(cloud, team_templates)
+    daily, weekly = sorted(team_a.physical_ids, key=lambda lid: "Weekly" in lid)
+    daily_job = team_a.physical_ids[daily]
+    forged: list[Any] = []
+
+    def forge_during(status: str) -> None:
+        if status == "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS":
+            props = copy.deepcopy(team_a.properties[daily])
+            forged.append(team_a.start("Delete", daily, props, physical_id=f"{daily}-MADEUP123456", forged_by=forger, after=1.0))
+
+    team_a.during = forge_during
+    new_template = copy.deepcopy(team_a.template)
+    new_template["Resources"][weekly]["Properties"]["Format"] = "PARQUET"  # Weekly is replaced: a cleanup phase
+    assert team_a.update(new_template).status == "UPDATE_COMPLETE"
+    team_a.during = None
+    cloud.run([], horizon=cloud.clock.now() + 300, wait_for_horizon=True)
+    _forged_did_nothing(cloud, forged)
+    assert cloud.forecast.live_jobs().get(daily_job) == "ACTIVE"
+    assert team_a.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_a_replayed_request_during_its_own_episode_cannot_steal_it(cloud: LocalCloud, team_templates: dict[str, Any]) -> None:
+    """Review finding: while A's Weekly export is being replaced (UPDATE_IN_PROGRESS), B replays the very same
+    Update 3 s later, with its own response URL. It passes every CloudFormation check (same state, same
+    properties), but it is a second request for one CloudFormation request: it never takes over, and A's
+    genuine Update answers."""
+    _, team_a, forger = _teams(cloud, team_templates)
+    weekly = next(lid for lid in team_a.physical_ids if "Weekly" in lid)
+    forged: list[Any] = []
+
+    new_template = copy.deepcopy(team_a.template)
+    new_template["Resources"][weekly]["Properties"]["Format"] = "PARQUET"
+
+    def replay_during(status: str) -> None:  # the genuine Update goes out now; B's copy reaches Lambda 3 s later
+        if status == "UPDATE_IN_PROGRESS" and not forged:
+            forged.append(
+                team_a.start(
+                    "Update",
+                    weekly,
+                    team_a._props(new_template["Resources"][weekly], new_template),
+                    old_props=copy.deepcopy(team_a.properties[weekly]),
+                    physical_id=team_a.physical_ids[weekly],
+                    forged_by=forger,
+                    after=3.0,
+                )
+            )
+
+    team_a.during = replay_during
+    result = team_a.update(new_template)
+    team_a.during = None
+    assert result.status == "UPDATE_COMPLETE", [r.reason for r in result.requests]
+    cloud.run([], horizon=cloud.clock.now() + 300, wait_for_horizon=True)
+    assert not [r for r in cloud.receiver.store.received if r.request_id == forged[0].request_id]
+    assert team_a.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_cloudformation_reads_throttled_for_ninety_seconds_only_delay_the_request(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """Review finding: the first delivery cannot confirm the Create while CloudFormation's reads are
+    throttled; it fails the invocation on purpose and Lambda runs it again a minute later (MaximumRetryAttempts
+    2), when the reads answer: the export completes (failed before: the request was dropped, unanswered)."""
+    cloud.lambda_duplicates = 0.0
+    cloud.throttle("cloudformation:DescribeStackResource", seconds=90)
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
+    assert cloud.function_errors, "the throttled first delivery should have asked Lambda to retry"
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
 def test_a_deployer_without_invoke_rights_cannot_reach_the_handler(cloud: LocalCloud, team_templates: dict[str, Any]) -> None:
     provider = LocalStack(cloud, copy.deepcopy(team_templates["SharedProvider"]), name="SharedProvider")
     team = LocalStack(cloud, copy.deepcopy(team_templates["TeamExports"]), name="TeamC", exports=provider.exported_values())
@@ -1237,6 +1315,7 @@ def test_a_deployer_without_invoke_rights_cannot_reach_the_handler(cloud: LocalC
     assert result.status == "ROLLBACK_FAILED"  # its rollback Deletes cannot be sent either
     assert all("lambda:InvokeFunction" in r.reason for r in result.requests)
     assert all(not r.invocations for r in result.requests) and cloud.forecast.live_jobs() == {}
+
 
 # --- EventBridge's account quotas, shared with every tool of the account (issue 16) ------------------------
 

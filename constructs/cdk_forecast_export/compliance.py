@@ -39,11 +39,7 @@ REASONS: dict[str, str] = {
     "stack-read-wildcard": (
         "The handler confirms each request with CloudFormation's read APIs before acting on it; a shared provider "
         "serves any stack of its account and region, whose names are not known when the provider is deployed. "
-        "Read-only: DescribeStackResource, DescribeStacks, GetTemplate."
-    ),
-    "list-exports-wildcard": (
-        "cloudformation:ListExports supports no resource-level permissions (Service Authorization Reference); the "
-        "handler reads it only to resolve a ServiceToken imported with Fn::ImportValue."
+        "Read-only: DescribeStackResource, DescribeStackEvents."
     ),
     "bucket-access-logs": (
         "Server access logs need a second bucket: pass access_logs_bucket to turn them on. Only Forecast's role "
@@ -54,8 +50,9 @@ REASONS: dict[str, str] = {
         "group at rest by default."
     ),
     "lambda-dlq": (
-        "CloudFormation invokes the handler asynchronously with retries off, and every failure is answered to "
-        "CloudFormation and logged; a dead-letter queue would only hold copies of stack events."
+        "CloudFormation invokes the handler asynchronously; every failure is answered to CloudFormation and logged, "
+        "and Lambda retries only an invocation the handler fails on purpose; a dead-letter queue would only hold "
+        "copies of stack events."
     ),
     "lambda-vpc": "The handler calls only AWS APIs (Forecast, EventBridge, Lambda) and reaches no private resource.",
     "lambda-concurrency": (

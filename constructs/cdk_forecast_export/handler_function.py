@@ -91,19 +91,11 @@ class ForecastExportHandler(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ConfirmRequestsWithCloudFormation",
-                actions=[
-                    "cloudformation:DescribeStackResource",
-                    "cloudformation:DescribeStacks",
-                    "cloudformation:GetTemplate",
-                ],
+                actions=["cloudformation:DescribeStackResource", "cloudformation:DescribeStackEvents"],
                 resources=[stacks],
             )
         )
         acknowledge_wildcard_resource(self.role, stacks, "stack-read-wildcard")
-        self.role.add_to_policy(
-            iam.PolicyStatement(sid="ResolveImportedServiceTokens", actions=["cloudformation:ListExports"], resources=["*"])
-        )
-        acknowledge_wildcard_resource(self.role, "*", "list-exports-wildcard")
         access_roles = stack.format_arn(
             service="iam", region="", resource="role", resource_name=f"{ACCESS_ROLE_PATH.strip('/')}/*"
         )
@@ -130,7 +122,9 @@ class ForecastExportHandler(Construct):
             ),
             memory_size=128,
             timeout=FUNCTION_TIMEOUT,
-            retry_attempts=0,
+            # Lambda runs an event again only when the handler fails the invocation on purpose (RetryLater:
+            # CloudFormation's reads stayed throttled); every other failure is answered to CloudFormation.
+            retry_attempts=2,
             max_event_age=MAX_EVENT_AGE,
             role=self.role,
             log_group=self.log_group,

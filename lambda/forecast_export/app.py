@@ -17,7 +17,7 @@ from botocore.config import Config
 
 from . import contract
 from .clock import Clock, SystemClock
-from .errors import ExportFailed, InvalidProperties, TransientError
+from .errors import ExportFailed, InvalidProperties, RetryLater, TransientError
 from .jobs import ForecastJobs
 from .lifecycle import Lifecycle, PollState
 from .naming import JobIdentity
@@ -213,3 +213,5 @@ def poll(event: dict[str, Any], context: Any) -> str | None:
 def handler(event: dict[str, Any], context: Any) -> None:
     if helper.begin_invocation(event):
         helper(event, context)
+    if helper.retry_later:  # CloudFormation's reads stayed throttled: fail the invocation so Lambda runs it again
+        raise RetryLater(f"request {event.get('RequestId')} could not be confirmed with CloudFormation yet")

@@ -1,37 +1,38 @@
-"""Act only on requests CloudFormation confirms: its read APIs must show the request's resource in the
-state the request implies.
+"""Act only on requests CloudFormation confirms: its read APIs must show that it sent this very request
+and still waits for the answer.
 
 Whoever may invoke the handler (every team that deploys with a shared provider needs
 ``lambda:InvokeFunction`` on it) could otherwise send it a request naming another team's stack,
 resource, access role and jobs. So before its first call to Forecast, STS or the response URL, the
-handler asks CloudFormation:
+handler asks CloudFormation (read-only):
 
-- ``DescribeStackResource`` (StackId, LogicalResourceId): the resource exists, is a
-  ``Custom::ForecastExportJob``, and is in the state CloudFormation sets before it invokes the
-  function: Create ``CREATE_IN_PROGRESS``; Update (and rollback Update) ``UPDATE_IN_PROGRESS`` with the
-  event's PhysicalResourceId; Delete ``DELETE_IN_PROGRESS`` with the event's PhysicalResourceId. A
-  Delete of a *replaced* physical ID comes while the resource already holds its new ID: then the stack
-  must be in one of the two cleanup phases and the resource's ID must differ from the event's
-  (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html#cfn-console-view-stack-data-resources-status-codes,
-  https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResource.html).
-- ``GetTemplate``: the resource's ServiceToken in the stack's template is this function, and its
-  AccessRoleArn the request's access role (the role decides whose permissions the handler uses), each
-  resolved from a literal, ``Fn::GetAtt [<resource>, Arn]`` (``DescribeStackResource``: the function's
-  or role's name), ``Fn::ImportValue`` (``ListExports``) or ``Ref`` to a parameter (``DescribeStacks``).
-  CloudFormation refuses to change a custom resource's ServiceToken, so every template version names
-  the same one. A resource removed by an update is no longer in the template; its cleanup Delete is
-  confirmed by the state checks alone.
+- ``DescribeStackResource`` (StackId, LogicalResourceId): the resource exists and is a
+  ``Custom::ForecastExportJob``; a Create finds it ``CREATE_IN_PROGRESS``, an Update (or rollback
+  Update) ``UPDATE_IN_PROGRESS`` with the event's PhysicalResourceId
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResource.html).
+  A Delete is checked by its stack event alone: the Delete of a replaced physical ID comes while the
+  resource already holds its new ID, and after a Create that never answered, the ID is one
+  CloudFormation made up.
+- ``DescribeStackEvents``: the newest event of this resource *for the event's physical ID* (any, for
+  a Create) is the ``<VERB>_IN_PROGRESS`` CloudFormation records before it sends the request, with no
+  COMPLETE or FAILED after it; the request was signed (its response URL's date) no earlier than
+  SIGNING_SLACK_SECONDS before that event; and the event's ``ResourceProperties`` are the request's
+  (ServiceToken and AccessRoleArn included), so nobody can send CloudFormation's request with other
+  properties, another access role, or to another function
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackEvent.html,
+  status codes: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html).
 
-A request CloudFormation does not confirm gets no answer and changes nothing; the log says why. A
-copy of a request that arrives after CloudFormation moved on (answered, cancelled, timed out) fails the
-state check too, and so does nothing. Throttled reads are retried within the invocation's budget.
+``confirm`` returns that stack event's ID: a request's *episode*. Two requests for one episode (a copy
+CloudFormation did not send, with the same properties) never take over from each other
+(resource.py). A request CloudFormation does not confirm gets no answer and changes nothing; the log
+says why. A copy of a request delivered after CloudFormation moved on (answered, cancelled, rolled back,
+timed out) is not confirmed either.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -43,27 +44,40 @@ from .retries import Budget, call_with_retries, error_code
 logger = logging.getLogger(__name__)
 
 IN_PROGRESS = {"Create": "CREATE_IN_PROGRESS", "Update": "UPDATE_IN_PROGRESS", "Delete": "DELETE_IN_PROGRESS"}
-CLEANUP_PHASES = ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
-_SUB_VARIABLE = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
-MAX_EXPORT_PAGES = 20
-# X-Amz-Date has whole seconds, and CloudFormation's order of "set the status, sign the URL" is not
-# documented to the millisecond: a request signed up to this long before the status change still counts.
-SIGNING_SLACK_SECONDS = 5.0  # ListExports pages (100 exports each) read to resolve an imported ServiceToken
+# X-Amz-Date has whole seconds, and CloudFormation documents no order to the millisecond between
+# recording the IN_PROGRESS event and signing the URL: a request signed up to this long before it counts.
+SIGNING_SLACK_SECONDS = 5.0
+# Events older than the request's signing time minus this are not read: its IN_PROGRESS event is newer.
+LOOKBACK_SECONDS = 300.0
+MAX_EVENT_PAGES = 50
+# Nothing documents that the read APIs show the new status by the time Lambda runs the function (it can
+# start within milliseconds): a missing event or status is read again after these pauses before refusing.
+REREAD_PAUSES_SECONDS = (1.0, 2.0, 4.0, 8.0)
 
 
 class Unconfirmed(Exception):
     """CloudFormation does not confirm the request; the message says why (it is logged, never answered)."""
 
 
-def _last_segment(arn_or_name: str) -> str:
-    """A role's name from its ARN (``arn:aws:iam::<account>:role/<path>/<name>``), or the name itself."""
-    return arn_or_name.rsplit("/", 1)[-1]
-
-
 def _function_name(arn_or_name: str) -> str:
     """``my-fn`` from ``arn:aws:lambda:<region>:<account>:function:my-fn[:qualifier]`` (or the name itself)."""
     parts = arn_or_name.split(":")
     return parts[6] if len(parts) >= 7 and parts[5] == "function" else arn_or_name
+
+
+def _as_sent(value: Any) -> Any:
+    """Properties as CloudFormation sends them to a custom resource: every scalar a string."""
+    if isinstance(value, dict):
+        return {str(k): _as_sent(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_sent(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _timestamp(value: Any) -> float:
+    return float(value.timestamp()) if hasattr(value, "timestamp") else float(value)
 
 
 class CloudFormationCheck:
@@ -73,19 +87,35 @@ class CloudFormationCheck:
         self._client_of = client_of
         self._budget = budget
         self._function_name = function_name
-        self._stack_variables: dict[str, str] | None = None
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         method: Callable[..., dict[str, Any]] = getattr(self._client_of(), operation)
         return call_with_retries(f"cloudformation:{operation}", lambda: method(**kwargs), self._budget)
 
-    def confirm(self, event: dict[str, Any]) -> None:
-        """Raise Unconfirmed unless CloudFormation shows ``event`` as a request it is waiting for now
-        (TransientError when its reads stay throttled past the budget)."""
-        stack_id, logical_id = str(event["StackId"]), str(event["LogicalResourceId"])
-        request_type = str(event["RequestType"])
+    def confirm(self, event: dict[str, Any]) -> str:
+        """The ID of the stack event that records this request; Unconfirmed unless CloudFormation shows
+        it as a request it sent and still waits for (TransientError when its reads stay throttled)."""
         if event.get("ResourceType") != contract.RESOURCE_TYPE:
             raise Unconfirmed(f"the request's ResourceType is {event.get('ResourceType')!r}, not {contract.RESOURCE_TYPE}")
+        if _function_name(str(event.get("ServiceToken", ""))) != self._function_name:
+            raise Unconfirmed(f"the request's ServiceToken {event.get('ServiceToken')} is not this function")
+        for pause in (*REREAD_PAUSES_SECONDS, None):
+            try:
+                return self._confirm_once(event)
+            except Unconfirmed:
+                if pause is None or not self._may_be_lagging(event) or not self._budget.allows(pause):
+                    raise
+            self._budget.clock.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _may_be_lagging(self, event: dict[str, Any]) -> bool:
+        """Signed moments ago: CloudFormation's reads may not show the request's status yet."""
+        signed = responses.request_time(str(event.get("ResponseURL", "")))
+        return signed is not None and self._budget.clock.now() - signed < 30.0
+
+    def _confirm_once(self, event: dict[str, Any]) -> str:
+        stack_id, logical_id = str(event["StackId"]), str(event["LogicalResourceId"])
+        request_type = str(event["RequestType"])
         resource = self._resource(stack_id, logical_id)
         if resource is None:
             raise Unconfirmed(f"stack {stack_id} has no resource {logical_id}")
@@ -93,9 +123,15 @@ class CloudFormationCheck:
             raise Unconfirmed(
                 f"{logical_id} in stack {stack_id} is a {resource.get('ResourceType')}, not {contract.RESOURCE_TYPE}"
             )
-        self._check_state(event, request_type, resource)
-        self._check_not_older(event, resource)
-        self._check_template(stack_id, logical_id, request_type, dict(event.get("ResourceProperties") or {}))
+        status, physical = str(resource.get("ResourceStatus", "")), str(resource.get("PhysicalResourceId") or "")
+        asked = str(event.get("PhysicalResourceId", ""))
+        if request_type == "Create" and status != IN_PROGRESS["Create"]:
+            raise Unconfirmed(f"a Create, but CloudFormation shows the resource {status}")
+        if request_type == "Update" and (status != IN_PROGRESS["Update"] or physical != asked):
+            raise Unconfirmed(f"an Update of {asked}, but CloudFormation shows {physical or 'no physical ID'} {status}")
+        episode = self._episode(event, stack_id, logical_id, request_type, asked)
+        self._check_properties(event, episode)
+        return str(episode.get("EventId", ""))
 
     def _resource(self, stack_id: str, logical_id: str) -> dict[str, Any] | None:
         try:
@@ -106,121 +142,53 @@ class CloudFormationCheck:
             raise
         return dict(answer.get("StackResourceDetail") or {})
 
-    def _check_state(self, event: dict[str, Any], request_type: str, resource: dict[str, Any]) -> None:
-        status = str(resource.get("ResourceStatus", ""))
-        physical = str(resource.get("PhysicalResourceId") or "")
-        expected = IN_PROGRESS[request_type]
-        if request_type == "Create":
-            if status != expected:
-                raise Unconfirmed(f"a Create, but CloudFormation shows the resource {status}")
-            return
-        asked = str(event.get("PhysicalResourceId", ""))
-        if status == expected and physical == asked:
-            return
-        if request_type == "Delete" and physical != asked:
-            stack_status = self._stack_status(str(event["StackId"]))
-            if stack_status in CLEANUP_PHASES:
-                return  # the cleanup of a replaced physical ID: the resource already holds its new one
-            raise Unconfirmed(
-                f"a Delete of {asked}, but the resource is {physical or 'unnamed'} ({status}) and the stack is {stack_status}"
-            )
-        raise Unconfirmed(f"a {request_type} of {asked}, but CloudFormation shows {physical or 'no physical ID'} {status}")
-
-    def _check_not_older(self, event: dict[str, Any], resource: dict[str, Any]) -> None:
-        """CloudFormation sets the resource's status, then sends the request: a request signed before the
-        status last changed is a late copy of an earlier request (say, a cancelled Update whose rollback
-        Update is now in progress with the same physical ID)."""
-        changed = resource.get("LastUpdatedTimestamp")
+    def _episode(self, event: dict[str, Any], stack_id: str, logical_id: str, request_type: str, asked: str) -> dict[str, Any]:
+        """The stack event recording this request: the newest event of the resource (for the asked physical
+        ID; a Delete after a Create that never answered may carry none) must be its IN_PROGRESS."""
         signed = responses.request_time(str(event.get("ResponseURL", "")))
-        if changed is None or signed is None:
-            return
-        changed_at = changed.timestamp() if hasattr(changed, "timestamp") else float(changed)
-        if signed < changed_at - SIGNING_SLACK_SECONDS:
-            raise Unconfirmed(
-                f"the request was sent {changed_at - signed:.0f} s before the resource's status last changed: a late copy"
-            )
+        expected = IN_PROGRESS[request_type]
+        for stack_event in self._resource_events(stack_id, logical_id, signed):
+            physical = str(stack_event.get("PhysicalResourceId") or "")
+            if request_type != "Create" and physical not in (asked, ""):
+                continue  # another physical ID of this logical ID (the replacement, or the replaced one)
+            status = str(stack_event.get("ResourceStatus", ""))
+            if status != expected:
+                raise Unconfirmed(
+                    f"a {request_type} of {asked or logical_id}, but CloudFormation's last event for it is {status}"
+                )
+            if request_type == "Update" and physical != asked:
+                raise Unconfirmed(f"an Update of {asked}, but CloudFormation's {status} names no physical ID")
+            changed = _timestamp(stack_event.get("Timestamp", 0))
+            if signed is not None and signed < changed - SIGNING_SLACK_SECONDS:
+                raise Unconfirmed(f"the request was sent {changed - signed:.0f} s before CloudFormation's {status}: a late copy")
+            return stack_event
+        raise Unconfirmed(f"CloudFormation records no {expected} of {asked or logical_id} in stack {stack_id}")
 
-    def _stack(self, stack_id: str) -> dict[str, Any]:
-        stacks = self._call("describe_stacks", StackName=stack_id).get("Stacks") or [{}]
-        return dict(stacks[0])
-
-    def _stack_status(self, stack_id: str) -> str:
-        return str(self._stack(stack_id).get("StackStatus", ""))
-
-    def _check_template(self, stack_id: str, logical_id: str, request_type: str, props: dict[str, Any]) -> None:
-        """The stack's template names this function as the resource's ServiceToken, and the request's
-        access role as its AccessRoleArn."""
-        body = self._call("get_template", StackName=stack_id, TemplateStage="Processed").get("TemplateBody") or {}
-        template = json.loads(body) if isinstance(body, str) else dict(body)
-        definition = (template.get("Resources") or {}).get(logical_id)
-        if definition is None:
-            if request_type == "Delete":
-                return  # removed by an update: its Delete comes in cleanup, checked by state alone
-            raise Unconfirmed(f"{logical_id} is not in stack {stack_id}'s template")
-        properties = definition.get("Properties") or {}
-        token = self._resolve(stack_id, properties.get("ServiceToken"))
-        if token is None:
-            raise Unconfirmed(
-                f"the ServiceToken of {logical_id} is not a form the handler can check (a literal ARN, "
-                "Fn::GetAtt of a function, Fn::ImportValue or a parameter)"
-            )
-        if _function_name(token) != self._function_name:
-            raise Unconfirmed(f"{logical_id}'s ServiceToken names {token}, not this function")
-        role = self._resolve(stack_id, properties.get(contract.ACCESS_ROLE_PROPERTY))
-        asked = str(props.get(contract.ACCESS_ROLE_PROPERTY, ""))
-        if role is None or _last_segment(role) != _last_segment(asked):
-            raise Unconfirmed(f"the request's access role {asked} is not the one {logical_id} names in stack {stack_id}")
-
-    def _resolve(self, stack_id: str, value: Any) -> str | None:
-        """A template value as a name or ARN, for the forms a ServiceToken or AccessRoleArn takes: a literal,
-        ``Ref`` (a parameter or pseudo parameter), ``Fn::Sub``, ``Fn::Join``, ``Fn::ImportValue`` of any of
-        these, and ``Fn::GetAtt [X, Arn]``, which resolves to X's physical ID (a function's or role's
-        name). None for anything else."""
-        if isinstance(value, str):
-            return value
-        if not isinstance(value, dict) or len(value) != 1:
-            return None
-        (function, argument), *_ = value.items()
-        if function == "Fn::GetAtt" and isinstance(argument, list) and len(argument) == 2 and argument[1] == "Arn":
-            resource = self._resource(stack_id, str(argument[0]))
-            return str(resource.get("PhysicalResourceId", "")) if resource else None
-        if function == "Fn::ImportValue":
-            name = self._resolve(stack_id, argument)
-            return self._export(name) if name else None
-        if function == "Ref" and isinstance(argument, str):
-            return self._variables(stack_id).get(argument)
-        if function == "Fn::Sub" and isinstance(argument, str):
-            variables = self._variables(stack_id)
-            names = _SUB_VARIABLE.findall(argument)
-            if any(name not in variables for name in names):
-                return None
-            return _SUB_VARIABLE.sub(lambda match: variables[match.group(1)], argument)
-        if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], list):
-            parts = [self._resolve(stack_id, part) for part in argument[1]]
-            return None if any(part is None for part in parts) else str(argument[0]).join(str(part) for part in parts)
-        return None
-
-    def _variables(self, stack_id: str) -> dict[str, str]:
-        """The stack's parameters and the pseudo parameters a ServiceToken or role ARN may use."""
-        if self._stack_variables is None:
-            arn = stack_id.split(":")
-            variables = {"AWS::Partition": arn[1], "AWS::Region": arn[3], "AWS::AccountId": arn[4], "AWS::StackId": stack_id}
-            stack = self._stack(stack_id)
-            variables["AWS::StackName"] = str(stack.get("StackName", ""))
-            for parameter in stack.get("Parameters") or []:
-                value = parameter.get("ResolvedValue") or parameter.get("ParameterValue", "")
-                variables[str(parameter.get("ParameterKey"))] = str(value)
-            self._stack_variables = variables
-        return self._stack_variables
-
-    def _export(self, name: str) -> str | None:
+    def _resource_events(self, stack_id: str, logical_id: str, signed: float | None) -> list[dict[str, Any]]:
+        """This resource's stack events, newest first, back to a little before the request was signed."""
+        found: list[dict[str, Any]] = []
+        oldest_wanted = (signed if signed is not None else self._budget.clock.now()) - LOOKBACK_SECONDS
         token: str | None = None
-        for _ in range(MAX_EXPORT_PAGES):
-            page = self._call("list_exports", **({"NextToken": token} if token else {}))
-            for export in page.get("Exports") or []:
-                if export.get("Name") == name:
-                    return str(export.get("Value", ""))
+        for _ in range(MAX_EVENT_PAGES):
+            page = self._call("describe_stack_events", StackName=stack_id, **({"NextToken": token} if token else {}))
+            events = page.get("StackEvents") or []
+            found += [e for e in events if e.get("LogicalResourceId") == logical_id]
             token = page.get("NextToken")
-            if not token:
-                return None
-        return None
+            if not token or (events and _timestamp(events[-1].get("Timestamp", 0)) < oldest_wanted):
+                break
+        return found
+
+    @staticmethod
+    def _check_properties(event: dict[str, Any], episode: dict[str, Any]) -> None:
+        recorded = episode.get("ResourceProperties")
+        if recorded is None:
+            logger.warning(
+                "CloudFormation's event %s carries no ResourceProperties; properties not compared", episode.get("EventId")
+            )
+            return
+        try:
+            sent = json.loads(recorded) if isinstance(recorded, str) else recorded
+        except ValueError as error:
+            raise Unconfirmed(f"CloudFormation's event {episode.get('EventId')} has unreadable ResourceProperties") from error
+        if _as_sent(sent) != _as_sent(event.get("ResourceProperties") or {}):
+            raise Unconfirmed("the request's properties differ from those CloudFormation recorded for it")

@@ -52,3 +52,9 @@ class JobInUse(ForecastError):
 
 class NotAllowed(ForecastError):
     """AccessDenied: the handler's role does not allow the call on this resource."""
+
+
+class RetryLater(RuntimeError):
+    """Raised to Lambda, failing the invocation on purpose: Lambda runs the asynchronous event again (the
+    function's MaximumRetryAttempts, after about 1 and 2 minutes). Used when CloudFormation's reads stay
+    throttled, so throttling delays a request instead of losing it."""

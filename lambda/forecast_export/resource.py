@@ -52,6 +52,7 @@ WATCHING = "Watching"  # Data key: the job ARNs the rule's EventPattern matches 
 CLAIM_KEY = "ClaimKey"  # Data key: the settings key the request's rule is named after
 SUPERSEDE_KEY = "SupersedeKey"  # Data key: the settings key of a rolled-back request whose rule must stop
 ANSWER = "Answer"  # Data key: an answer waiting to be delivered
+EPISODE = "Episode"  # Data key: the stack event that confirmed the request (one per request CloudFormation sends)
 ANSWER_BY = "AnswerBy"  # Data key: after this, nobody waits for the answer any more
 FINISHED = "Finished"  # Data key: answered; the rule could not be removed yet
 RETRY_PAUSE_SECONDS = 5  # between tries to claim or remove the rule while EventBridge throttles
@@ -113,6 +114,8 @@ class ForecastExportResource(CfnResource):
         self._watched: Callable[[dict[str, Any]], list[str]] = lambda data: []
         self.budget = Budget(clock_of())
         self.lease_waits = 0  # invocations of this container that waited for another one's look
+        self.retry_later = False  # the request could not be confirmed yet: the entry point asks Lambda to retry
+        self._episode = ""  # the stack event that confirmed this request (confirmation.py)
 
     def superseded(self, func: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
         """Register what to do with the state of a request this one stopped (decorator, like crhelper's)."""
@@ -135,6 +138,8 @@ class ForecastExportResource(CfnResource):
         request: on a shared provider, another team's deploy. So the state goes before crhelper sees the
         event, and an event that is not CloudFormation's is never passed on: nothing is answered for it."""
         self._answered = False
+        self.retry_later = False
+        self._episode = ""
         self._event, self._response_url, self.Data, self._context = {}, "", {}, None
         self.Status = self.Reason = self.PhysicalResourceId = self.StackId = self.RequestId = self.LogicalResourceId = ""
         problem = _not_a_request(event)
@@ -173,12 +178,13 @@ class ForecastExportResource(CfnResource):
         return bool(cast(Any, super())._crhelper_init(event, context))
 
     def _confirmed(self, event: dict[str, Any], context: Any) -> bool:
-        """CloudFormation shows this request as one it waits for (confirmation.py); else it is ignored."""
+        """CloudFormation shows this request as one it sent and waits for (confirmation.py); else it is
+        ignored. The confirming stack event's ID (the request's episode) goes into the state."""
         budget = Budget(self._clock(), self._invocation_end(context) - LAMBDA_SAFETY_SECONDS - LOOK_SECONDS)
         budget.requested_at = self.budget.requested_at
         check = CloudFormationCheck(self._cloudformation_of, budget, str(context.function_name))
         try:
-            check.confirm(event)
+            self._episode = check.confirm(event)
         except Unconfirmed as why:
             logger.error(
                 "Ignored %s request %s for %s in %s: CloudFormation does not confirm it (%s); nothing is changed or answered",
@@ -189,7 +195,13 @@ class ForecastExportResource(CfnResource):
                 why,
             )
             return False
-        except Exception as error:  # throttled past the budget or denied: it cannot be confirmed, so nothing is done
+        except TransientError as error:  # throttled past this invocation's time: Lambda runs the event again
+            logger.error(
+                "Could not confirm request %s with CloudFormation yet (%s); Lambda retries", event.get("RequestId"), error
+            )
+            self.retry_later = True
+            return False
+        except Exception as error:  # denied or unexpected: it cannot be confirmed, so nothing is done
             logger.error(
                 "Could not confirm request %s with CloudFormation (%s); it is not acted on", event.get("RequestId"), error
             )
@@ -311,6 +323,8 @@ class ForecastExportResource(CfnResource):
     def _may_take_over(self, held: dict[str, Any]) -> bool:
         """CloudFormation sends one request per resource at a time: a rule held by another request belongs
         to one it cancelled, unless that one is newer or a Delete (then this request is the stray one)."""
+        if self._episode and (held.get(DATA) or {}).get(EPISODE) == self._episode:
+            return False  # one request of CloudFormation's claimed twice (a copy it did not send): the first keeps it
         theirs = (held.get(DATA) or {}).get("State") or {}
         mine = self.Data.get("State") or {}
         if theirs.get("op") == "Delete" and mine.get("op") != "Delete":
@@ -372,6 +386,7 @@ class ForecastExportResource(CfnResource):
         self.Data[WATCHING] = watching if pattern else []
         self._event[DATA] = self.Data
         self.PhysicalResourceId = ""
+        self.Data[EPISODE] = self._episode
         claim = schedule.claim(name, self._event, self._may_take_over, pattern)
         if claim.duplicate:
             logger.warning("Request %s is already being handled (rule %s); this delivery stays silent", self.RequestId, name)

@@ -145,6 +145,8 @@ from .virtual_clock import InvocationKilled, SimulationOver, VirtualClock
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 RESOURCE_TYPE = "Custom::ForecastExportJob"
+# DescribeStackEvents pages (the API documents NextToken but no page size): small, so paging is exercised.
+STACK_EVENTS_PAGE = 20
 MAX_RESPONSE_BYTES = 4096
 DRIVER_STEP = 1.0  # while an invocation runs, the driver looks for new rules and answers this often (virtual s)
 DELIVERY_DELAY_MAX = 5.0  # asynchronous invocation of a rule's target adds up to this (eb-scheduled-rule-pattern)
@@ -157,6 +159,7 @@ LOOK_ONLY_CALLS = {
     "cloudformation:DescribeStacks",
     "cloudformation:GetTemplate",
     "cloudformation:ListExports",
+    "cloudformation:DescribeStackEvents",
     "events:ListTargetsByRule",
     "events:DescribeRule",
     "events:PutRule",
@@ -720,6 +723,7 @@ class LocalCloud:
         self.dropped: list[Delivery] = []  # events Lambda discarded (older than the maximum event age, or function gone)
         self.kills: list[str] = []  # invocations Lambda stopped at the function's timeout
         self.killed: list[Invocation] = []
+        self.function_errors: list[Invocation] = []  # invocations the handler failed on purpose (RetryLater)
         self.partial_failures: list[str] = []  # PutTargets/RemoveTargets answered with FailedEntryCount > 0
         self._rule_changes: dict[str, list[tuple[float, float, int]]] = {}  # rule -> in-flight changes (start, end, id)
         self.iam_stamps: dict[tuple[str, ...], float] = {}  # statement or trust key -> in force from (virtual)
@@ -1184,6 +1188,7 @@ class LocalCloud:
         self.dropped.clear()
         self.kills.clear()
         self.killed.clear()
+        self.function_errors.clear()
         self.partial_failures.clear()
         self._rule_changes.clear()
         self.iam_stamps.clear()
@@ -1291,7 +1296,13 @@ class LocalCloud:
             self._retry_after_failure(invocation, function_name)
             container = None
         except Exception as error:  # noqa: BLE001  (Lambda reports it; the test bed must not hang)
-            self.violations.append(f"{record.logical_id}: the handler raised {error!r}")
+            if type(error).__name__ == "RetryLater":
+                # A function error the handler raises on purpose: Lambda runs the event again after 1, then 2
+                # minutes, while MaximumRetryAttempts and the event's age allow (invocation-async-retain-records).
+                self.function_errors.append(invocation)
+                self._retry_after_failure(invocation, function_name)
+            else:
+                self.violations.append(f"{record.logical_id}: the handler raised {error!r}")
         finally:
             self.clock.set_kill_deadline(None)
             self._local.record = None
@@ -1348,6 +1359,14 @@ class LocalCloud:
             )
         if operation == "GetTemplate":
             return self._ok({"TemplateBody": json.dumps(stack.template), "StagesAvailable": ["Original", "Processed"]})
+        if operation == "DescribeStackEvents":
+            events = stack.stack_events()
+            start = int(params.get("NextToken") or 0)
+            page = events[start : start + STACK_EVENTS_PAGE]
+            answer: dict[str, Any] = {"StackEvents": page}
+            if start + STACK_EVENTS_PAGE < len(events):
+                answer["NextToken"] = str(start + STACK_EVENTS_PAGE)
+            return self._ok(answer)
         if operation == "DescribeStackResource":
             logical_id = str(params.get("LogicalResourceId", ""))
             view = stack.resource_view(logical_id)
@@ -2112,6 +2131,44 @@ class LocalStack:
         if physical:
             view["PhysicalResourceId"] = physical
         return view
+
+    def stack_events(self) -> list[dict[str, Any]]:
+        """DescribeStackEvents, newest first: for each request CloudFormation sent, the ``<VERB>_IN_PROGRESS``
+        it records before sending it (with the request's physical ID and properties), then COMPLETE or FAILED
+        once answered, cancelled or timed out (with the answered physical ID)
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackEvent.html)."""
+        events: list[tuple[float, int, dict[str, Any]]] = []
+        mine = [r for r in self.bed.all_requests if r.event.get("StackId") == self.stack_id and not r.forged]
+        for index, record in enumerate(mine):
+            verb = record.request_type.upper()
+            base = {"StackId": self.stack_id, "StackName": self.name, "LogicalResourceId": record.logical_id}
+            base["ResourceType"] = RESOURCE_TYPE
+            started = {
+                **base,
+                "EventId": f"{record.logical_id}-{record.request_id}-start",
+                "ResourceStatus": f"{verb}_IN_PROGRESS",
+                "PhysicalResourceId": str(record.event.get("PhysicalResourceId", "")),
+                "ResourceProperties": json.dumps(record.event["ResourceProperties"]),
+                "Timestamp": datetime.fromtimestamp(record.started_at, timezone.utc),
+            }
+            events.append((record.started_at, 2 * index, started))
+            ended_at = None
+            if record.response is not None:
+                ended_at, status = record.response.at, f"{verb}_{'COMPLETE' if record.status == 'SUCCESS' else 'FAILED'}"
+            elif record.cancelled:
+                ended_at, status = record.cancelled_at, f"{verb}_FAILED"
+            elif record.timed_out or record.refused:
+                ended_at, status = (record.deadline if record.timed_out else record.started_at), f"{verb}_FAILED"
+            if ended_at is not None:
+                ended = {
+                    **base,
+                    "EventId": f"{record.logical_id}-{record.request_id}-end",
+                    "ResourceStatus": status,
+                    "PhysicalResourceId": record.physical_id if record.response is not None else started["PhysicalResourceId"],
+                    "Timestamp": datetime.fromtimestamp(ended_at, timezone.utc),
+                }
+                events.append((ended_at, 2 * index + 1, ended))
+        return [e for _, _, e in sorted(events, key=lambda item: (item[0], item[1]), reverse=True)]
 
     def redeliver(self, record: RequestRecord, after: float = 0.0) -> None:
         """Lambda's at-least-once delivery: the same event arrives again ``after`` seconds from now (it is
