@@ -285,7 +285,7 @@ BAD_TYPES = [
     (
         "encryption_key",
         KEY_ARN,
-        f"encryption_key must be an kms.IKey (such as kms.Key(...) or kms.Key.from_key_arn(...)); got str '{KEY_ARN}'",
+        f"encryption_key must be a kms.IKey (such as kms.Key(...) or kms.Key.from_key_arn(...)); got str '{KEY_ARN}'",
     ),
     ("removal_policy", "RETAIN", "removal_policy must be cdk.RemovalPolicy.DESTROY, "),
     ("destroy_bucket_with_stack", "yes", "destroy_bucket_with_stack must be a bool (True or False); got str 'yes'"),

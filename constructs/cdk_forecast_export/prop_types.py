@@ -26,13 +26,10 @@ class Expected:
     accepts: Callable[[object], bool]
 
 
-def interface(name: str, example: str, *members: str) -> Expected:
+def interface(name: str, example: str, *members: str, article: str = "an") -> Expected:
     """An object with the interface's members (jsii hands out proxies of several interfaces at once, whose
     members exist only on the instance)."""
-    return Expected(
-        f"an {name} ({example})",
-        lambda value: not isinstance(value, (str, int, float, Mapping)) and all(hasattr(value, member) for member in members),
-    )
+    return Expected(f"{article} {name} ({example})", lambda value: all(hasattr(value, member) for member in members))
 
 
 def instance_of(kind: type, description: str) -> Expected:
@@ -45,7 +42,7 @@ DURATION = instance_of(cdk.Duration, "a cdk.Duration, such as cdk.Duration.minut
 BUCKET = interface(
     "s3.IBucket", "such as s3.Bucket(...) or s3.Bucket.from_bucket_name(...)", "bucket_arn", "bucket_name", "arn_for_objects"
 )
-KEY = interface("kms.IKey", "such as kms.Key(...) or kms.Key.from_key_arn(...)", "key_arn", "key_id", "grant")
+KEY = interface("kms.IKey", "such as kms.Key(...) or kms.Key.from_key_arn(...)", "key_arn", "key_id", "grant", article="a")
 ROLE = interface("iam.IRole", "such as iam.Role(...) or iam.Role.from_role_arn(...)", "role_arn", "role_name", "grant_pass_role")
 
 
