@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Capture, Match, Template
+from aws_cdk.assertions import Annotations, Capture, Match, Template
 from cdk_forecast_export import ForecastExport
 
 from tests.support.apps import ACCOUNT, ENV, FORECAST_ARN, NO_BUNDLING, REGION
@@ -96,7 +96,7 @@ def test_custom_resource_properties_mirror_the_create_request(template: Template
             "TimeoutSeconds": "3000",
             "ServiceTimeout": "3300",  # the handler gives up 300 s before CloudFormation would
             "RemovalPolicy": "Delete",
-            "Polling": "Fast",
+            "Polling": Match.absent(),  # deprecated: no longer written (the handler still accepts it)
             "ServiceToken": get_att_arn("ForecastExportHandlerFunction"),
         },
     )
@@ -442,3 +442,115 @@ def test_the_handler_reads_cloudformation_only_to_confirm_requests(template: Tem
     actions = sorted(a for s in found for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
     assert actions == ["cloudformation:DescribeStackEvents", "cloudformation:DescribeStackResource"]
     assert all("stack/*" in str(s["Resource"]) for s in found)
+
+
+# --- removal_policy: CloudFormation's policies, and the handler's property in step with them -------------
+
+# removal_policy -> (DeletionPolicy, UpdateReplacePolicy, the RemovalPolicy property the handler reads)
+REMOVAL_POLICIES = {
+    cdk.RemovalPolicy.DESTROY: ("Delete", "Delete", "Delete"),
+    cdk.RemovalPolicy.RETAIN: ("Retain", "Retain", "Retain"),
+    # CloudFormation sends a Delete only when the creating operation rolls back: the handler must delete then.
+    cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE: ("RetainExceptOnCreate", "Retain", "Delete"),
+}
+
+
+def removal_policy_stack(**props: Any) -> tuple[cdk.Stack, ForecastExport]:
+    app = cdk.App(context=NO_BUNDLING)
+    stack = cdk.Stack(app, "Removal", env=ENV)
+    return stack, ForecastExport(stack, "Export", forecast_arn=FORECAST_ARN, **props)
+
+
+def assert_job_policies(stack: cdk.Stack, deletion: str, update_replace: str, prop: str) -> None:
+    Template.from_stack(stack).has_resource(
+        "Custom::ForecastExportJob",
+        {
+            "DeletionPolicy": deletion,
+            "UpdateReplacePolicy": update_replace,
+            "Properties": Match.object_like({"RemovalPolicy": prop}),
+        },
+    )
+
+
+@pytest.mark.parametrize("policy", list(REMOVAL_POLICIES), ids=lambda p: p.name)
+def test_removal_policy_sets_cloudformations_policies_and_the_handlers_property(policy: cdk.RemovalPolicy) -> None:
+    stack, _ = removal_policy_stack(removal_policy=policy)
+    assert_job_policies(stack, *REMOVAL_POLICIES[policy])
+
+
+def test_the_default_removal_policy_deletes_the_job() -> None:
+    stack, _ = removal_policy_stack()
+    assert_job_policies(stack, "Delete", "Delete", "Delete")
+
+
+@pytest.mark.parametrize("policy", list(REMOVAL_POLICIES), ids=lambda p: p.name)
+def test_apply_removal_policy_does_what_the_prop_does(policy: cdk.RemovalPolicy) -> None:
+    stack, export = removal_policy_stack(removal_policy=cdk.RemovalPolicy.RETAIN)
+    export.apply_removal_policy(policy)
+    assert_job_policies(stack, *REMOVAL_POLICIES[policy])
+
+
+def test_removal_policies_of_a_scope_keep_the_handlers_property_in_step() -> None:
+    stack, _ = removal_policy_stack()
+    cdk.RemovalPolicies.of(stack).retain()  # an aspect that sets the CfnResource's policies directly
+    assert_job_policies(stack, "Retain", "Retain", "Retain")
+
+
+# --- polling: deprecated, written nowhere ------------------------------------------------------------------
+
+
+def test_polling_warns_that_it_is_deprecated_and_reaches_no_template() -> None:
+    stack, _ = removal_policy_stack(polling="Economy")
+    Annotations.from_stack(stack).has_warning(
+        "/Removal/Export", Match.string_like_regexp(r"ForecastExport#polling is deprecated: .*no effect")
+    )
+    Template.from_stack(stack).has_resource_properties("Custom::ForecastExportJob", {"Polling": Match.absent()})
+
+
+def test_without_polling_there_is_no_deprecation_warning() -> None:
+    stack, _ = removal_policy_stack()
+    Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp("deprecated"))
+
+
+# --- an environment-agnostic stack: the account and region checks wait for the handler -----------------
+
+
+def agnostic_stack(env: cdk.Environment | None, **props: Any) -> cdk.Stack:
+    app = cdk.App(context=NO_BUNDLING)
+    stack = cdk.Stack(app, "Agnostic", env=env)
+    ForecastExport(stack, "Export", **{"forecast_arn": FORECAST_ARN, **props})
+    return stack
+
+
+AGNOSTIC = r"cannot be checked against the stack's {} at synth: the stack is environment-agnostic"
+
+
+def test_a_fixed_forecast_arn_in_a_stack_without_env_warns_that_its_checks_wait_for_deploy() -> None:
+    stack = agnostic_stack(None)
+    Annotations.from_stack(stack).has_warning(
+        "/Agnostic/Export", Match.string_like_regexp("^forecast_arn " + AGNOSTIC.format("account and region"))
+    )
+
+
+def test_a_stack_with_only_an_account_warns_about_the_region() -> None:
+    stack = agnostic_stack(cdk.Environment(account=ACCOUNT))
+    message = Match.string_like_regexp("^forecast_arn " + AGNOSTIC.format("region"))
+    Annotations.from_stack(stack).has_warning("/Agnostic/Export", message)
+
+
+def test_a_fixed_key_arn_in_a_stack_without_env_warns_too() -> None:
+    app = cdk.App(context=NO_BUNDLING)
+    stack = cdk.Stack(app, "Agnostic")
+    key = kms.Key.from_key_arn(stack, "Key", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    ForecastExport(stack, "Export", forecast_arn=cdk.CfnParameter(stack, "ForecastArn").value_as_string, encryption_key=key)
+    Annotations.from_stack(stack).has_warning(
+        "/Agnostic/Export", Match.string_like_regexp("^encryption_key " + AGNOSTIC.format("account and region"))
+    )
+
+
+def test_a_stack_with_env_or_deploy_time_arns_gets_no_environment_warning() -> None:
+    app = cdk.App(context=NO_BUNDLING)
+    deploy_time = cdk.Stack(app, "DeployTime")
+    ForecastExport(deploy_time, "Export", forecast_arn=cdk.CfnParameter(deploy_time, "ForecastArn").value_as_string)
+    for stack in (agnostic_stack(ENV), deploy_time):
+        Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp("environment-agnostic"))

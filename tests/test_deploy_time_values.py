@@ -27,7 +27,6 @@ ACCEPTED: dict[str, tuple[Prop, str]] = {
     "prefix": (lambda stack, value: value, "Custom::ForecastExportJob"),
     "encryption_key": (lambda stack, value: kms.Key.from_key_arn(stack, "Imported", value), "Custom::ForecastExportJob"),
     "tags": (lambda stack, value: {"cost": value}, "Custom::ForecastExportJob"),
-    "polling": (lambda stack, value: value, "Custom::ForecastExportJob"),
     "access_logs_bucket": (lambda stack, value: s3.Bucket.from_bucket_name(stack, "Imported", value), "AWS::S3::Bucket"),
     "role_name": (lambda stack, value: value, "AWS::IAM::Role"),
     "role_path": (lambda stack, value: value, "AWS::IAM::Role"),
@@ -45,6 +44,8 @@ REFUSED: dict[str, tuple[Prop, str]] = {
 }
 # Types no token can take: an enum of the CDK, a bool, a construct.
 NOT_TOKENS = {"removal_policy", "destroy_bucket_with_stack", "provider"}
+# Deprecated, without effect: a token is accepted (with the deprecation warning) and written nowhere.
+IGNORED = {"polling"}
 
 
 def _stack() -> tuple[cdk.App, cdk.Stack, str]:
@@ -56,7 +57,15 @@ def _stack() -> tuple[cdk.App, cdk.Stack, str]:
 def test_every_prop_is_classified() -> None:
     parameters = inspect.signature(ForecastExport.__init__).parameters
     keyword_only = {name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    assert keyword_only == set(ACCEPTED) | set(REFUSED) | NOT_TOKENS
+    assert keyword_only == set(ACCEPTED) | set(REFUSED) | NOT_TOKENS | IGNORED
+
+
+@pytest.mark.parametrize("prop", sorted(IGNORED))
+def test_a_deploy_time_value_of_a_deprecated_prop_is_accepted_and_written_nowhere(prop: str) -> None:
+    app, stack, value = _stack()
+    ForecastExport(stack, "Export", forecast_arn=FORECAST_ARN, **{prop: value})
+    template = app.synth().get_stack_by_name("DeployTime").template
+    assert '{"Ref": "Value"}' not in json.dumps(template["Resources"])
 
 
 @pytest.mark.parametrize("prop", sorted(ACCEPTED))

@@ -98,6 +98,22 @@ def test_a_timeout_or_removal_policy_change_touches_nothing(cloud: LocalCloud, e
     cloud.check_invariants()
 
 
+def test_upgrading_from_a_template_with_the_deprecated_polling_property_touches_nothing(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    old = with_props(example_template, Polling="Fast")  # every template written before polling was deprecated
+    stack = LocalStack(cloud, old)
+    stack.create()
+    (job,) = stack.physical_ids.values()
+    calls_before = len(cloud.forecast.calls)
+    result = stack.update(example_template)  # new templates carry no Polling
+    assert result.status == "UPDATE_COMPLETE"
+    assert [r.physical_id for r in result.requests] == [job]  # in place: no replacement, no cleanup Delete
+    assert [c.operation for c in cloud.forecast.calls[calls_before:]] == []
+    stack.delete()
+    cloud.check_invariants()
+
+
 def test_a_replacing_update_creates_a_new_job_and_the_old_one_is_deleted(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:

@@ -492,6 +492,77 @@ def test_retain_keeps_the_job(cloud: LocalCloud, example_template: dict[str, Any
     cloud.check_invariants(allowed_jobs=1)
 
 
+# --- removal_policy: CloudFormation's DeletionPolicy/UpdateReplacePolicy and the handler's property ---------
+
+RETAINING = [cdk.RemovalPolicy.RETAIN, cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE]
+
+
+def _with_removal_policy(template: dict[str, Any], policy: cdk.RemovalPolicy) -> dict[str, Any]:
+    """The example template whose export carries the policies and the RemovalPolicy property exactly as the
+    construct writes them for ``removal_policy=policy`` (read from a synthesized stack)."""
+    from cdk_forecast_export import ForecastExport
+
+    app = cdk.App(context=apps.NO_BUNDLING)
+    ForecastExport(cdk.Stack(app, "Policy", env=apps.ENV), "Export", forecast_arn=FORECAST_ARN, removal_policy=policy)
+    resources = app.synth().get_stack_by_name("Policy").template["Resources"]
+    written = resources[custom_logical_id({"Resources": resources})]
+    changed = with_props(template, RemovalPolicy=written["Properties"]["RemovalPolicy"])
+    resource = changed["Resources"][custom_logical_id(changed)]
+    resource["DeletionPolicy"], resource["UpdateReplacePolicy"] = written["DeletionPolicy"], written["UpdateReplacePolicy"]
+    return changed
+
+
+@pytest.mark.parametrize("policy", RETAINING, ids=lambda p: p.name)
+def test_retain_policies_keep_the_job_when_the_stack_is_deleted(
+    cloud: LocalCloud, example_template: dict[str, Any], policy: cdk.RemovalPolicy
+) -> None:
+    stack = LocalStack(cloud, _with_removal_policy(example_template, policy))
+    assert stack.create().status == "CREATE_COMPLETE"
+    (job,) = stack.physical_ids.values()
+    result = stack.delete()
+    assert result.status == "DELETE_COMPLETE" and result.requests == []  # CloudFormation sends no Delete
+    assert cloud.forecast.kept_jobs() == {job: "ACTIVE"}
+    cloud.check_invariants(allowed_jobs=1)
+
+
+@pytest.mark.parametrize("policy", RETAINING, ids=lambda p: p.name)
+def test_retain_policies_keep_the_replaced_job(
+    cloud: LocalCloud, example_template: dict[str, Any], policy: cdk.RemovalPolicy
+) -> None:
+    template = _with_removal_policy(example_template, policy)
+    stack = LocalStack(cloud, template)
+    stack.create()
+    (old,) = stack.physical_ids.values()
+    result = stack.update(with_props(template, Format="PARQUET"))
+    assert result.status == "UPDATE_COMPLETE"
+    assert [r.request_type for r in result.requests] == ["Update"]  # UpdateReplacePolicy Retain: no Delete of the old job
+    (new,) = stack.physical_ids.values()
+    assert new != old and cloud.forecast.kept_jobs() == {old: "ACTIVE", new: "ACTIVE"}
+    stack.delete()
+    cloud.check_invariants(allowed_jobs=2)
+
+
+def test_retain_on_update_or_delete_deletes_the_job_when_the_first_create_rolls_back(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    stack = LocalStack(cloud, _with_removal_policy(example_template, cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE))
+    result = stack.create(another_resource_fails=True)
+    assert result.status == "ROLLBACK_COMPLETE"
+    create, delete = result.requests  # RetainExceptOnCreate: the creating operation's rollback sends the Delete
+    assert delete.request_type == "Delete" and delete.event["PhysicalResourceId"] == create.physical_id
+    assert cloud.forecast.calls_to("DeleteForecastExportJob")
+    cloud.check_invariants()  # no job left
+
+
+def test_retain_keeps_the_job_when_the_first_create_rolls_back(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    stack = LocalStack(cloud, _with_removal_policy(example_template, cdk.RemovalPolicy.RETAIN))
+    result = stack.create(another_resource_fails=True)
+    assert result.status == "ROLLBACK_COMPLETE"
+    assert [r.request_type for r in result.requests] == ["Create"]  # DeletionPolicy Retain: no Delete, even now
+    assert list(cloud.forecast.kept_jobs().values()) == ["ACTIVE"]
+    cloud.check_invariants(allowed_jobs=1)
+
+
 def test_junk_physical_id_on_delete(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, example_template)
     stack.create()

@@ -5,7 +5,7 @@ from cdk_forecast_export import ForecastExport, ExportFormat
 export = ForecastExport(stack, "DailyExport", forecast_arn="arn:aws:forecast:...:forecast/demand")
 """
 
-from .errors import ForecastExportValidationError
+from .errors import ForecastExportTypeError, ForecastExportValidationError
 from .export import ExportFormat, ForecastExport, PollingMode
 from .handler_function import ForecastExportHandler
 from .provider import ForecastExportProvider
@@ -17,6 +17,7 @@ __all__ = [
     "ForecastExport",
     "ForecastExportHandler",
     "ForecastExportProvider",
+    "ForecastExportTypeError",
     "ForecastExportValidationError",
     "PollingMode",
     "__version__",

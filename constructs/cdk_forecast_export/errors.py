@@ -11,3 +11,8 @@ class ForecastExportValidationError(ValueError):
         self.problems = problems
         listing = "\n".join(f"  - {problem}" for problem in problems)
         super().__init__(f"{construct} {path} has {len(problems)} invalid prop(s):\n{listing}")
+
+
+class ForecastExportTypeError(ForecastExportValidationError, TypeError):
+    """Props of the wrong Python type (a TypeError, as jsii-generated libraries raise, and a validation error),
+    raised before any other check with every such prop, what was given and what is expected."""

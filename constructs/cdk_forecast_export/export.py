@@ -20,10 +20,12 @@ from ._lambda.forecast_export import contract, rules
 from ._lambda.forecast_export.naming import BASE_MAX_LENGTH
 from .compliance import acknowledge, acknowledge_wildcard_resource, annotate_auto_delete_provider, skip_checkov
 from .destinations import DestinationRegistry
-from .errors import ForecastExportValidationError
+from .errors import ForecastExportTypeError, ForecastExportValidationError
 from .handler_function import ForecastExportHandler
+from .prop_types import BOOL, BUCKET, DURATION, KEY, ROLE, TEXT, TypeChecks, instance_of
 from .provider import ForecastExportProvider
-from .validation import collect_problems, known_tags
+from .removal import REMOVAL_POLICY, RemovalPolicyProperty, SnapshotCheck, check_supported
+from .validation import collect_problems, environment_agnostic_values, known_tags
 
 
 class ExportFormat(str, Enum):
@@ -49,6 +51,9 @@ class PollingMode(str, Enum):
 
 RESOURCE_TYPE = contract.RESOURCE_TYPE
 DEFAULT_TIMEOUT = cdk.Duration.seconds(rules.TIMEOUT_DEFAULT_SECONDS)
+POLLING_DEPRECATION = "cdk-forecast-export.ForecastExport#polling"
+ENVIRONMENT_AGNOSTIC_WARNING = "cdk-forecast-export:environmentAgnostic"
+PROVIDER = instance_of(ForecastExportProvider, "a ForecastExportProvider")
 
 
 def default_job_name(scope: Construct) -> str:
@@ -115,7 +120,7 @@ class ForecastExport(Construct):
         provider: ForecastExportProvider | None = None,
         role_name: str | None = None,
         role_path: str | None = None,
-        polling: PollingMode | str = PollingMode.FAST,
+        polling: PollingMode | str | None = None,
         role: iam.IRole | None = None,
         run_id: str | None = None,
     ) -> None:
@@ -135,8 +140,11 @@ class ForecastExport(Construct):
             use it; a new bucket is encrypted with it. A key, not a ``kms.Alias``. Default: none (S3-managed
             encryption).
         :param tags: tags for the export job (at most 50). Default: none.
-        :param removal_policy: DESTROY (default) deletes the job on stack delete or replacement;
-            RETAIN keeps it. Exported files are never deleted by this.
+        :param removal_policy: what happens to the job when CloudFormation would remove it, as for any CDK
+            resource (the custom resource's DeletionPolicy and UpdateReplacePolicy): ``DESTROY`` (default)
+            deletes it on stack delete, replacement and rollback; ``RETAIN`` keeps it always;
+            ``RETAIN_ON_UPDATE_OR_DELETE`` keeps it except when the deploy that created it rolls back.
+            ``SNAPSHOT`` is refused. Exported files are never deleted by this.
         :param timeout: how long to wait for ACTIVE before stopping the job and failing the deploy;
             60 s to 3300 s so the handler always answers before CloudFormation's 3600 s. Must be known at synth
             time (no token): ``ServiceTimeout`` is ``timeout`` + 300 s. Default 50 minutes.
@@ -156,14 +164,35 @@ class ForecastExport(Construct):
             untouched. Default: a new role with exactly those permissions.
         :param run_id: change it to run the export again (a new job, in a new folder) without changing its
             name or destination; at most 128 characters. Default: none.
-        :param polling: deprecated, kept so existing code and templates keep working: both
-            ``PollingMode.FAST`` (default) and ``PollingMode.ECONOMY`` now mean the same, one look per
-            Forecast state-change event plus one a minute (the fallback for lost events).
+        :param polling: deprecated and without effect (a deprecation warning at synth; nothing reaches the
+            template): the handler makes one look per Forecast state-change event plus one a minute (the
+            fallback for lost events). Default: none.
         """
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
+        checks = TypeChecks()
+        checks.expect("forecast_arn", forecast_arn, TEXT)
+        checks.expect("export_job_name", export_job_name, TEXT, optional=True)
+        checks.expect("format", format, TEXT)  # an ExportFormat is a str
+        checks.expect("bucket", bucket, BUCKET, optional=True)
+        checks.expect("prefix", prefix, TEXT, optional=True)
+        checks.expect("encryption_key", encryption_key, KEY, optional=True)
+        checks.expect_tags("tags", tags)
+        checks.expect("removal_policy", removal_policy, REMOVAL_POLICY)
+        checks.expect("timeout", timeout, DURATION)
+        checks.expect("destroy_bucket_with_stack", destroy_bucket_with_stack, BOOL)
+        checks.expect("access_logs_bucket", access_logs_bucket, BUCKET, optional=True)
+        checks.expect("provider", provider, PROVIDER, optional=True)
+        checks.expect("role_name", role_name, TEXT, optional=True)
+        checks.expect("role_path", role_path, TEXT, optional=True)
+        checks.expect("polling", polling, TEXT, optional=True)  # a PollingMode is a str
+        checks.expect("role", role, ROLE, optional=True)
+        checks.expect("run_id", run_id, TEXT, optional=True)
+        if checks.problems:  # the checks below would fail on them with raw errors
+            raise ForecastExportTypeError(self.node.path, checks.problems)
+
         format_value = format.value if isinstance(format, ExportFormat) else str(format)
-        polling_value = polling.value if isinstance(polling, PollingMode) else str(polling)
+        polling_value = polling.value if isinstance(polling, PollingMode) else polling
         base_name = export_job_name if export_job_name is not None else default_job_name(self)
         key_prefix = prefix if prefix is not None else f"forecast-exports/{base_name}"
         tag_map = dict(tags or {})
@@ -180,6 +209,7 @@ class ForecastExport(Construct):
             timeout=timeout,
             polling=polling_value,
         )
+        problems += check_supported("removal_policy", removal_policy)
         if bucket is not None and destroy_bucket_with_stack:
             problems.append(
                 "destroy_bucket_with_stack applies only to the bucket this construct creates, not to a passed-in bucket"
@@ -200,6 +230,13 @@ class ForecastExport(Construct):
             )
         if problems:
             raise ForecastExportValidationError(self.node.path, problems)
+        if polling is not None:
+            cdk.Annotations.of(self).add_deprecation(
+                POLLING_DEPRECATION,
+                "the handler looks at every job once per Forecast state-change event and once a minute, so polling has "
+                "no effect (and is no longer written to the template); remove it",
+            )
+        self._warn_if_environment_agnostic(stack, forecast_arn, encryption_key)
 
         key_prefix = key_prefix.rstrip("/")
         self.encryption_key = encryption_key
@@ -239,8 +276,6 @@ class ForecastExport(Construct):
             "Destination": {"S3Config": s3_config},
             "Format": format_value,
             "TimeoutSeconds": str(int(timeout.to_seconds())),
-            "RemovalPolicy": "Retain" if removal_policy == cdk.RemovalPolicy.RETAIN else "Delete",
-            "Polling": polling_value,
             # The role the handler assumes to act for this stack (see access.py).
             contract.ACCESS_ROLE_PROPERTY: access.role.role_arn,
             # Each job writes into <prefix>/<job name>/: a replacement's files never mix with the previous job's.
@@ -264,8 +299,14 @@ class ForecastExport(Construct):
             resource_type=RESOURCE_TYPE,
             properties=properties,
             service_timeout=cdk.Duration.seconds(timeout.to_seconds() + rules.CLEANUP_MARGIN_SECONDS),
+            removal_policy=removal_policy,
         )
         """The ``Custom::ForecastExportJob`` resource (physical ID: the export job's ARN)."""
+        cfn_resource = self.resource.node.default_child
+        assert isinstance(cfn_resource, cdk.CfnResource)
+        # Written from the DeletionPolicy when the template is, so the handler and CloudFormation agree (removal.py).
+        cfn_resource.add_property_override(contract.REMOVAL_POLICY_PROPERTY, cdk.Lazy.string(RemovalPolicyProperty(cfn_resource)))
+        self.node.add_validation(SnapshotCheck(cfn_resource))
         # The handler needs its permissions, and Forecast the bucket policy, before the job starts. (Forecast's
         # role, with its inline policy, and the bucket are referenced already.)
         prerequisites: list[constructs.IConstruct] = list(access_policies)  # (the access role is referenced already)
@@ -284,6 +325,32 @@ class ForecastExport(Construct):
         """``s3://<bucket>/<prefix>/<job name>/``: exactly this job's files, known at deploy time."""
         self.log_group = self.handler.log_group
         """The handler's log group: one line per look at the job (status, elapsed, deadline)."""
+
+    def apply_removal_policy(self, policy: cdk.RemovalPolicy) -> None:
+        """Set what CloudFormation does with the export job on delete and replacement (see ``removal_policy``).
+
+        Sets the custom resource's DeletionPolicy and UpdateReplacePolicy; the RemovalPolicy property the
+        handler reads follows them. ``SNAPSHOT``, or anything that is not a ``cdk.RemovalPolicy``, is refused.
+        """
+        checks = TypeChecks()
+        if not checks.expect("removal_policy", policy, REMOVAL_POLICY):
+            raise ForecastExportTypeError(self.node.path, checks.problems)
+        problems = check_supported("removal_policy", policy)
+        if problems:
+            raise ForecastExportValidationError(self.node.path, problems)
+        self.resource.apply_removal_policy(policy)
+
+    def _warn_if_environment_agnostic(self, stack: cdk.Stack, forecast_arn: str, key: kms.IKey | None) -> None:
+        """Fixed ARNs in a stack without a known account or region: their checks wait for the handler."""
+        unknown, fixed = environment_agnostic_values(stack, forecast_arn=forecast_arn, encryption_key=key)
+        if not (unknown and fixed):
+            return
+        cdk.Annotations.of(self).add_warning_v2(
+            ENVIRONMENT_AGNOSTIC_WARNING,
+            f"{' and '.join(fixed)} cannot be checked against the stack's {' and '.join(unknown)} at synth: the stack is "
+            "environment-agnostic (no env, or only part of it). The handler checks them at deploy time and fails "
+            "the deploy on a mismatch. Give the stack env=cdk.Environment(account=..., region=...) to check them at synth",
+        )
 
     @property
     def tags(self) -> cdk.TagManager:

@@ -6,8 +6,9 @@ import aws_cdk as cdk
 
 from constructs import Construct
 
-from .errors import ForecastExportValidationError
+from .errors import ForecastExportTypeError, ForecastExportValidationError
 from .handler_function import ForecastExportHandler
+from .prop_types import TEXT, TypeChecks
 
 DEFAULT_EXPORT_PREFIX = "ForecastExportProvider"
 
@@ -33,6 +34,11 @@ class ForecastExportProvider(Construct):
         :param role_path: IAM path of the handler's role. Default ``/``.
         """
         super().__init__(scope, id_)
+        checks = TypeChecks()
+        checks.expect("export_prefix", export_prefix, TEXT)
+        checks.expect("role_path", role_path, TEXT, optional=True)
+        if checks.problems:
+            raise ForecastExportTypeError(self.node.path, checks.problems, construct="ForecastExportProvider")
         self._refuse_a_second_provider_with(export_prefix)
         self.export_prefix = export_prefix
         self.handler = ForecastExportHandler(self, "Handler", role_path=role_path)

@@ -52,7 +52,7 @@ def collect_problems(
     encryption_key: kms.IKey | None,
     tags: Mapping[str, str],
     timeout: cdk.Duration,
-    polling: str,
+    polling: str | None,
 ) -> list[str]:
     account = _known(stack.account)
     region = _known(stack.region)
@@ -104,3 +104,19 @@ def collect_problems(
     if _known(polling) is not None and polling not in rules.POLLING_MODES:
         problems.append(f"polling {rules.show(polling)} must be PollingMode.FAST or PollingMode.ECONOMY")
     return problems
+
+
+def environment_agnostic_values(
+    stack: cdk.Stack, *, forecast_arn: str, encryption_key: kms.IKey | None
+) -> tuple[list[str], list[str]]:
+    """What the stack does not know (``account``, ``region``), and the props whose fixed ARNs name them.
+
+    An environment-agnostic stack (no ``env``, or only an account) resolves its account and region at deploy
+    time, so a literal forecast ARN or key ARN can be checked against them only by the handler."""
+    unknown = [name for name, value in (("account", stack.account), ("region", stack.region)) if _known(value) is None]
+    fixed = []
+    if _known(forecast_arn) is not None:
+        fixed.append("forecast_arn")
+    if encryption_key is not None and not _is_alias(encryption_key) and _known(encryption_key.key_arn) is not None:
+        fixed.append("encryption_key")
+    return unknown, fixed

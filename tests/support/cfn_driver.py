@@ -98,6 +98,14 @@ AWS behaviour modelled, harsh by default (each with the page it comes from):
   account, of which other tools may use part (``eventbridge.others_use``).
 - Any call can be throttled (``throttle``/``inject``) or slow (``slow``), the response URL can be
   down (``receiver.store.outage_until``).
+- A custom resource's ``DeletionPolicy`` and ``UpdateReplacePolicy`` decide which Deletes are sent
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html,
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatereplacepolicy.html):
+  ``Retain`` and ``RetainExceptOnCreate`` send none on stack delete or removal from the template;
+  ``Retain`` none when the operation that created the resource rolls back either (``RetainExceptOnCreate``
+  does send that one); UpdateReplacePolicy ``Retain`` none for the old physical ID of a replacement (the
+  new template's policy). The fate of a replacement's new physical ID on
+  rollback is not documented: the bed sends its Delete whatever the policies.
 Test support code: never shipped.
 """
 
@@ -2031,6 +2039,18 @@ class LocalStack:
             if "Export" in output
         }
 
+    @staticmethod
+    def _sends_delete(template: dict[str, Any], logical_id: str, *, on_create_rollback: bool = False) -> bool:
+        """Whether CloudFormation sends this resource's Delete under its DeletionPolicy (stack delete, removal
+        from the template; ``on_create_rollback``: the rollback of the operation that created it)."""
+        policy = template["Resources"].get(logical_id, {}).get("DeletionPolicy", "Delete")
+        return policy == "Delete" or (on_create_rollback and policy == "RetainExceptOnCreate")
+
+    @staticmethod
+    def _replaced_gets_delete(template: dict[str, Any], logical_id: str) -> bool:
+        """Whether the old physical ID of a replacement gets a Delete (UpdateReplacePolicy of the new template)."""
+        return template["Resources"].get(logical_id, {}).get("UpdateReplacePolicy", "Delete") != "Retain"
+
     def custom_resources(self, template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
         resources = (template or self.template)["Resources"]
         return {k: v for k, v in resources.items() if v["Type"] == RESOURCE_TYPE}
@@ -2217,6 +2237,7 @@ class LocalStack:
         rollback = [
             self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=self._cfn_physical_id(r))
             for r in records
+            if self._sends_delete(self.template, r.logical_id, on_create_rollback=True)
         ]
         self.bed.run(rollback, until_answered=True)
         self.physical_ids = {}
@@ -2281,9 +2302,13 @@ class LocalStack:
                     replaced_cleanup=True,
                 )
                 for r in updates
-                if r.physical_id != r.event["PhysicalResourceId"]
+                if r.physical_id != r.event["PhysicalResourceId"] and self._replaced_gets_delete(new_template, r.logical_id)
             ]
-            cleanup += [self.start("Delete", lid, self.properties[lid], physical_id=self.physical_ids[lid]) for lid in removed]
+            cleanup += [
+                self.start("Delete", lid, self.properties[lid], physical_id=self.physical_ids[lid])
+                for lid in removed
+                if self._sends_delete(old_template, lid)
+            ]
             self.bed.run(cleanup)  # a FAILED Delete in cleanup is ignored: the stack is UPDATE_COMPLETE anyway
             for r in updates + creates:
                 self.physical_ids[r.logical_id] = r.physical_id
@@ -2337,6 +2362,7 @@ class LocalStack:
         cleanup += [
             self.start("Delete", r.logical_id, r.event["ResourceProperties"], physical_id=self._cfn_physical_id(r))
             for r in creates
+            if self._sends_delete(new_template, r.logical_id, on_create_rollback=True)
         ]
         self.bed.run(cleanup)
         self._set_iam((old_template, None))
@@ -2346,7 +2372,11 @@ class LocalStack:
     def delete(self) -> StackResult:
         """Delete the stack with the applied template (custom resources before the policies they use)."""
         self.status = "DELETE_IN_PROGRESS"
-        records = [self.start("Delete", lid, self.properties[lid], physical_id=pid) for lid, pid in self.physical_ids.items()]
+        records = [
+            self.start("Delete", lid, self.properties[lid], physical_id=pid)
+            for lid, pid in self.physical_ids.items()
+            if self._sends_delete(self.template, lid)
+        ]
         self.bed.run(records, until_answered=True)
         self.status = "DELETE_COMPLETE" if all(r.status == "SUCCESS" for r in records) else "DELETE_FAILED"
         if self.status == "DELETE_COMPLETE":
