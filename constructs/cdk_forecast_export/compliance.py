@@ -111,5 +111,10 @@ def acknowledge(scope: Construct, rule_id: str, reason_key: str) -> None:
 
 
 def skip_checkov(resource: cdk.CfnResource, skips: dict[str, str]) -> None:
-    """Record checkov skips in the resource's metadata, where checkov reads them."""
+    """Record checkov skips in the resource's metadata, where checkov reads them (no skips: none recorded)."""
+    if not skips:
+        metadata = dict(resource.cfn_options.metadata or {})
+        metadata.pop("checkov", None)
+        resource.cfn_options.metadata = metadata
+        return
     resource.add_metadata("checkov", {"skip": [{"id": check, "comment": REASONS[key]} for check, key in sorted(skips.items())]})

@@ -22,6 +22,7 @@ from .compliance import acknowledge, acknowledge_wildcard_resource, annotate_aut
 from .destinations import DestinationRegistry
 from .errors import ForecastExportValidationError
 from .handler_function import ForecastExportHandler
+from .handler_settings import ForecastExportHandlerOptions
 from .provider import ForecastExportProvider
 from .validation import collect_problems, known_tags
 
@@ -118,6 +119,7 @@ class ForecastExport(Construct):
         polling: PollingMode | str = PollingMode.FAST,
         role: iam.IRole | None = None,
         run_id: str | None = None,
+        handler_options: ForecastExportHandlerOptions | None = None,
     ) -> None:
         """
         :param forecast_arn: ARN of the forecast to export (same account and region as the stack).
@@ -156,6 +158,11 @@ class ForecastExport(Construct):
             untouched. Default: a new role with exactly those permissions.
         :param run_id: change it to run the export again (a new job, in a new folder) without changing its
             name or destination; at most 128 characters. Default: none.
+        :param handler_options: memory, reserved concurrency, log retention and log key of the stack's own
+            handler, which every export of the stack shares: exports that pass them must pass the same (a
+            conflict is refused, naming both exports). Not with ``provider`` (set them on the provider). Default:
+            whatever another export of the stack passed, else ``ForecastExportHandlerOptions()`` (128 MB, no
+            reserved concurrency, logs kept three months, CloudWatch Logs' own encryption).
         :param polling: deprecated, kept so existing code and templates keep working: both
             ``PollingMode.FAST`` (default) and ``PollingMode.ECONOMY`` now mean the same, one look per
             Forecast state-change event plus one a minute (the fallback for lost events).
@@ -198,6 +205,13 @@ class ForecastExport(Construct):
             problems.append(
                 "access_logs_bucket applies only to the bucket this construct creates; configure logging on your own bucket"
             )
+        if handler_options is not None:
+            problems += handler_options.problems(stack, "handler_options.")
+            if provider is not None:
+                problems.append(
+                    f"handler_options configure the stack's own handler; this export uses the provider {provider.node.path}: "
+                    "set memory_size, reserved_concurrent_executions, log_retention and log_encryption_key on it"
+                )
         if problems:
             raise ForecastExportValidationError(self.node.path, problems)
 
@@ -223,7 +237,7 @@ class ForecastExport(Construct):
                 iam.Policy(self, "ForecastRolePolicy", statements=self._export_statements(key_prefix, encryption_key))
             )
 
-        self.handler = provider.handler if provider is not None else ForecastExportHandler.of(self)
+        self.handler = provider.handler if provider is not None else ForecastExportHandler.of(self, handler_options)
         """The ForecastExportHandler that runs this export (the stack's own, or the shared provider's)."""
         access = self.handler.access_for(stack)
         access_policies = access.grant_export(forecast_arn=forecast_arn, role=self.role, key=encryption_key)
