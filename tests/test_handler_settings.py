@@ -56,9 +56,7 @@ def test_the_defaults_are_128_mb_unreserved_three_months_and_cloudwatch_logs_enc
     stack = new_stack()
     ForecastExport(stack, "Daily", forecast_arn=FORECAST_ARN)
     template = Template.from_stack(stack)
-    template.has_resource_properties(
-        "AWS::Lambda::Function", {"MemorySize": 128, "ReservedConcurrentExecutions": Match.absent()}
-    )
+    template.has_resource_properties("AWS::Lambda::Function", {"MemorySize": 128, "ReservedConcurrentExecutions": Match.absent()})
     template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 90, "KmsKeyId": Match.absent()})
 
 
@@ -69,9 +67,7 @@ def test_handler_options_of_an_export_reach_the_function_and_its_log_group() -> 
     template = Template.from_stack(stack)
     template.has_resource_properties("AWS::Lambda::Function", {"MemorySize": 512, "ReservedConcurrentExecutions": 5})
     key_id = template.find_resources("AWS::KMS::Key").popitem()[0]
-    template.has_resource_properties(
-        "AWS::Logs::LogGroup", {"RetentionInDays": 365, "KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
-    )
+    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 365, "KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
 
 
 def test_never_expiring_logs_write_no_retention() -> None:
