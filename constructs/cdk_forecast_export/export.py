@@ -18,6 +18,7 @@ from constructs import Construct
 
 from ._lambda.forecast_export import contract, rules
 from ._lambda.forecast_export.naming import BASE_MAX_LENGTH
+from .bucket_lifecycle import DEFAULT_NONCURRENT_VERSION_EXPIRATION, check_noncurrent_version_expiration, lifecycle_rules
 from .compliance import acknowledge, acknowledge_wildcard_resource, annotate_auto_delete_provider, skip_checkov
 from .destinations import DestinationRegistry
 from .errors import ForecastExportValidationError
@@ -120,6 +121,7 @@ class ForecastExport(Construct):
         role: iam.IRole | None = None,
         run_id: str | None = None,
         handler_options: ForecastExportHandlerOptions | None = None,
+        noncurrent_version_expiration: cdk.Duration | None = DEFAULT_NONCURRENT_VERSION_EXPIRATION,
     ) -> None:
         """
         :param forecast_arn: ARN of the forecast to export (same account and region as the stack).
@@ -144,6 +146,9 @@ class ForecastExport(Construct):
             time (no token): ``ServiceTimeout`` is ``timeout`` + 300 s. Default 50 minutes.
         :param destroy_bucket_with_stack: only for a new bucket: delete the bucket *and every
             exported file in it* when the stack is deleted. Default False: the bucket is retained.
+        :param noncurrent_version_expiration: only for a new bucket: how long an exported file's old version is
+            kept after the file is overwritten or deleted (the bucket is versioned); whole days. ``None`` keeps old
+            versions for good. Default 30 days.
         :param access_logs_bucket: only for a new bucket: where S3 server access logs go. Default:
             none (cdk-nag's S1 and checkov's CKV_AWS_18 are acknowledged with the reason).
         :param provider: a shared ``ForecastExportProvider`` (same stack or another stack of the same
@@ -205,6 +210,7 @@ class ForecastExport(Construct):
             problems.append(
                 "access_logs_bucket applies only to the bucket this construct creates; configure logging on your own bucket"
             )
+        problems += check_noncurrent_version_expiration(noncurrent_version_expiration, bucket_given=bucket is not None)
         if handler_options is not None:
             problems += handler_options.problems(stack, "handler_options.")
             if provider is not None:
@@ -219,7 +225,9 @@ class ForecastExport(Construct):
         self.encryption_key = encryption_key
         """The KMS key of the exported files, or None (S3-managed encryption)."""
         self.bucket: s3.IBucket = (
-            bucket if bucket is not None else self._new_bucket(encryption_key, destroy_bucket_with_stack, access_logs_bucket)
+            bucket
+            if bucket is not None
+            else self._new_bucket(encryption_key, destroy_bucket_with_stack, access_logs_bucket, noncurrent_version_expiration)
         )
         """The bucket the files go to: the one passed in, or the one this construct created."""
         self.prefix = key_prefix
@@ -304,7 +312,9 @@ class ForecastExport(Construct):
         """ITaggable: ``Tags.of(scope).add(...)`` reaches the export job's Tags through this."""
         return self._tag_manager
 
-    def _new_bucket(self, key: kms.IKey | None, destroy: bool, access_logs: s3.IBucket | None) -> s3.Bucket:
+    def _new_bucket(
+        self, key: kms.IKey | None, destroy: bool, access_logs: s3.IBucket | None, old_versions: cdk.Duration | None
+    ) -> s3.Bucket:
         bucket = s3.Bucket(
             self,
             "Bucket",
@@ -320,6 +330,7 @@ class ForecastExport(Construct):
             auto_delete_objects=destroy,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="forecast-export-access-logs/" if access_logs is not None else None,
+            lifecycle_rules=lifecycle_rules(old_versions),
         )
         if destroy:
             annotate_auto_delete_provider(self)
