@@ -20,11 +20,8 @@ def bucket_of(**props: Any) -> Template:
 
 
 def rule(days: int) -> dict[str, Any]:
-    return {
-        "LifecycleConfiguration": {
-            "Rules": [{"Id": "ExpireOldVersionsOfExportFiles", "NoncurrentVersionExpiration": {"NoncurrentDays": days}, "Status": "Enabled"}]
-        }
-    }  # fmt: skip
+    expiry = {"Id": "ExpireOldVersionsOfExportFiles", "NoncurrentVersionExpiration": {"NoncurrentDays": days}}
+    return {"LifecycleConfiguration": {"Rules": [{**expiry, "Status": "Enabled"}]}}
 
 
 def test_old_versions_in_the_new_bucket_expire_after_30_days_by_default() -> None:
