@@ -18,7 +18,13 @@ from .access import ExportAccess
 from .bundling import HANDLER_ENTRY, HANDLER_ROOT, LocalHandlerBundling
 from .compliance import CHECKOV_FUNCTION_SKIPS, acknowledge_wildcard_resource, skip_checkov
 from .errors import ForecastExportValidationError
-from .handler_settings import RETENTION_IN_DAYS, ForecastExportHandlerOptions, logs_may_use_key
+from .handler_settings import (
+    DEFAULT_LOG_RETENTION,
+    DEFAULT_MEMORY_SIZE,
+    RETENTION_IN_DAYS,
+    ForecastExportHandlerOptions,
+    logs_may_use_key,
+)
 
 HANDLER_ID = "ForecastExportHandler"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -156,13 +162,12 @@ class ForecastExportHandler(Construct):
         )
         self.polling_permission = self.function.node.find_child("PollingRulesMayInvoke")
 
-        props = {
-            "memory_size": memory_size,
-            "reserved_concurrent_executions": reserved_concurrent_executions,
-            "log_retention": log_retention,
-            "log_encryption_key": log_encryption_key,
-        }
-        given = ForecastExportHandlerOptions(**{name: value for name, value in props.items() if value is not None})
+        given = ForecastExportHandlerOptions(
+            memory_size=memory_size if memory_size is not None else DEFAULT_MEMORY_SIZE,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            log_retention=log_retention if log_retention is not None else DEFAULT_LOG_RETENTION,
+            log_encryption_key=log_encryption_key,
+        )
         problems = given.problems(stack)
         if problems:
             raise ForecastExportValidationError(self.node.path, problems, construct="ForecastExportHandler")
@@ -170,7 +175,8 @@ class ForecastExportHandler(Construct):
         """The settings in force (``ForecastExportHandlerOptions``)."""
         self._apply(given)
         # Who chose the settings: this handler's own props, or the first export with handler_options (None: nobody).
-        self.configured_by: str | None = self.node.path if any(v is not None for v in props.values()) else None
+        settings = (memory_size, reserved_concurrent_executions, log_retention, log_encryption_key)
+        self.configured_by: str | None = self.node.path if any(v is not None for v in settings) else None
 
     def configure(self, options: ForecastExportHandlerOptions, requested_by: str) -> None:
         """Take ``options`` (a ForecastExport's ``handler_options``) unless other settings were chosen already."""

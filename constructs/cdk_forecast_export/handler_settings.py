@@ -106,10 +106,10 @@ class ForecastExportHandlerOptions:
                     "every deploy would wait for CloudFormation's timeout. Leave it out to share the account's "
                     "unreserved concurrency"
                 )
-        if not isinstance(self.log_retention, logs.RetentionDays):
+        retention: object = self.log_retention  # (typed as RetentionDays; Python callers may pass anything)
+        if not isinstance(retention, logs.RetentionDays):
             problems.append(
-                f"{prop}log_retention {rules.show(self.log_retention)} must be a logs.RetentionDays, "
-                "e.g. logs.RetentionDays.THREE_MONTHS"
+                f"{prop}log_retention {rules.show(retention)} must be a logs.RetentionDays, e.g. logs.RetentionDays.THREE_MONTHS"
             )
         key = self.log_encryption_key
         if key is not None:
