@@ -78,8 +78,8 @@ class ForecastExportHandlerOptions:
     reserved_concurrent_executions: int | None = None
     """Concurrency reserved for the handler, at least 1. Default: none, the handler shares the account's
     unreserved concurrency. Reserve some when other functions can saturate the account: CloudFormation's requests
-    are then throttled, retried with backoff and, after 60 s (the handler's maximum event age), dropped, so the
-    deploy waits for the resource's ServiceTimeout (README, "Handler settings")."""
+    are then throttled and wait in Lambda's queue, so deploys slow down, and a request still queued at the
+    resource's ServiceTimeout fails the deploy (README, "Handler settings")."""
     log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION
     """How long the handler's log group keeps its logs. Default ``logs.RetentionDays.THREE_MONTHS``."""
     log_encryption_key: kms.IKey | None = None
