@@ -300,6 +300,8 @@ BAD_TYPES = [
         "role must be an iam.IRole (such as iam.Role(...) or iam.Role.from_role_arn(...)); got str",
     ),
     ("run_id", 2, "run_id must be a str; got int 2"),
+    ("handler_options", {"memory_size": 256}, "handler_options must be a ForecastExportHandlerOptions; got dict"),
+    ("noncurrent_version_expiration", 30, "noncurrent_version_expiration must be a cdk.Duration"),
 ]
 
 

@@ -8,6 +8,7 @@ export = ForecastExport(stack, "DailyExport", forecast_arn="arn:aws:forecast:...
 from .errors import ForecastExportTypeError, ForecastExportValidationError
 from .export import ExportFormat, ForecastExport, PollingMode
 from .handler_function import ForecastExportHandler
+from .handler_settings import ForecastExportHandlerOptions
 from .provider import ForecastExportProvider
 
 __version__ = "0.1.0"
@@ -16,6 +17,7 @@ __all__ = [
     "ExportFormat",
     "ForecastExport",
     "ForecastExportHandler",
+    "ForecastExportHandlerOptions",
     "ForecastExportProvider",
     "ForecastExportTypeError",
     "ForecastExportValidationError",

@@ -18,10 +18,12 @@ from constructs import Construct
 
 from ._lambda.forecast_export import contract, rules
 from ._lambda.forecast_export.naming import BASE_MAX_LENGTH
+from .bucket_lifecycle import DEFAULT_NONCURRENT_VERSION_EXPIRATION, check_noncurrent_version_expiration, lifecycle_rules
 from .compliance import acknowledge, acknowledge_wildcard_resource, annotate_auto_delete_provider, skip_checkov
 from .destinations import DestinationRegistry
 from .errors import ForecastExportTypeError, ForecastExportValidationError
 from .handler_function import ForecastExportHandler
+from .handler_settings import ForecastExportHandlerOptions
 from .prop_types import BOOL, BUCKET, DURATION, KEY, ROLE, TEXT, TypeChecks, instance_of
 from .provider import ForecastExportProvider
 from .removal import REMOVAL_POLICY, RemovalPolicyProperty, SnapshotCheck, check_supported
@@ -54,6 +56,7 @@ DEFAULT_TIMEOUT = cdk.Duration.seconds(rules.TIMEOUT_DEFAULT_SECONDS)
 POLLING_DEPRECATION = "cdk-forecast-export.ForecastExport#polling"
 ENVIRONMENT_AGNOSTIC_WARNING = "cdk-forecast-export:environmentAgnostic"
 PROVIDER = instance_of(ForecastExportProvider, "a ForecastExportProvider")
+HANDLER_OPTIONS = instance_of(ForecastExportHandlerOptions, "a ForecastExportHandlerOptions")
 
 
 def default_job_name(scope: Construct) -> str:
@@ -123,6 +126,8 @@ class ForecastExport(Construct):
         polling: PollingMode | str | None = None,
         role: iam.IRole | None = None,
         run_id: str | None = None,
+        handler_options: ForecastExportHandlerOptions | None = None,
+        noncurrent_version_expiration: cdk.Duration | None = DEFAULT_NONCURRENT_VERSION_EXPIRATION,
     ) -> None:
         """
         :param forecast_arn: ARN of the forecast to export (same account and region as the stack).
@@ -150,6 +155,9 @@ class ForecastExport(Construct):
             time (no token): ``ServiceTimeout`` is ``timeout`` + 300 s. Default 50 minutes.
         :param destroy_bucket_with_stack: only for a new bucket: delete the bucket *and every
             exported file in it* when the stack is deleted. Default False: the bucket is retained.
+        :param noncurrent_version_expiration: only for a new bucket: how long an exported file's old version is
+            kept after the file is overwritten or deleted (the bucket is versioned); whole days. ``None`` keeps old
+            versions for good. Default 30 days.
         :param access_logs_bucket: only for a new bucket: where S3 server access logs go. Default:
             none (cdk-nag's S1 and checkov's CKV_AWS_18 are acknowledged with the reason).
         :param provider: a shared ``ForecastExportProvider`` (same stack or another stack of the same
@@ -164,6 +172,11 @@ class ForecastExport(Construct):
             untouched. Default: a new role with exactly those permissions.
         :param run_id: change it to run the export again (a new job, in a new folder) without changing its
             name or destination; at most 128 characters. Default: none.
+        :param handler_options: memory, reserved concurrency, log retention and log key of the stack's own
+            handler, which every export of the stack shares: exports that pass them must pass the same (a
+            conflict is refused, naming both exports). Not with ``provider`` (set them on the provider). Default:
+            whatever another export of the stack passed, else ``ForecastExportHandlerOptions()`` (128 MB, no
+            reserved concurrency, logs kept three months, CloudWatch Logs' own encryption).
         :param polling: deprecated and without effect (a deprecation warning at synth; nothing reaches the
             template): the handler makes one look per Forecast state-change event plus one a minute (the
             fallback for lost events). Default: none.
@@ -188,6 +201,8 @@ class ForecastExport(Construct):
         checks.expect("polling", polling, TEXT, optional=True)  # a PollingMode is a str
         checks.expect("role", role, ROLE, optional=True)
         checks.expect("run_id", run_id, TEXT, optional=True)
+        checks.expect("handler_options", handler_options, HANDLER_OPTIONS, optional=True)
+        checks.expect("noncurrent_version_expiration", noncurrent_version_expiration, DURATION, optional=True)
         if checks.problems:  # the checks below would fail on them with raw errors
             raise ForecastExportTypeError(self.node.path, checks.problems)
 
@@ -228,6 +243,14 @@ class ForecastExport(Construct):
             problems.append(
                 "access_logs_bucket applies only to the bucket this construct creates; configure logging on your own bucket"
             )
+        problems += check_noncurrent_version_expiration(noncurrent_version_expiration, bucket_given=bucket is not None)
+        if handler_options is not None:
+            problems += handler_options.problems(stack, "handler_options.")
+            if provider is not None:
+                problems.append(
+                    f"handler_options configure the stack's own handler; this export uses the provider {provider.node.path}: "
+                    "set memory_size, reserved_concurrent_executions, log_retention and log_encryption_key on it"
+                )
         if problems:
             raise ForecastExportValidationError(self.node.path, problems)
         if polling is not None:
@@ -242,7 +265,9 @@ class ForecastExport(Construct):
         self.encryption_key = encryption_key
         """The KMS key of the exported files, or None (S3-managed encryption)."""
         self.bucket: s3.IBucket = (
-            bucket if bucket is not None else self._new_bucket(encryption_key, destroy_bucket_with_stack, access_logs_bucket)
+            bucket
+            if bucket is not None
+            else self._new_bucket(encryption_key, destroy_bucket_with_stack, access_logs_bucket, noncurrent_version_expiration)
         )
         """The bucket the files go to: the one passed in, or the one this construct created."""
         self.prefix = key_prefix
@@ -260,7 +285,7 @@ class ForecastExport(Construct):
                 iam.Policy(self, "ForecastRolePolicy", statements=self._export_statements(key_prefix, encryption_key))
             )
 
-        self.handler = provider.handler if provider is not None else ForecastExportHandler.of(self)
+        self.handler = provider.handler if provider is not None else ForecastExportHandler.of(self, handler_options)
         """The ForecastExportHandler that runs this export (the stack's own, or the shared provider's)."""
         access = self.handler.access_for(stack)
         access_policies = access.grant_export(forecast_arn=forecast_arn, role=self.role, key=encryption_key)
@@ -357,7 +382,9 @@ class ForecastExport(Construct):
         """ITaggable: ``Tags.of(scope).add(...)`` reaches the export job's Tags through this."""
         return self._tag_manager
 
-    def _new_bucket(self, key: kms.IKey | None, destroy: bool, access_logs: s3.IBucket | None) -> s3.Bucket:
+    def _new_bucket(
+        self, key: kms.IKey | None, destroy: bool, access_logs: s3.IBucket | None, old_versions: cdk.Duration | None
+    ) -> s3.Bucket:
         bucket = s3.Bucket(
             self,
             "Bucket",
@@ -373,6 +400,7 @@ class ForecastExport(Construct):
             auto_delete_objects=destroy,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="forecast-export-access-logs/" if access_logs is not None else None,
+            lifecycle_rules=lifecycle_rules(old_versions),
         )
         if destroy:
             annotate_auto_delete_provider(self)

@@ -6,6 +6,7 @@ import hashlib
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
@@ -16,6 +17,14 @@ from ._lambda.forecast_export.contract import ACCESS_ROLE_PATH
 from .access import ExportAccess
 from .bundling import HANDLER_ENTRY, HANDLER_ROOT, LocalHandlerBundling
 from .compliance import CHECKOV_FUNCTION_SKIPS, acknowledge_wildcard_resource, skip_checkov
+from .errors import ForecastExportValidationError
+from .handler_settings import (
+    DEFAULT_LOG_RETENTION,
+    DEFAULT_MEMORY_SIZE,
+    RETENTION_IN_DAYS,
+    ForecastExportHandlerOptions,
+    logs_may_use_key,
+)
 
 HANDLER_ID = "ForecastExportHandler"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -35,18 +44,42 @@ class ForecastExportHandler(Construct):
     """
 
     @classmethod
-    def of(cls, scope: Construct) -> ForecastExportHandler:
-        """The handler of ``scope``'s stack, created with the stack's first ForecastExport."""
+    def of(cls, scope: Construct, options: ForecastExportHandlerOptions | None = None) -> ForecastExportHandler:
+        """The handler of ``scope``'s stack, created with the stack's first ForecastExport.
+
+        ``options`` are ``scope``'s ``handler_options``: they configure the handler unless another construct
+        configured it differently, which is refused (ForecastExportValidationError naming both paths).
+        """
         stack = cdk.Stack.of(scope)
         existing = stack.node.try_find_child(HANDLER_ID)
-        if isinstance(existing, ForecastExportHandler):
-            return existing
-        return cls(stack, HANDLER_ID)
+        handler = existing if isinstance(existing, ForecastExportHandler) else cls(stack, HANDLER_ID)
+        if options is not None:
+            handler.configure(options, scope.node.path)
+        return handler
 
-    def __init__(self, scope: Construct, id_: str, *, role_path: str | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        role_path: str | None = None,
+        memory_size: int | None = None,
+        reserved_concurrent_executions: int | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        log_encryption_key: kms.IKey | None = None,
+    ) -> None:
         """
         :param role_path: IAM path for the handler's role, to follow the platform's naming conventions.
             Default: ``/``.
+        :param memory_size: memory of the function in MB, 128-10240. Default 128.
+        :param reserved_concurrent_executions: concurrency reserved for the function, at least 1 (see
+            ``ForecastExportHandlerOptions``). Default: none, the account's unreserved concurrency is shared.
+        :param log_retention: how long the log group keeps the logs. Default ``logs.RetentionDays.THREE_MONTHS``.
+        :param log_encryption_key: KMS key of the log group (same region); a key of this app lets CloudWatch Logs
+            use it in its key policy. Default: none (CloudWatch Logs' own encryption).
+
+        Any of the four given here makes them this handler's settings: a ForecastExport whose ``handler_options``
+        differ is refused. Otherwise the first export with ``handler_options`` sets them.
         """
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
@@ -57,7 +90,7 @@ class ForecastExportHandler(Construct):
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",
-            retention=logs.RetentionDays.THREE_MONTHS,
+            # Retention and key: set by _apply, like the function's memory and concurrency.
             # Kept after the stack is gone: the logs of the final Delete are what explains it. A first deploy that
             # rolls back removes it (RetainExceptOnCreate); its reasons are in the stack events.
             removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
@@ -107,7 +140,6 @@ class ForecastExportHandler(Construct):
             )
         )
         acknowledge_wildcard_resource(self.role, access_roles, "access-role-wildcard")
-        skip_checkov(self.log_group.node.default_child, {"CKV_AWS_158": "log-group-kms"})  # type: ignore[arg-type]
         self.function = lambda_.Function(
             self,
             "Function",
@@ -120,7 +152,6 @@ class ForecastExportHandler(Construct):
                 exclude=["**/__pycache__", "**/*.pyc"],
                 bundling=cdk.BundlingOptions(image=RUNTIME.bundling_image, local=LocalHandlerBundling()),
             ),
-            memory_size=128,
             timeout=FUNCTION_TIMEOUT,
             # Lambda runs an event again only when the handler fails the invocation on purpose (RetryLater:
             # CloudFormation's reads stayed throttled); every other failure is answered to CloudFormation.
@@ -131,7 +162,6 @@ class ForecastExportHandler(Construct):
             environment={contract.RULE_PREFIX_ENVIRONMENT: self.rule_prefix},
         )
         function_resource: cdk.CfnResource = self.function.node.default_child  # type: ignore[assignment]
-        skip_checkov(function_resource, CHECKOV_FUNCTION_SKIPS)
         # aws-cdk-lib's Function adds DependsOn on the role it also references; cfn-lint calls that redundant.
         function_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
         # One permission for all of this handler's polling rules, instead of crhelper's statement per
@@ -144,6 +174,62 @@ class ForecastExportHandler(Construct):
             source_account=stack.account,
         )
         self.polling_permission = self.function.node.find_child("PollingRulesMayInvoke")
+
+        given = ForecastExportHandlerOptions(
+            memory_size=memory_size if memory_size is not None else DEFAULT_MEMORY_SIZE,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            log_retention=log_retention if log_retention is not None else DEFAULT_LOG_RETENTION,
+            log_encryption_key=log_encryption_key,
+        )
+        problems = given.problems(stack)
+        if problems:
+            raise ForecastExportValidationError(self.node.path, problems, construct="ForecastExportHandler")
+        self.options = given
+        """The settings in force (``ForecastExportHandlerOptions``)."""
+        self._apply(given)
+        # Who chose the settings: this handler's own props, or the first export with handler_options (None: nobody).
+        settings = (memory_size, reserved_concurrent_executions, log_retention, log_encryption_key)
+        self.configured_by: str | None = self.node.path if any(v is not None for v in settings) else None
+
+    def configure(self, options: ForecastExportHandlerOptions, requested_by: str) -> None:
+        """Take ``options`` (a ForecastExport's ``handler_options``) unless other settings were chosen already."""
+        if self.configured_by is None:
+            self._apply(options)
+            self.configured_by = requested_by
+            return
+        differences = options.differences(self.options)
+        if differences:
+            raise ForecastExportValidationError(
+                requested_by,
+                [
+                    f"handler_options differ from those of {self.configured_by}, which configure the same handler "
+                    f"{self.node.path} ({'; '.join(differences)}): the exports of a stack share one handler. Pass the "
+                    "same handler_options to both, or leave them out of one"
+                ],
+            )
+
+    def _apply(self, options: ForecastExportHandlerOptions) -> None:
+        """Write the settings into the function and the log group (at creation, or later for the first export
+        that brings handler_options)."""
+        function: lambda_.CfnFunction = self.function.node.default_child  # type: ignore[assignment]
+        function.memory_size = options.memory_size
+        function.reserved_concurrent_executions = options.reserved_concurrent_executions
+        function_skips = dict(CHECKOV_FUNCTION_SKIPS)
+        if options.reserved_concurrent_executions is not None:
+            del function_skips["CKV_AWS_115"]  # concurrency is limited now: nothing to skip
+        skip_checkov(function, function_skips)
+        log_group: logs.CfnLogGroup = self.log_group.node.default_child  # type: ignore[assignment]
+        log_group.retention_in_days = RETENTION_IN_DAYS[options.log_retention.name]
+        key = options.log_encryption_key
+        log_group.kms_key_id = key.key_arn if key is not None else None
+        skip_checkov(log_group, {} if key is not None else {"CKV_AWS_158": "log-group-kms"})
+        if key is not None and not logs_may_use_key(key, cdk.Stack.of(self)):
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-forecast-export:log-key-policy",
+                f"log_encryption_key {key.node.path} is imported: its key policy must let logs.<region>.amazonaws.com "
+                "use it for this account's log groups (README, Handler settings), or the log group cannot be created",
+            )
+        self.options = options
 
     @property
     def service_token(self) -> str:

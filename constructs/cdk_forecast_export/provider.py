@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 
@@ -26,12 +28,29 @@ class ForecastExportProvider(Construct):
     """
 
     def __init__(
-        self, scope: Construct, id_: str, *, export_prefix: str = DEFAULT_EXPORT_PREFIX, role_path: str | None = None
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        export_prefix: str = DEFAULT_EXPORT_PREFIX,
+        role_path: str | None = None,
+        memory_size: int | None = None,
+        reserved_concurrent_executions: int | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        log_encryption_key: kms.IKey | None = None,
     ) -> None:
         """
         :param export_prefix: prefix of the CloudFormation export names (``<prefix>-ServiceToken``,
             ``<prefix>-RoleArn``); unique per account and region. Default ``ForecastExportProvider``.
         :param role_path: IAM path of the handler's role. Default ``/``.
+        :param memory_size: memory of the handler function in MB, 128-10240. Default 128.
+        :param reserved_concurrent_executions: concurrency reserved for the handler, at least 1. Default: none (the
+            account's unreserved concurrency is shared). Worth setting when other functions can saturate the
+            account: every team's deploys wait on this one handler (README, "Handler settings").
+        :param log_retention: how long the handler's log group keeps its logs. Default
+            ``logs.RetentionDays.THREE_MONTHS``.
+        :param log_encryption_key: KMS key of the handler's log group (same region); a key of this app gets a key
+            policy statement letting CloudWatch Logs use it. Default: none (CloudWatch Logs' own encryption).
         """
         super().__init__(scope, id_)
         checks = TypeChecks()
@@ -41,7 +60,15 @@ class ForecastExportProvider(Construct):
             raise ForecastExportTypeError(self.node.path, checks.problems, construct="ForecastExportProvider")
         self._refuse_a_second_provider_with(export_prefix)
         self.export_prefix = export_prefix
-        self.handler = ForecastExportHandler(self, "Handler", role_path=role_path)
+        self.handler = ForecastExportHandler(
+            self,
+            "Handler",
+            role_path=role_path,
+            memory_size=memory_size,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            log_retention=log_retention,
+            log_encryption_key=log_encryption_key,
+        )
         # Access roles in other stacks trust the handler's role through this named export, not through a
         # reference CDK would export a second time (see ForecastExport).
         self.handler.role_arn_export = self.role_arn_export

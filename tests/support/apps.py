@@ -10,8 +10,9 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from cdk_forecast_export import ExportFormat, ForecastExport
+from cdk_forecast_export import ExportFormat, ForecastExport, ForecastExportHandlerOptions
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "111122223333"
@@ -78,7 +79,8 @@ def every_prop_stack(app: cdk.App, name: str = EVERY_PROP_STACK) -> cdk.Stack:
 
 
 def opt_in_stack(app: cdk.App, name: str = "OptIns") -> cdk.Stack:
-    """The explicit opt-ins: access logs for the new bucket, and destroying it with the stack."""
+    """The explicit opt-ins: access logs for the new bucket, destroying it with the stack, a longer expiry of old
+    versions, and handler settings (memory, reserved concurrency, log retention, a log key)."""
     stack = cdk.Stack(app, name, env=ENV)
     logs_bucket = s3.Bucket(
         stack,
@@ -92,7 +94,21 @@ def opt_in_stack(app: cdk.App, name: str = "OptIns") -> cdk.Stack:
     logs_bucket.node.default_child.add_metadata(  # type: ignore[union-attr]
         "checkov", {"skip": [{"id": "CKV_AWS_18", "comment": "the access-log bucket itself"}]}
     )
-    ForecastExport(stack, "Scratch", forecast_arn=FORECAST_ARN, destroy_bucket_with_stack=True, access_logs_bucket=logs_bucket)
+    log_key = kms.Key(stack, "LogKey", enable_key_rotation=True)
+    ForecastExport(
+        stack,
+        "Scratch",
+        forecast_arn=FORECAST_ARN,
+        destroy_bucket_with_stack=True,
+        access_logs_bucket=logs_bucket,
+        noncurrent_version_expiration=cdk.Duration.days(90),
+        handler_options=ForecastExportHandlerOptions(
+            memory_size=256,
+            reserved_concurrent_executions=5,
+            log_retention=logs.RetentionDays.ONE_YEAR,
+            log_encryption_key=log_key,
+        ),
+    )
     return stack
 
 
