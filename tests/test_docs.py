@@ -47,6 +47,12 @@ def test_the_version_is_the_same_everywhere() -> None:
     assert re.search(r"^## \[?(\d+\.\d+\.\d+)", changelog, re.MULTILINE).group(1) == version  # type: ignore[union-attr]
 
 
+def test_the_changelog_keeps_an_unreleased_section_above_the_current_release() -> None:
+    headings = re.findall(r"^## (.+)$", (REPO / "CHANGELOG.md").read_text(), re.MULTILINE)
+    assert headings[0] == "Unreleased", headings[:2]
+    assert re.fullmatch(rf"{re.escape(cdk_forecast_export.__version__)} \(\d{{4}}-\d{{2}}-\d{{2}}\)", headings[1]), headings[:2]
+
+
 def test_the_diagrams_exist_with_their_source() -> None:
     assert (REPO / "docs" / "diagrams.py").is_file()
     for name in ("architecture.png", "lifecycle.png", "detection-latency.png"):

@@ -10,7 +10,7 @@ from .export import ExportFormat, ForecastExport, PollingMode
 from .handler_function import ForecastExportHandler
 from .provider import ForecastExportProvider
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ExportFormat",
