@@ -5,7 +5,7 @@ A job is named ``<base>_<owner><key>``:
   which CloudFormation draws at random when it creates the stack. It never changes while the stack
   lives, so the handler's IAM permission on jobs (``forecast-export-job/*/*_<owner>????``) covers
   every job the stack ever made: after a rename, a forecast change, the removal of an export or a
-  rollback, the old job can still be described, stopped and deleted until its Delete is answered.
+  rollback, the old job can still be described, stopped or deleted until its Delete is answered.
   The template computes the same 8 characters with Fn::Split on ``AWS::StackId``, so the stack's
   name does not matter, and no template can claim another stack's marker.
 - ``key`` (4 letters or digits, upper and lower case: 14.7 million values) hashes the stack ID, the
