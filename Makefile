@@ -56,7 +56,7 @@ synth: $(VENV)/.stamp-runtime node_modules/.stamp
 test: $(VENV)/.stamp-dev $(CHECKOV_VENV)/.stamp $(FLOOR_VENV)/.stamp node_modules/.stamp
 	CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov FLOOR_PYTHON=$(FLOOR_VENV)/bin/python $(PY) -m pytest
 
-## e2e: only the lifecycle fault matrix, one line per scenario (XFAIL: a known gap the README names)
+## e2e: only the lifecycle fault matrix, one line per scenario (XFAIL: a known gap, see docs/SCENARIOS.md)
 e2e: $(VENV)/.stamp-dev
 	$(PY) -m pytest -m e2e -p no:logging -rA -q tests/test_lifecycle_matrix.py | grep -E '^(PASSED|FAILED|ERROR|XFAIL|XPASS) |^[0-9]+ (passed|failed)'
 

@@ -89,7 +89,7 @@ STATEMENTS = [
     Statement("suffix length", r"(\d+)-character suffix", SUFFIX),
     # the base: "1-50 characters, a letter", "cut to 50", "base names 50", "base: ≤ 50 chars", "the base its 50"
     Statement("base length", r"\b1-(\d+) char(?:acter)?s,? a letter", BASE),
-    Statement("base length", r"\bcut to (?:its first )?(\d+)", BASE),
+    Statement("base length", r"(?:default|construct(?:'s)? path|base)[^.|]{0,120}?\bcut to (?:its first )?(\d+)", BASE),
     Statement("base length", r"\bbase names (\d+)", BASE),
     Statement("base length", r"\bbase: ≤ (\d+)", BASE),
     Statement("base length", r"leaves the base its (\d+)", BASE),

@@ -86,8 +86,8 @@ def test_the_scenarios_table_is_one_table_that_names_the_expected_failures() -> 
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
     expected = _expected_failures("tests/test_lifecycle_matrix.py")
     assert len(expected) >= 3
-    marked = {name for name, row in zip(names, rows, strict=True) if "**Expected failure**" in row}
-    assert marked == expected, "docs/SCENARIOS.md marks these as expected failures, the matrix others"
+    marked = {name for name, row in zip(names, rows, strict=True) if "**strict xfail**" in row}
+    assert marked == expected, "docs/SCENARIOS.md marks other scenarios **strict xfail** than the matrix does"
 
 
 def test_the_diagrams_exist_with_their_source() -> None:
