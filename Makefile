@@ -6,6 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 FLOOR_VENV := .venv-floor
+BUILD_VENV := .venv-build
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 PIP_QUIET := --quiet --disable-pip-version-check
@@ -35,6 +36,13 @@ $(FLOOR_VENV)/.stamp: pyproject.toml tests/support/floor.py
 	$(FLOOR_VENV)/bin/pip install $(PIP_QUIET) $$($(PYTHON) tests/support/floor.py requirements)
 	touch $@
 
+# Only the build frontend: make wheel needs none of the development tools in .venv.
+$(BUILD_VENV)/.stamp: requirements-build.txt
+	rm -rf $(BUILD_VENV)
+	$(PYTHON) -m venv $(BUILD_VENV)
+	$(BUILD_VENV)/bin/pip install $(PIP_QUIET) -r requirements-build.txt
+	touch $@
+
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -48,9 +56,9 @@ synth: $(VENV)/.stamp-runtime node_modules/.stamp
 test: $(VENV)/.stamp-dev $(CHECKOV_VENV)/.stamp $(FLOOR_VENV)/.stamp node_modules/.stamp
 	CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov FLOOR_PYTHON=$(FLOOR_VENV)/bin/python $(PY) -m pytest
 
-## e2e: only the lifecycle fault matrix, one line per scenario
+## e2e: only the lifecycle fault matrix, one line per scenario (XFAIL: a known gap, see docs/SCENARIOS.md)
 e2e: $(VENV)/.stamp-dev
-	$(PY) -m pytest -m e2e -p no:logging -rA -q tests/test_lifecycle_matrix.py | grep -E '^(PASSED|FAILED|ERROR) |^[0-9]+ (passed|failed)'
+	$(PY) -m pytest -m e2e -p no:logging -rA -q tests/test_lifecycle_matrix.py | grep -E '^(PASSED|FAILED|ERROR|XFAIL|XPASS) |^[0-9]+ (passed|failed)'
 
 ## lint: ruff on the whole repository
 lint: $(VENV)/.stamp-dev
@@ -64,8 +72,9 @@ bench: $(VENV)/.stamp-dev
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.iam_sizes
 
-wheel: $(VENV)/.stamp-dev
-	$(PY) -m build --wheel --outdir dist .
+## wheel: build dist/cdk_forecast_export-<version>-py3-none-any.whl in a build-only venv (seconds)
+wheel: $(BUILD_VENV)/.stamp
+	$(BUILD_VENV)/bin/python -m build --wheel --outdir dist .
 
 clean:
 	rm -rf cdk.out dist build .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,8 @@ from tests.support.bed import go_offline  # noqa: E402
 
 go_offline()
 
+from cdk_forecast_export._lambda.forecast_export.contract import BASE_MAX_LENGTH  # noqa: E402
+
 from tests.support import apps, iam_sizes  # noqa: E402
 
 
@@ -31,7 +33,7 @@ def main() -> None:
         "# IAM and CloudFormation sizes at 100 exports (`make bench`)",
         "",
         "Every policy resolved with the longest names AWS allows (role names 64, forecast names 63, base",
-        "names 50, a KMS key on every export, partition `aws-us-gov`, region `ap-southeast-5`), counted",
+        f"names {BASE_MAX_LENGTH}, a KMS key on every export, partition `aws-us-gov`, region `ap-southeast-5`), counted",
         "without whitespace as IAM stores it.",
         "",
         "| figure | value | limit | headroom |",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import pytest
+from cdk_forecast_export._lambda.forecast_export.contract import JOB_NAME_MAX_LENGTH, MAX_ATTEMPTS
 from cdk_forecast_export._lambda.forecast_export.errors import (
     ExportFailed,
     ForecastError,
@@ -30,7 +31,7 @@ from cdk_forecast_export._lambda.forecast_export.lifecycle import (
     Phase,
     PollState,
 )
-from cdk_forecast_export._lambda.forecast_export.naming import MAX_ATTEMPTS, JobIdentity
+from cdk_forecast_export._lambda.forecast_export.naming import JobIdentity
 from cdk_forecast_export._lambda.forecast_export.spec import ExportSpec
 from cdk_forecast_export._lambda.forecast_export.status import JobStatus
 
@@ -442,7 +443,7 @@ def test_a_delete_with_retain_or_invalid_properties_touches_nothing(lifecycle: L
 def test_names_are_stable_unique_per_attempt_and_fit_forecasts_limit() -> None:
     long = replace(SPEC, base_name="b" * 50).identity(STACK_ID, "Export")
     names = long.job_names()
-    assert len(set(names)) == MAX_ATTEMPTS and all(len(n) <= 63 for n in names)
+    assert len(set(names)) == MAX_ATTEMPTS and all(len(n) <= JOB_NAME_MAX_LENGTH for n in names)
     assert all(n.startswith("b" * 50 + "_0f1e2d3c") for n in names)  # the owner marker: the stack ID's first UUID group
     assert names == replace(SPEC, base_name="b" * 50, tags={}, timeout_seconds=60).identity(STACK_ID, "Export").job_names()
     assert IDENTITY.job_name() != NEW_IDENTITY.job_name()

@@ -93,6 +93,14 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+def test_the_wheel_is_the_file_the_readme_installs(wheel: Path) -> None:
+    import cdk_forecast_export
+
+    name = f"cdk_forecast_export-{cdk_forecast_export.__version__}-py3-none-any.whl"
+    assert wheel.name == name
+    assert f"dist/{name}" in (REPO / "README.md").read_text()
+
+
 def test_the_wheel_carries_the_handler(wheel: Path) -> None:
     import zipfile
 

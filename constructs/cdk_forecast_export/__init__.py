@@ -11,7 +11,7 @@ from .handler_function import ForecastExportHandler
 from .handler_settings import ForecastExportHandlerOptions
 from .provider import ForecastExportProvider
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ExportFormat",

@@ -62,7 +62,7 @@ class _PolicyShard:
         self._seen: set[str] = set()
         self._added: set[str] = set()
         if jobs is not None:
-            # Every job of the stack, past and present: named <base>_<owner marker><4 characters>.
+            # Every job of the stack, past and present: named <base>_<owner><key> (naming.py).
             self.policy.add_statements(iam.PolicyStatement(sid="ManageStackJobs", actions=FORECAST_JOB_ACTIONS, resources=[jobs]))
             acknowledge_wildcard_resource(self.policy, jobs, "export-job-wildcard")
 

@@ -12,6 +12,8 @@ import aws_cdk as cdk
 
 from constructs import Construct
 
+from ._lambda.forecast_export.contract import KEY_LENGTH, OWNER_LENGTH
+
 REASONS: dict[str, str] = {
     "export-files-wildcard": (
         "Forecast names the export files <job>_<timestamp>_part<N> at run time, so the role may put objects under "
@@ -22,10 +24,10 @@ REASONS: dict[str, str] = {
         "under this export's prefix are readable."
     ),
     "export-job-wildcard": (
-        "Export job names end in the stack's owner marker (the first 8 characters of the stack ID's UUID) and a "
-        "4-character key the handler computes at deploy time; the pattern admits only this stack's jobs, under any "
-        "forecast, so a job stays reachable after a rename, a forecast change or its export's removal until its "
-        "Delete is answered."
+        f"Export job names end in the stack's owner marker (the first {OWNER_LENGTH} characters of the stack ID's "
+        f"UUID) and a {KEY_LENGTH}-character key the handler computes at deploy time; the pattern admits only this "
+        "stack's jobs, under any forecast, so a job stays reachable after a rename, a forecast change or its "
+        "export's removal until its Delete is answered."
     ),
     "access-role-wildcard": (
         "The handler assumes the access role of the stack that sent the request; those roles are created under the "

@@ -101,7 +101,8 @@ class ForecastExport(Construct):
     """An Amazon Forecast export job that exists once its files are in S3.
 
     ``cdk deploy`` creates the job and waits until it is ACTIVE (failing, with Forecast's message,
-    when it is not); ``cdk destroy`` stops and deletes it. The exported files stay in the bucket.
+    when it is not); ``cdk destroy`` deletes it (a job still running is stopped and kept: Forecast does
+    not delete stopped jobs). The exported files stay in the bucket.
     """
 
     def __init__(
@@ -131,10 +132,12 @@ class ForecastExport(Construct):
     ) -> None:
         """
         :param forecast_arn: ARN of the forecast to export (same account and region as the stack).
-        :param export_job_name: base name of the export job (1-63 characters, a letter first, then
-            letters, digits, underscores). The handler appends ``_`` and an 8-character hash of the
-            settings that need a new job. Must be known at synth time (no token). Default: derived from this
-            construct's path in the stack.
+        :param export_job_name: base name of the export job: 1-50 characters, a letter first, then
+            letters, digits, underscores (a longer name is refused, not cut). The handler appends
+            ``_<owner><key>`` (13 characters: the stack's 8-character owner marker and a 4-character key
+            for the settings that need a new job), reaching Forecast's 63. May be a token (checked at
+            deploy time). Default: this construct's path in the stack, other characters turned into
+            ``_``, cut to 50 characters.
         :param format: ``ExportFormat.CSV`` (default) or ``ExportFormat.PARQUET``.
         :param bucket: where the files go. Default: a new bucket with public access blocked,
             TLS-only access, versioning, S3-managed encryption (or ``encryption_key``), retained

@@ -1,9 +1,8 @@
 """Synth-time checks of ForecastExport props: the same rules the handler applies at deploy time.
 
 Values that are still tokens (known only at deploy time, such as a CfnParameter) are skipped here;
-the handler checks them. Two props must be known at synth time and refuse tokens: ``timeout``
-(``ServiceTimeout`` is ``timeout`` + 300 s, and CloudFormation cannot add numbers) and
-``export_job_name`` (it scopes the handler's permissions to ``<name>_*`` jobs).
+the handler checks them. One prop must be known at synth time and refuses a token: ``timeout``
+(``ServiceTimeout`` is ``timeout`` + 300 s, and CloudFormation cannot add numbers).
 """
 
 from __future__ import annotations

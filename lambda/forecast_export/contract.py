@@ -11,6 +11,19 @@ from __future__ import annotations
 RESOURCE_TYPE = "Custom::ForecastExportJob"
 HANDLER_ENTRY = "forecast_export.app.handler"
 
+# Export job names, ``<base>_<owner><key>`` (naming.py computes them). The construct refuses or cuts
+# base names by these numbers and scopes IAM to ``*_<owner>`` plus KEY_LENGTH characters; the handler
+# builds the names. The README, docs/ and the docstrings state the same numbers, and
+# tests/test_doc_numbers.py compares every one of them with these.
+JOB_NAME_MAX_LENGTH = 63  # Forecast's limit on ForecastExportJobName
+OWNER_LENGTH = 8  # hex characters of the stack ID's UUID: the same for every job of one stack
+KEY_LENGTH = 4  # base62 characters hashing the settings that need a new job, and the attempt
+SUFFIX_LENGTH = 1 + OWNER_LENGTH + KEY_LENGTH  # "_" + owner + key = 13
+BASE_MAX_LENGTH = JOB_NAME_MAX_LENGTH - SUFFIX_LENGTH  # 50: a longer export_job_name is refused; a default one is cut
+# Each attempt is a new name (Forecast keeps stopped jobs and their names), so a resource whose exports
+# keep ending stopped gets this many names before it asks for another export_job_name or run_id.
+MAX_ATTEMPTS = 10
+
 # Properties of the custom resource (besides CreateForecastExportJob's own names).
 TIMEOUT_PROPERTY = "TimeoutSeconds"
 REMOVAL_POLICY_PROPERTY = "RemovalPolicy"

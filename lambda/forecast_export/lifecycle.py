@@ -30,7 +30,7 @@ from . import contract, rules
 from .clock import Clock
 from .errors import ExportFailed, ForecastError, JobInUse, JobNotFound, NameTaken, QuotaReached
 from .jobs import ForecastJobs, JobView, same_destination
-from .naming import MAX_ATTEMPTS, JobIdentity
+from .naming import JobIdentity
 from .spec import ExportSpec
 from .status import JobStatus
 
@@ -383,9 +383,9 @@ class Lifecycle:
             self._next_attempt(state, spec, identity)
 
     def _next_attempt(self, state: PollState, spec: ExportSpec, identity: JobIdentity) -> None:
-        if state.attempt + 1 >= MAX_ATTEMPTS:
+        if state.attempt + 1 >= contract.MAX_ATTEMPTS:
             raise ExportFailed(
-                f"Export job {state.job_name} and the {MAX_ATTEMPTS - 1} names before it are taken by jobs that can "
+                f"Export job {state.job_name} and the {contract.MAX_ATTEMPTS - 1} names before it are taken by jobs that can "
                 "never become ACTIVE (Forecast keeps stopped jobs); set another export job name or run id"
             )
         self._target(state, spec, identity, state.attempt + 1)

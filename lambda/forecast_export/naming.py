@@ -5,7 +5,7 @@ A job is named ``<base>_<owner><key>``:
   which CloudFormation draws at random when it creates the stack. It never changes while the stack
   lives, so the handler's IAM permission on jobs (``forecast-export-job/*/*_<owner>????``) covers
   every job the stack ever made: after a rename, a forecast change, the removal of an export or a
-  rollback, the old job can still be described, stopped and deleted until its Delete is answered.
+  rollback, the old job can still be described, stopped or deleted until its Delete is answered.
   The template computes the same 8 characters with Fn::Split on ``AWS::StackId``, so the stack's
   name does not matter, and no template can claim another stack's marker.
 - ``key`` (4 letters or digits, upper and lower case: 14.7 million values) hashes the stack ID, the
@@ -23,15 +23,22 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from .rules import JOB_NAME_MAX_LENGTH, parse_forecast_arn
+from .contract import BASE_MAX_LENGTH, KEY_LENGTH, MAX_ATTEMPTS, OWNER_LENGTH, SUFFIX_LENGTH
+from .rules import parse_forecast_arn
 
-OWNER_LENGTH = 8
-KEY_LENGTH = 4
-SUFFIX_LENGTH = 1 + OWNER_LENGTH + KEY_LENGTH
-BASE_MAX_LENGTH = JOB_NAME_MAX_LENGTH - SUFFIX_LENGTH  # 50
-# Each attempt is a new name; Forecast keeps stopped jobs (and their names) for good, so a resource whose
-# exports keep timing out has ten tries before it asks the user for another export job name.
-MAX_ATTEMPTS = 10
+# The numbers live in the contract module; export.py and validation.py import BASE_MAX_LENGTH from here.
+__all__ = [
+    "BASE_MAX_LENGTH",
+    "JOB_PATTERN_AFTER_OWNER",
+    "JOB_PATTERN_BEFORE_OWNER",
+    "KEY_LENGTH",
+    "MAX_ATTEMPTS",
+    "OWNER_LENGTH",
+    "SUFFIX_LENGTH",
+    "JobIdentity",
+    "job_arn",
+    "owner_marker",
+]
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 

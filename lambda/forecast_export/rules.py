@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from . import contract
 
-JOB_NAME_MAX_LENGTH = 63
+JOB_NAME_MAX_LENGTH = contract.JOB_NAME_MAX_LENGTH
 JOB_NAME_PATTERN = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
 ARN_MAX_LENGTH = 256
 S3_PATH_MIN_LENGTH = 7
@@ -86,7 +86,7 @@ def parse_export_job_arn(value: str) -> ArnParts | None:
 
 
 def check_job_name(field: str, value: str, *, max_length: int = JOB_NAME_MAX_LENGTH) -> list[str]:
-    """A job name, or with ``max_length`` the base of one (the handler appends ``_`` and 12 characters)."""
+    """A job name, or with ``max_length`` the base of one (the handler appends a ``_<owner><key>`` suffix)."""
     if not value:
         return [f"{field} must not be empty"]
     problems = []

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import contract, rules
 from .errors import InvalidProperties
-from .naming import BASE_MAX_LENGTH, JobIdentity
+from .naming import JobIdentity
 
 RUN_ID_MAX_LENGTH = 128
 
@@ -140,7 +140,7 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
     service_timeout = _service_timeout(props.get("ServiceTimeout"))
 
     if base_name:
-        problems.extend(rules.check_job_name("ForecastExportJobName", base_name, max_length=BASE_MAX_LENGTH))
+        problems.extend(rules.check_job_name("ForecastExportJobName", base_name, max_length=contract.BASE_MAX_LENGTH))
     if forecast_arn:
         problems.extend(rules.check_forecast_arn("ForecastArn", forecast_arn, account=account, region=region))
     if path:

@@ -19,6 +19,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
+from cdk_forecast_export._lambda.forecast_export.contract import BASE_MAX_LENGTH
 
 from . import intrinsics
 
@@ -191,7 +192,7 @@ def add_worst_case_exports(stack: cdk.Stack, count: int, *, provider: Any = None
             stack,
             f"Export{index:03d}",
             forecast_arn=forecast_arn(index),
-            export_job_name=f"e{index:03d}" + "n" * 46,
+            export_job_name=f"e{index:03d}".ljust(BASE_MAX_LENGTH, "n"),
             encryption_key=key,
             role_name=f"role{index:03d}" + "R" * 57,
             provider=provider,
