@@ -1442,12 +1442,6 @@ def test_create_while_other_tools_use_all_of_eventbridges_rate_for_forty_seconds
     cloud.check_invariants()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16 sequence 3: throttled for longer than one invocation can retry (90 s, 30 s kept to answer), the "
-    "Create's claim gives up and it answers FAILED 'The handler failed unexpectedly: events:list_targets_by_rule: "
-    "ThrottlingException' (ROLLBACK_COMPLETE)",
-)
 def test_create_while_other_tools_use_all_of_eventbridges_rate_for_two_minutes(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:

@@ -78,6 +78,16 @@ def test_the_plain_template_writes_each_job_into_its_own_folder(cloud: LocalClou
     cloud.check_invariants()
 
 
+def _plain_export_without_job_folder(cloud: LocalCloud, shared_provider: dict[str, Any]) -> LocalStack:
+    """The plain template as it was before it named JobFolder (jobs straight into the path), created."""
+    template = apps.load_yaml_template(PLAIN)
+    del template["Resources"]["DailyExport"]["Properties"]["JobFolder"]
+    provider = LocalStack(cloud, shared_provider, name="SharedProvider")
+    stack = LocalStack(cloud, template, name="PlainExport", exports=provider.exported_values())
+    assert stack.create().status == "CREATE_COMPLETE"
+    return stack
+
+
 @pytest.mark.e2e
 @pytest.mark.xfail(
     strict=True,
@@ -87,11 +97,7 @@ def test_the_plain_template_writes_each_job_into_its_own_folder(cloud: LocalClou
 def test_a_job_folder_change_alone_still_lets_the_stack_delete_remove_the_job(
     cloud: LocalCloud, shared_provider: dict[str, Any]
 ) -> None:
-    template = apps.load_yaml_template(PLAIN)
-    del template["Resources"]["DailyExport"]["Properties"]["JobFolder"]
-    provider = LocalStack(cloud, shared_provider, name="SharedProvider")
-    stack = LocalStack(cloud, template, name="PlainExport", exports=provider.exported_values())
-    assert stack.create().status == "CREATE_COMPLETE"
+    stack = _plain_export_without_job_folder(cloud, shared_provider)
     with_folder = apps.load_yaml_template(PLAIN)
     assert stack.update(with_folder).status == "UPDATE_COMPLETE"
     assert stack.delete().status == "DELETE_COMPLETE"
@@ -102,11 +108,7 @@ def test_a_job_folder_change_alone_still_lets_the_stack_delete_remove_the_job(
 def test_a_job_folder_change_with_a_new_run_id_replaces_the_job_into_its_folder(
     cloud: LocalCloud, shared_provider: dict[str, Any]
 ) -> None:
-    template = apps.load_yaml_template(PLAIN)
-    del template["Resources"]["DailyExport"]["Properties"]["JobFolder"]
-    provider = LocalStack(cloud, shared_provider, name="SharedProvider")
-    stack = LocalStack(cloud, template, name="PlainExport", exports=provider.exported_values())
-    assert stack.create().status == "CREATE_COMPLETE"
+    stack = _plain_export_without_job_folder(cloud, shared_provider)
     (old_job,) = cloud.forecast.live_jobs()
     assert cloud.forecast.jobs[old_job].destination["S3Config"]["Path"].endswith("/exports/daily_plain/")
     with_folder = apps.load_yaml_template(PLAIN)

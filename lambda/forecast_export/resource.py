@@ -62,6 +62,9 @@ LAMBDA_SAFETY_SECONDS = 30  # stop working this long before the Lambda's own tim
 # saving the state and answering. Short, so an invocation that died holds up nobody for long.
 LOOK_SECONDS = 30
 LEASE_SECONDS = 45
+# Tries of one request: at 0, after a 90 s invocation + 60 s, after another + 120 s: the third starts by ~360 s.
+# Before this age a failed try is followed by another; after it, the handler answers instead.
+LAMBDA_RETRY_WINDOW_SECONDS = 240
 LOOK_STEP_SECONDS = 15  # room for one more look (a Describe with its retries) after a pause
 LEASE_CHECK_SECONDS = 0.5  # how often an invocation waiting for the lease reads the rule (reads only)
 DEFAULT_RULE_PREFIX = contract.RULE_PREFIX_ROOT
@@ -300,7 +303,15 @@ class ForecastExportResource(CfnResource):
                     self._wrap_function(self._poll_func())
                     self._finish()
                     return
-                if not self._claim():
+                try:
+                    claimed = self._claim()
+                except TransientError as error:
+                    if not self._lambda_may_run_it_again():
+                        raise
+                    logger.warning("Could not claim the request's rule yet (%s); Lambda runs the request again", error)
+                    self.retry_later = True  # nothing was done yet: a later delivery starts afresh
+                    return
+                if not claimed:
                     return
                 self._wrap_function(self._poll_func())
             elif ANSWER in self.Data:
@@ -319,6 +330,11 @@ class ForecastExportResource(CfnResource):
             if self._rule():
                 self._schedule().remove(self._rule())
             self._send("FAILED", f"The handler failed unexpectedly: {error}")
+
+    def _lambda_may_run_it_again(self) -> bool:
+        """Lambda runs an invocation the handler fails again after about 1 and then 2 minutes (the function's
+        MaximumRetryAttempts, 2): a request sent less than LAMBDA_RETRY_WINDOW_SECONDS ago has a try left."""
+        return self._clock().now() - self.budget.requested_at < LAMBDA_RETRY_WINDOW_SECONDS
 
     def _may_take_over(self, held: dict[str, Any]) -> bool:
         """CloudFormation sends one request per resource at a time: a rule held by another request belongs
