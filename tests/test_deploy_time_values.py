@@ -41,9 +41,13 @@ REFUSED: dict[str, tuple[Prop, str]] = {
         lambda stack, value: cdk.Duration.seconds(cdk.Token.as_number(value)),
         "ServiceTimeout is timeout + 300 s and CloudFormation cannot add numbers",
     ),
+    "noncurrent_version_expiration": (
+        lambda stack, value: cdk.Duration.days(cdk.Token.as_number(value)),
+        "it becomes the bucket's lifecycle rule",
+    ),
 }
-# Types no token can take: an enum of the CDK, a bool, a construct.
-NOT_TOKENS = {"removal_policy", "destroy_bucket_with_stack", "provider"}
+# Types no token can take: an enum of the CDK, a bool, a construct, an options object.
+NOT_TOKENS = {"removal_policy", "destroy_bucket_with_stack", "provider", "handler_options"}
 # Deprecated, without effect: a token is accepted (with the deprecation warning) and written nowhere.
 IGNORED = {"polling"}
 

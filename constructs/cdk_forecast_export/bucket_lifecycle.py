@@ -24,7 +24,10 @@ def check_noncurrent_version_expiration(value: cdk.Duration | None, *, bucket_gi
             "its lifecycle rules"
         ]
     if value.is_unresolved():
-        return ["noncurrent_version_expiration is a deploy-time value (a token): pass cdk.Duration.days(<n>)"]
+        return [
+            "noncurrent_version_expiration is a deploy-time value (a token); it must be known at synth time, because "
+            "it becomes the bucket's lifecycle rule: pass cdk.Duration.days(<n>)"
+        ]
     days = value.to_seconds(integral=False) / 86400
     if days < 1 or days != int(days):
         return [f"noncurrent_version_expiration {value.to_human_string()} must be a whole number of days, at least 1"]
