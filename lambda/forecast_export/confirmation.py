@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -44,9 +44,10 @@ from .retries import Budget, call_with_retries, error_code
 logger = logging.getLogger(__name__)
 
 IN_PROGRESS = {"Create": "CREATE_IN_PROGRESS", "Update": "UPDATE_IN_PROGRESS", "Delete": "DELETE_IN_PROGRESS"}
-# X-Amz-Date has whole seconds, and CloudFormation documents no order to the millisecond between
-# recording the IN_PROGRESS event and signing the URL: a request signed up to this long before it counts.
-SIGNING_SLACK_SECONDS = 5.0
+# CloudFormation documents no order between recording the IN_PROGRESS event and signing the URL: a request
+# signed up to this long before it counts. Generous, because a wrong refusal hangs the stack; a late copy
+# with the very properties of a newer request of the same state comes minutes later, if ever.
+SIGNING_SLACK_SECONDS = 60.0
 # Events older than the request's signing time minus this are not read: its IN_PROGRESS event is newer.
 LOOKBACK_SECONDS = 300.0
 MAX_EVENT_PAGES = 50
@@ -130,7 +131,6 @@ class CloudFormationCheck:
         if request_type == "Update" and (status != IN_PROGRESS["Update"] or physical != asked):
             raise Unconfirmed(f"an Update of {asked}, but CloudFormation shows {physical or 'no physical ID'} {status}")
         episode = self._episode(event, stack_id, logical_id, request_type, asked)
-        self._check_properties(event, episode)
         return str(episode.get("EventId", ""))
 
     def _resource(self, stack_id: str, logical_id: str) -> dict[str, Any] | None:
@@ -144,51 +144,74 @@ class CloudFormationCheck:
 
     def _episode(self, event: dict[str, Any], stack_id: str, logical_id: str, request_type: str, asked: str) -> dict[str, Any]:
         """The stack event recording this request: the newest event of the resource (for the asked physical
-        ID; a Delete after a Create that never answered may carry none) must be its IN_PROGRESS."""
+        ID; a Delete after a Create that never answered may carry none) must be its IN_PROGRESS, with the
+        request's properties (a Delete's may also be those CloudFormation recorded earlier for that ID)."""
         signed = responses.request_time(str(event.get("ResponseURL", "")))
+        if signed is None:
+            raise Unconfirmed("the response URL carries no signing date (X-Amz-Date or Expires)")
         expected = IN_PROGRESS[request_type]
+        episode: dict[str, Any] | None = None
         for stack_event in self._resource_events(stack_id, logical_id, signed):
             physical = str(stack_event.get("PhysicalResourceId") or "")
             if request_type != "Create" and physical not in (asked, ""):
                 continue  # another physical ID of this logical ID (the replacement, or the replaced one)
-            status = str(stack_event.get("ResourceStatus", ""))
-            if status != expected:
-                raise Unconfirmed(
-                    f"a {request_type} of {asked or logical_id}, but CloudFormation's last event for it is {status}"
-                )
-            if request_type == "Update" and physical != asked:
-                raise Unconfirmed(f"an Update of {asked}, but CloudFormation's {status} names no physical ID")
-            changed = _timestamp(stack_event.get("Timestamp", 0))
-            if signed is not None and signed < changed - SIGNING_SLACK_SECONDS:
-                raise Unconfirmed(f"the request was sent {changed - signed:.0f} s before CloudFormation's {status}: a late copy")
-            return stack_event
-        raise Unconfirmed(f"CloudFormation records no {expected} of {asked or logical_id} in stack {stack_id}")
+            if episode is None:
+                status = str(stack_event.get("ResourceStatus", ""))
+                if status != expected:
+                    raise Unconfirmed(
+                        f"a {request_type} of {asked or logical_id}, but CloudFormation's last event for it is {status}"
+                    )
+                if request_type == "Update" and physical != asked:
+                    raise Unconfirmed(f"an Update of {asked}, but CloudFormation's {status} names no physical ID")
+                changed = _timestamp(stack_event.get("Timestamp", 0))
+                if signed < changed - SIGNING_SLACK_SECONDS:
+                    raise Unconfirmed(
+                        f"the request was sent {changed - signed:.0f} s before CloudFormation's {status}: a late copy"
+                    )
+                episode = stack_event
+            match = self._properties_match(event, stack_event)
+            if match is None and stack_event is episode:
+                logger.warning("CloudFormation's event %s carries no ResourceProperties; not compared", episode.get("EventId"))
+                return episode
+            if match:
+                return episode
+            if request_type != "Delete":
+                break  # only a Delete may match a record older than its own
+        if episode is None:
+            raise Unconfirmed(f"CloudFormation records no {expected} of {asked or logical_id} in stack {stack_id}")
+        raise Unconfirmed("the request's properties differ from those CloudFormation recorded for it")
 
-    def _resource_events(self, stack_id: str, logical_id: str, signed: float | None) -> list[dict[str, Any]]:
-        """This resource's stack events, newest first, back to a little before the request was signed."""
-        found: list[dict[str, Any]] = []
-        oldest_wanted = (signed if signed is not None else self._budget.clock.now()) - LOOKBACK_SECONDS
+    def _resource_events(self, stack_id: str, logical_id: str, signed: float) -> Iterator[dict[str, Any]]:
+        """This resource's stack events, newest first (read page by page, only as far as needed), back to a
+        little before the request was signed."""
+        oldest_wanted = signed - SIGNING_SLACK_SECONDS - LOOKBACK_SECONDS
         token: str | None = None
         for _ in range(MAX_EVENT_PAGES):
             page = self._call("describe_stack_events", StackName=stack_id, **({"NextToken": token} if token else {}))
             events = page.get("StackEvents") or []
-            found += [e for e in events if e.get("LogicalResourceId") == logical_id]
+            yield from (e for e in events if e.get("LogicalResourceId") == logical_id)
             token = page.get("NextToken")
             if not token or (events and _timestamp(events[-1].get("Timestamp", 0)) < oldest_wanted):
-                break
-        return found
+                return
 
     @staticmethod
-    def _check_properties(event: dict[str, Any], episode: dict[str, Any]) -> None:
-        recorded = episode.get("ResourceProperties")
+    def _properties_match(event: dict[str, Any], stack_event: dict[str, Any]) -> bool | None:
+        """Whether the properties CloudFormation recorded on ``stack_event`` are the request's, on the keys the
+        handler reads (None when the event records none). A value CloudFormation records as an unresolved
+        dynamic reference (``{{resolve:...}}``) is not compared."""
+        recorded = stack_event.get("ResourceProperties")
         if recorded is None:
-            logger.warning(
-                "CloudFormation's event %s carries no ResourceProperties; properties not compared", episode.get("EventId")
-            )
-            return
+            return None
         try:
             sent = json.loads(recorded) if isinstance(recorded, str) else recorded
-        except ValueError as error:
-            raise Unconfirmed(f"CloudFormation's event {episode.get('EventId')} has unreadable ResourceProperties") from error
-        if _as_sent(sent) != _as_sent(event.get("ResourceProperties") or {}):
-            raise Unconfirmed("the request's properties differ from those CloudFormation recorded for it")
+        except ValueError:
+            return False
+        theirs, mine = _as_sent(sent), _as_sent(event.get("ResourceProperties") or {})
+        differing = [
+            key
+            for key in contract.PROPERTIES_READ
+            if theirs.get(key) != mine.get(key) and not str(theirs.get(key, "")).startswith("{{resolve:")
+        ]
+        if differing:
+            logger.warning("Properties differ from CloudFormation's event %s: %s", stack_event.get("EventId"), differing)
+        return not differing

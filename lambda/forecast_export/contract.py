@@ -57,3 +57,20 @@ FUNCTION_TIMEOUT_SECONDS = 90
 # request that waited in the queue is still handled while CloudFormation waits for it; a late copy is not,
 # because CloudFormation no longer confirms it (confirmation.py).
 MAX_EVENT_AGE_SECONDS = 21600
+
+# Every property the handler reads (spec.py), and the ServiceToken: a request is confirmed only if these
+# are what CloudFormation recorded for it (confirmation.py). Other keys are not compared.
+PROPERTIES_READ = (
+    "ServiceToken",
+    "ForecastExportJobName",
+    "ForecastArn",
+    "Destination",
+    "Format",
+    "Tags",
+    "ServiceTimeout",
+    TIMEOUT_PROPERTY,
+    REMOVAL_POLICY_PROPERTY,
+    ACCESS_ROLE_PROPERTY,
+    JOB_FOLDER_PROPERTY,
+    RUN_ID_PROPERTY,
+)

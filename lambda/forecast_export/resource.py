@@ -118,6 +118,7 @@ class ForecastExportResource(CfnResource):
         self.budget = Budget(clock_of())
         self.lease_waits = 0  # invocations of this container that waited for another one's look
         self.retry_later = False  # the request could not be confirmed yet: the entry point asks Lambda to retry
+        self._claiming: Schedule | None = None  # the schedule of this invocation's claim
         self._episode = ""  # the stack event that confirmed this request (confirmation.py)
 
     def superseded(self, func: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
@@ -142,6 +143,7 @@ class ForecastExportResource(CfnResource):
         event, and an event that is not CloudFormation's is never passed on: nothing is answered for it."""
         self._answered = False
         self.retry_later = False
+        self._claiming = None
         self._episode = ""
         self._event, self._response_url, self.Data, self._context = {}, "", {}, None
         self.Status = self.Reason = self.PhysicalResourceId = self.StackId = self.RequestId = self.LogicalResourceId = ""
@@ -334,6 +336,8 @@ class ForecastExportResource(CfnResource):
     def _lambda_may_run_it_again(self) -> bool:
         """Lambda runs an invocation the handler fails again after about 1 and then 2 minutes (the function's
         MaximumRetryAttempts, 2): a request sent less than LAMBDA_RETRY_WINDOW_SECONDS ago has a try left."""
+        if self._claiming is not None and self._claiming.took_over:
+            return False  # it stopped another request's polling: a retry would not know that request's jobs
         return self._clock().now() - self.budget.requested_at < LAMBDA_RETRY_WINDOW_SECONDS
 
     def _may_take_over(self, held: dict[str, Any]) -> bool:
@@ -383,7 +387,7 @@ class ForecastExportResource(CfnResource):
 
     def _try_claim(self) -> bool:
         prefix = self._rule_prefix_of()
-        schedule = self._schedule()
+        schedule = self._claiming = self._schedule()
         other_key = self.Data.get(SUPERSEDE_KEY, "")
         if other_key:
             other = rule_name(prefix, self.StackId, self.LogicalResourceId, other_key)
@@ -392,6 +396,7 @@ class ForecastExportResource(CfnResource):
                 logger.warning("Stopping the polling of request %s, which this rollback replaces", held.get("RequestId"))
                 if not schedule.remove(other):
                     raise TransientError(f"could not remove the polling rule {other}")
+                schedule.took_over = True
                 self._on_superseded(dict(held.get(DATA) or {}))
             self.Data.pop(SUPERSEDE_KEY, None)
         name = rule_name(prefix, self.StackId, self.LogicalResourceId, self.Data.get(CLAIM_KEY, ""))

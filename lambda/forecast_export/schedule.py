@@ -129,6 +129,7 @@ class Schedule:
         self._budget = budget
         self._clock = budget.clock
         self._function_arn = function_arn
+        self.took_over = False  # this claim removed another request's rule (its state lives only in memory now)
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         method = getattr(self._events, operation)
@@ -162,6 +163,8 @@ class Schedule:
             logger.warning("Request %s takes over from request %s: its polling stops", event["RequestId"], held["RequestId"])
         if held is not None and not self.remove(name, quiet=True):
             raise TransientError(f"could not remove the polling rule {name} of an earlier request; trying again")
+        if held is not None:
+            self.took_over = True  # another request's state is gone now: a failure from here must not be retried blind
         arn = self.put_rule(name, event, pattern)
         event[POLL] = True
         event[RULE] = arn
