@@ -268,6 +268,9 @@ def test_delete_answers_within_ten_seconds_of_the_job_being_gone_without_an_even
     assert gone_at is not None and delete.response is not None
     assert 0 <= delete.response.at - gone_at <= 10, delete.response.at - gone_at
     assert not [c for c in cloud.forecast.changes_of(job_arn) if c.status == "DELETED"]
+    # An invocation that meets the looking one's lease ("looping") leaves at once: no rule read twice a second.
+    reads = [op for i in delete.invocations for _, op in i.calls if op == "events:ListTargetsByRule"]
+    assert len(reads) <= 2 * len(delete.invocations) + 2, (len(reads), len(delete.invocations))
     cloud.check_invariants()
 
 
@@ -483,6 +486,30 @@ def test_lambda_running_out_of_time_mid_poll(cloud: LocalCloud, example_template
     assert len(result.requests[0].invocations) >= 5
     stack.delete()
     cloud.check_invariants()  # the driver flags any invocation past the Lambda timeout
+
+
+def _with_policies(template: dict[str, Any], policy: str, **props: Any) -> dict[str, Any]:
+    """The export with DeletionPolicy, UpdateReplacePolicy and the RemovalPolicy property all ``policy``."""
+    changed = with_props(template, RemovalPolicy=policy, **props)
+    resource = changed["Resources"][custom_logical_id(changed)]
+    resource["DeletionPolicy"] = resource["UpdateReplacePolicy"] = policy
+    return changed
+
+
+def test_switching_retain_to_destroy_with_a_replacement_deletes_the_old_job(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """Review finding: one deploy switches RETAIN to DESTROY and replaces the job. CloudFormation applies the new
+    UpdateReplacePolicy (Delete) and sends the old job's Delete, whose properties still say Retain: the handler
+    deletes it, since CloudFormation holds that ID no more (before: kept, a job no stack holds)."""
+    stack = LocalStack(cloud, _with_policies(example_template, "Retain"))
+    assert stack.create().status == "CREATE_COMPLETE"
+    (old_job,) = cloud.forecast.live_jobs()
+    result = stack.update(_with_policies(example_template, "Delete", Format="PARQUET"))
+    assert result.status == "UPDATE_COMPLETE", [r.reason for r in result.requests]
+    assert old_job not in cloud.forecast.kept_jobs()
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
 
 
 def test_retain_keeps_the_job(cloud: LocalCloud, example_template: dict[str, Any]) -> None:

@@ -160,7 +160,9 @@ def delete(event: dict[str, Any], context: Any) -> str:
         logger.info("The Create failed before any job was made; nothing to delete")
         spec = None
     identity = _identity(spec, event)
-    state = RUNTIME.lifecycle().plan_delete(spec, identity, physical_id, request_time(event["ResponseURL"]))
+    state = RUNTIME.lifecycle().plan_delete(
+        spec, identity, physical_id, request_time(event["ResponseURL"]), replaced=helper.deletes_a_replaced_id
+    )
     return _plan(state, spec, identity)
 
 
@@ -196,8 +198,10 @@ def poll(event: dict[str, Any], context: Any) -> str | None:
     try:
         result = lifecycle.step(state, spec, _identity(spec, event))
         # No event marks the end of a deletion: look again every few seconds while this invocation may.
-        while result is None and lifecycle.only_deletions_pending(state) and helper.may_keep_looking(DELETION_CHECK_SECONDS):
-            helper.Data.update(state.to_data())
+        while result is None and lifecycle.only_deletions_pending(state):
+            helper.Data.update(state.to_data())  # what a lease extension writes back is this look's state
+            if not helper.may_keep_looking(DELETION_CHECK_SECONDS):
+                break
             RUNTIME.clock.sleep(DELETION_CHECK_SECONDS)
             result = lifecycle.step(state, spec, _identity(spec, event))
     except TransientError as error:

@@ -88,6 +88,7 @@ class CloudFormationCheck:
         self._client_of = client_of
         self._budget = budget
         self._function_name = function_name
+        self.replaced = False  # a Delete of a physical ID the resource no longer holds (set by confirm)
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         method: Callable[..., dict[str, Any]] = getattr(self._client_of(), operation)
@@ -131,6 +132,7 @@ class CloudFormationCheck:
         if request_type == "Update" and (status != IN_PROGRESS["Update"] or physical != asked):
             raise Unconfirmed(f"an Update of {asked}, but CloudFormation shows {physical or 'no physical ID'} {status}")
         episode = self._episode(event, stack_id, logical_id, request_type, asked)
+        self.replaced = request_type == "Delete" and bool(physical) and bool(asked) and physical != asked
         return str(episode.get("EventId", ""))
 
     def _resource(self, stack_id: str, logical_id: str) -> dict[str, Any] | None:

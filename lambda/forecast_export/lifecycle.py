@@ -28,7 +28,7 @@ from typing import Any
 
 from . import contract, rules
 from .clock import Clock
-from .errors import ExportFailed, ForecastError, JobInUse, JobNotFound, NameTaken, QuotaReached
+from .errors import ExportFailed, ForecastError, JobInUse, JobNotFound, NameTaken, QuotaReached, TransientError
 from .jobs import ForecastJobs, JobView, same_destination
 from .naming import JobIdentity
 from .spec import ExportSpec
@@ -259,8 +259,18 @@ class Lifecycle:
         return state
 
     def plan_delete(
-        self, spec: ExportSpec | None, identity: JobIdentity | None, physical_id: str, requested_at: float | None = None
+        self,
+        spec: ExportSpec | None,
+        identity: JobIdentity | None,
+        physical_id: str,
+        requested_at: float | None = None,
+        *,
+        replaced: bool = False,
     ) -> PollState:
+        """``replaced``: CloudFormation deletes a physical ID its resource no longer holds (the old job of a
+        replacement, or the new job of a rolled-back one). It sends that Delete only when its own policies
+        ask for deletion, so the RemovalPolicy property, which may still say Retain from the properties
+        of the ID being deleted, does not keep the job then (a kept job there is one no stack holds)."""
         timeout = spec.timeout_seconds if spec else rules.TIMEOUT_DEFAULT_SECONDS
         service_timeout = spec.service_timeout_seconds if spec else rules.SERVICE_TIMEOUT_MAX_SECONDS
         state = self._state("Delete", Phase.DONE, timeout, service_timeout, requested_at)
@@ -269,7 +279,7 @@ class Lifecycle:
         if spec is None or identity is None:
             logger.info("The properties are invalid, so no job can have been made from them; nothing to delete")
             return state
-        if spec.retain:
+        if spec.retain and not replaced:
             logger.info("RemovalPolicy is Retain: leaving %s in place", physical_id)
             return state
         arns = identity.job_arns()
@@ -445,7 +455,12 @@ class Lifecycle:
         remaining = []
         for arn in state.cleanup:
             job = seen[arn] if arn in seen else self._jobs.describe(arn)
-            if self._clean(state, spec, arn, job):
+            try:
+                keep_looking = self._clean(state, spec, arn, job)
+            except TransientError as error:  # one job waiting (a stop slot, a throttle) holds up no other
+                logger.warning("%s; looking at %s again later", error, arn)
+                keep_looking = True
+            if keep_looking:
                 remaining.append(arn)
             elif job is not None and arn not in state.settled:
                 state.settled.append(arn)  # it stays (stopped, foreign, DELETE_FAILED): reported once

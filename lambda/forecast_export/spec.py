@@ -171,8 +171,3 @@ def parse_spec(props: Mapping[str, Any], *, account: str | None = None, region: 
         job_folder=job_folder in ("true", True),
         service_timeout_seconds=service_timeout,
     )
-
-
-def is_retained(props: Mapping[str, Any]) -> bool:
-    """RemovalPolicy read without the other checks: a Delete must honour it even for bad properties."""
-    return props.get("RemovalPolicy") == "Retain"
