@@ -89,11 +89,6 @@ def _plain_export_without_job_folder(cloud: LocalCloud, shared_provider: dict[st
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="JobFolder is not part of the job's identity: a change alone keeps the job, whose destination the next "
-    "Delete then finds different, so it leaves the job in Forecast (docs/RESOURCE.md says: change it with RunId)",
-)
 def test_a_job_folder_change_alone_still_lets_the_stack_delete_remove_the_job(
     cloud: LocalCloud, shared_provider: dict[str, Any]
 ) -> None:

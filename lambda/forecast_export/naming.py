@@ -79,10 +79,13 @@ class JobIdentity:
     kms_key_arn: str
     format: str
     run_id: str = ""
+    job_folder: bool = False  # the job writes into its own folder under the path: another destination
 
     def settings_key(self) -> str:
-        """Hash of everything that needs a new job (tags, timeout, removal policy, polling excluded)."""
-        return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:16]
+        """Hash of everything that needs a new job (tags, timeout, removal policy, polling excluded). A job
+        folder joins the hash only when set, so templates without one keep the keys they had."""
+        settings = {k: v for k, v in self.__dict__.items() if k != "job_folder" or v}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
     def job_name(self, attempt: int = 0) -> str:
         owner = owner_marker(self.stack_id)

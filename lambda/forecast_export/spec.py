@@ -41,6 +41,7 @@ class ExportSpec:
             kms_key_arn=self.kms_key_arn or "",
             format=self.format,
             run_id=self.run_id,
+            job_folder=self.job_folder,
         )
 
     def job_path(self, job_name: str) -> str:
