@@ -143,11 +143,11 @@ def test_the_delete_is_logged_before_it_is_answered(cloud: LocalCloud, example_t
 
 
 def test_an_event_during_another_look_waits_for_it_and_looks_again(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
-    """Every look takes 3 s and every event comes twice within a second or so: the second copy finds the
-    first one's lease, waits (reading the rule only) and then makes its own look; nothing is lost."""
+    """Every look takes 11 s and every event comes twice, the copy at most 10 s later: the second copy finds
+    the first one's lease, waits (reading the rule only) and then makes its own look; nothing is lost."""
     cloud.event_delay = (0.2, 0.4)
     cloud.event_duplicates = 1.0
-    cloud.slow("forecast:DescribeForecastExportJob", 3.0)
+    cloud.slow("forecast:DescribeForecastExportJob", 11.0)  # longer than the copy's lag (DUPLICATE_LAG_MAX)
     cloud.forecast.default_outcome = Outcome("active", 10 * 60 + 17)
     (create,) = LocalStack(cloud, example_template).create().requests
     assert create.status == "SUCCESS"

@@ -45,6 +45,7 @@ STOP_SECONDS = 20.0
 DELETE_PENDING_SECONDS = 5.0
 DELETE_SECONDS = 30.0
 CONCURRENT_CREATIONS = 3
+EVENT_STATUSES = ("ACTIVE", "CREATE_IN_PROGRESS", "CREATE_FAILED", "CREATE_STOPPED")
 # "Maximum number of parallel StopResource tasks per resource type": 3, per account and region, shared with
 # every tool of the account (https://docs.aws.amazon.com/forecast/latest/dg/limits.html); StopResource lists
 # LimitExceededException (https://docs.aws.amazon.com/forecast/latest/dg/API_StopResource.html).
@@ -196,6 +197,10 @@ class FakeForecast:
     # for export jobs (https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-forecast.html): the end of a
     # deletion emits nothing unless a test opts in.
     deletion_events: bool = False
+    # The Forecast guide's notification table names, for export jobs' state-change events, only these statuses
+    # (https://docs.aws.amazon.com/forecast/latest/dg/notifications.html): changes to any other status emit
+    # nothing unless a test opts in with ``all_status_events``.
+    all_status_events: bool = False
     others_stopping: list[tuple[float, float]] = field(default_factory=list)  # (from, until): other tools' stops
     default_outcome: Outcome = field(default_factory=Outcome)
     outcomes: dict[str, Outcome] = field(default_factory=dict)  # by base name (job name without _hash)
@@ -230,7 +235,12 @@ class FakeForecast:
                         # Just after the moment: created_at + seconds - created_at may round below seconds.
                         status = job.status(moment + 1e-6) or GONE
                         if status != last:
-                            if status != GONE or self.deletion_events:
+                            if (
+                                status == GONE
+                                and self.deletion_events
+                                or status in EVENT_STATUSES
+                                or (self.all_status_events and status != GONE)
+                            ):
                                 found.append(StatusChange(moment, arn, status, last))
                             last = status
                 self._watch[arn] = (last, seen)
@@ -263,6 +273,7 @@ class FakeForecast:
             self.concurrent_creations = CONCURRENT_CREATIONS
             self.concurrent_stops = CONCURRENT_STOPS
             self.deletion_events = False
+            self.all_status_events = False
             self.others_stopping.clear()
             self.event_shape = EventShape()
             self.changes.clear()
