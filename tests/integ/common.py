@@ -1,0 +1,53 @@
+"""Shared by the integ_*.py apps, which run from this folder (``python integ_<name>.py``, as integ-runner runs them)."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ssm as ssm
+from aws_cdk import integ_tests_alpha as integ
+from cdk_forecast_export import ForecastExport
+
+# The forecast the deployed tests export. The stacks read its ARN from this SSM parameter at deploy time, so a
+# snapshot holds no account's ARN (the same snapshot on every machine) and the update workflow can deploy the
+# committed snapshot as it is. make integ writes the parameter from CDK_INTEG_FORECAST_ARN (tests/integ/prepare.py).
+FORECAST_ARN_PARAMETER = "/cdk-forecast-export/integ/forecast-arn"
+# Run from tests/integ by the runner; the virtual environment's python is first on PATH (make integ).
+HOOK_PYTHON = "python"
+
+
+def forecast_arn(stack: cdk.Stack) -> str:
+    """The forecast ARN as a deploy-time value of ``stack`` (a CloudFormation parameter of SSM type)."""
+    return ssm.StringParameter.value_for_string_parameter(stack, FORECAST_ARN_PARAMETER)
+
+
+def jobs_gone(*base_names: str) -> str:
+    """A hook command that fails while the forecast still has a job whose name starts with one of ``base_names``."""
+    return " ".join([HOOK_PYTHON, "jobs_gone.py", *base_names])
+
+
+def assert_exported(assertions: integ.IDeployAssert, export: ForecastExport) -> None:
+    """The job is ACTIVE, and its folder lists a part file."""
+    assertions.aws_api_call(
+        "Forecast", "describeForecastExportJob", {"ForecastExportJobArn": export.export_job_arn}
+    ).expect(integ.ExpectedResult.object_like({"Status": "ACTIVE"}))
+    listing = assertions.aws_api_call(
+        "S3",
+        "listObjectsV2",
+        {
+            "Bucket": export.bucket.bucket_name,
+            "Prefix": cdk.Fn.join("", [export.prefix, "/", export.export_job_name, "/"]),
+            "MaxKeys": 1,  # one key proves it and keeps the answer far below CloudFormation's 4096 bytes
+        },
+    )
+    # integ-tests derives the IAM action from the API name (s3:ListObjectsV2), which IAM does not know.
+    listing.provider.add_to_role_policy({"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["*"]})
+    listing.expect(
+        integ.ExpectedResult.object_like(
+            {
+                "KeyCount": 1,
+                "Contents": integ.Match.array_with(
+                    [integ.Match.object_like({"Key": integ.Match.string_like_regexp("_part[0-9]+")})]
+                ),
+            }
+        )
+    )
