@@ -7,6 +7,8 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import integ_tests_alpha as integ
 from cdk_forecast_export import ForecastExport
 
+from constructs import IConstruct
+
 # The forecast the deployed tests export. The stacks read its ARN from this SSM parameter at deploy time, so a
 # snapshot holds no account's ARN (the same snapshot on every machine) and the update workflow can deploy the
 # committed snapshot as it is. make integ writes the parameter from CDK_INTEG_FORECAST_ARN (tests/integ/prepare.py).
@@ -18,6 +20,16 @@ HOOK_PYTHON = "python"
 def forecast_arn(stack: cdk.Stack) -> str:
     """The forecast ARN as a deploy-time value of ``stack`` (a CloudFormation parameter of SSM type)."""
     return ssm.StringParameter.value_for_string_parameter(stack, FORECAST_ARN_PARAMETER)
+
+
+def acknowledge_empty(deploy_assert: IConstruct, reason: str) -> None:
+    """An assertion stack left empty on purpose (CDK skips an empty stack on deploy): no validation error."""
+    cdk.Validations.of(deploy_assert).acknowledge(cdk.Acknowledgment(id="CloudFormation-Validate::F0001", reason=reason))
+
+
+def default_assertion_stack(test: integ.IntegTest) -> IConstruct:
+    """The assertion stack of ``test``'s default test case."""
+    return test.node.find_child("DefaultTest").node.find_child("DeployAssert")
 
 
 def jobs_gone(*base_names: str) -> str:

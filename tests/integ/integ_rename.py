@@ -15,7 +15,7 @@ from aws_cdk import cloud_assembly_schema as cas
 from aws_cdk import integ_tests_alpha as integ
 from cdk_forecast_export import ForecastExport
 
-from common import assert_exported, forecast_arn, jobs_gone
+from common import acknowledge_empty, assert_exported, default_assertion_stack, forecast_arn, jobs_gone
 
 STACK_NAME = "IntegForecastExportRename"
 BEFORE, AFTER = "integ_rename_before", "integ_rename_after"
@@ -31,13 +31,15 @@ after = integ.IntegTestCaseStack(
 for stack, job in ((before, BEFORE), (after, AFTER)):
     export = ForecastExport(stack, "Export", forecast_arn=forecast_arn(stack), export_job_name=job, destroy_bucket_with_stack=True)
 # The default test case (the plain stack, "RenameBefore") comes first in integ.json, so it is deployed first.
-integ.IntegTest(
+test = integ.IntegTest(
     app,
     "Rename",
     test_cases=[before, after],
     cdk_command_options=cas.CdkCommands(destroy=cas.DestroyCommand(enabled=False)),
 )
+acknowledge_empty(default_assertion_stack(test), "RenameBefore is only the state the update starts from")
 # IntegTestCaseStack.assertions is a stack of its own that no test case deploys: use its test case's.
+acknowledge_empty(after.node.find_child("DeployAssert"), "IntegTestCaseStack's own assertion stack, which no test case names")
 after_case = after.node.find_child("RenameAfterTestCase")
 assert isinstance(after_case, integ.IntegTestCase)
 assert_exported(after_case.assertions, export)  # the export of RenameAfter
