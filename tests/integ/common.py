@@ -6,13 +6,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import integ_tests_alpha as integ
 from cdk_forecast_export import ForecastExport
+from forecast_parameter import FORECAST_ARN_PARAMETER
 
 from constructs import IConstruct
 
-# The forecast the deployed tests export. The stacks read its ARN from this SSM parameter at deploy time, so a
-# snapshot holds no account's ARN (the same snapshot on every machine) and the update workflow can deploy the
-# committed snapshot as it is. make integ writes the parameter from CDK_INTEG_FORECAST_ARN (tests/integ/prepare.py).
-FORECAST_ARN_PARAMETER = "/cdk-forecast-export/integ/forecast-arn"
 # Run from tests/integ by the runner; the virtual environment's python is first on PATH (make integ).
 HOOK_PYTHON = "python"
 
@@ -39,9 +36,9 @@ def jobs_gone(*base_names: str) -> str:
 
 def assert_exported(assertions: integ.IDeployAssert, export: ForecastExport) -> None:
     """The job is ACTIVE, and its folder lists a part file."""
-    assertions.aws_api_call(
-        "Forecast", "describeForecastExportJob", {"ForecastExportJobArn": export.export_job_arn}
-    ).expect(integ.ExpectedResult.object_like({"Status": "ACTIVE"}))
+    assertions.aws_api_call("Forecast", "describeForecastExportJob", {"ForecastExportJobArn": export.export_job_arn}).expect(
+        integ.ExpectedResult.object_like({"Status": "ACTIVE"})
+    )
     listing = assertions.aws_api_call(
         "S3",
         "listObjectsV2",

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import cloud_assembly_schema as cas
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import cloud_assembly_schema as cas
 from aws_cdk import integ_tests_alpha as integ
 from cdk_forecast_export import ForecastExport
-
 from common import assert_exported, forecast_arn, jobs_gone
 
 JOB = "integ_bucket_kms"

@@ -7,7 +7,6 @@ import aws_cdk as cdk
 from aws_cdk import cloud_assembly_schema as cas
 from aws_cdk import integ_tests_alpha as integ
 from cdk_forecast_export import ForecastExport
-
 from common import assert_exported, forecast_arn, jobs_gone
 
 JOB = "integ_default"

@@ -7,7 +7,6 @@ import aws_cdk as cdk
 from aws_cdk import cloud_assembly_schema as cas
 from aws_cdk import integ_tests_alpha as integ
 from cdk_forecast_export import ForecastExport
-
 from common import acknowledge_empty, default_assertion_stack, jobs_gone
 
 JOB = "integ_failed_export"
@@ -18,7 +17,16 @@ EXPECTED_MESSAGE = r"CreateForecastExportJob refused \w+: ResourceNotFoundExcept
 app = cdk.App()
 stack = cdk.Stack(app, "IntegForecastExportFailed")
 missing = cdk.Fn.join(
-    "", ["arn:", cdk.Aws.PARTITION, ":forecast:", cdk.Aws.REGION, ":", cdk.Aws.ACCOUNT_ID, ":forecast/cdk_forecast_export_integ_missing"]
+    "",
+    [
+        "arn:",
+        cdk.Aws.PARTITION,
+        ":forecast:",
+        cdk.Aws.REGION,
+        ":",
+        cdk.Aws.ACCOUNT_ID,
+        ":forecast/cdk_forecast_export_integ_missing",
+    ],
 )
 ForecastExport(stack, "Export", forecast_arn=missing, export_job_name=JOB, destroy_bucket_with_stack=True)
 test = integ.IntegTest(

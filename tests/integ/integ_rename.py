@@ -14,7 +14,6 @@ import aws_cdk as cdk
 from aws_cdk import cloud_assembly_schema as cas
 from aws_cdk import integ_tests_alpha as integ
 from cdk_forecast_export import ForecastExport
-
 from common import acknowledge_empty, assert_exported, default_assertion_stack, forecast_arn, jobs_gone
 
 STACK_NAME = "IntegForecastExportRename"
@@ -29,7 +28,9 @@ after = integ.IntegTestCaseStack(
     hooks=cas.Hooks(post_deploy=[jobs_gone(BEFORE)], post_destroy=[jobs_gone(BEFORE, AFTER)]),
 )
 for stack, job in ((before, BEFORE), (after, AFTER)):
-    export = ForecastExport(stack, "Export", forecast_arn=forecast_arn(stack), export_job_name=job, destroy_bucket_with_stack=True)
+    export = ForecastExport(
+        stack, "Export", forecast_arn=forecast_arn(stack), export_job_name=job, destroy_bucket_with_stack=True
+    )
 # The default test case (the plain stack, "RenameBefore") comes first in integ.json, so it is deployed first.
 test = integ.IntegTest(
     app,

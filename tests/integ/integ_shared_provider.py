@@ -7,7 +7,6 @@ import aws_cdk as cdk
 from aws_cdk import cloud_assembly_schema as cas
 from aws_cdk import integ_tests_alpha as integ
 from cdk_forecast_export import ForecastExport, ForecastExportProvider
-
 from common import assert_exported, forecast_arn, jobs_gone
 
 JOBS = ("integ_team_a", "integ_team_b")
@@ -18,11 +17,16 @@ platform = cdk.Stack(app, "IntegForecastExportPlatform")
 provider = ForecastExportProvider(platform, "Provider", export_prefix="IntegForecastExportProvider")
 teams = []
 exports = []
-for team, job in zip(("TeamA", "TeamB"), JOBS):
+for team, job in zip(("TeamA", "TeamB"), JOBS, strict=True):
     stack = cdk.Stack(app, f"IntegForecastExport{team}")
     exports.append(
         ForecastExport(
-            stack, "Export", forecast_arn=forecast_arn(stack), export_job_name=job, provider=provider, destroy_bucket_with_stack=True
+            stack,
+            "Export",
+            forecast_arn=forecast_arn(stack),
+            export_job_name=job,
+            provider=provider,
+            destroy_bucket_with_stack=True,
         )
     )
     teams.append(stack)

@@ -91,10 +91,7 @@ def clean(outdir: Path) -> None:
     shutil.rmtree(outdir / ".cache", ignore_errors=True)
     integ = json.loads((outdir / "integ.json").read_text())
     deployed_from_snapshot = {
-        stack
-        for case in integ["testCases"].values()
-        if case.get("stackUpdateWorkflow", True)
-        for stack in case["stacks"]
+        stack for case in integ["testCases"].values() if case.get("stackUpdateWorkflow", True) for stack in case["stacks"]
     }
     kept = {path for stack in deployed_from_snapshot for path in asset_paths(outdir, stack)}
     for entry in outdir.iterdir():
