@@ -63,6 +63,19 @@ def test_make_integ_refuses_to_start_without_credentials(tmp_path: Path) -> None
     assert "make integ: no AWS credentials found" in result.stderr
 
 
+def test_the_dry_run_prints_the_steps_without_an_account(tmp_path: Path) -> None:
+    result = _run_deploy(_no_account(tmp_path), "--dry-run", "tests/integ/integ_default.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(
+        "integ_default.py DefaultExport/DefaultTest: deploy the committed snapshot: npx --no-install cdk deploy"
+    )
+    assert (
+        lines[-1]
+        == "integ_default.py DefaultExport/DefaultTest: postDestroy hook: (cd tests/integ) python jobs_gone.py integ_default"
+    )
+
+
 def _titles(app: str) -> list[str]:
     path = INTEG / app
     steps = deploy.plan(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -68,7 +69,7 @@ def test_snapshots_keep_exactly_the_assets_that_a_snapshot_deploy_needs() -> Non
     assertion stacks are never deployed from a snapshot, so integ-tests' 6 MB provider bundle is not committed."""
     for app in snapshots.apps():
         folder = snapshots.snapshot_dir(app)
-        cases = snapshots.json.loads((folder / "integ.json").read_text())["testCases"].values()
+        cases = json.loads((folder / "integ.json").read_text())["testCases"].values()
         needed = {
             path
             for case in cases
