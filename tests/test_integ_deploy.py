@@ -8,11 +8,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.integ import deploy, snapshots
 from tests.support.apps import REPO
+from tests.support.cfn_driver import LocalCloud, LocalStack
 
 INTEG = snapshots.INTEG_DIR
 ARN = "arn:aws:forecast:eu-west-1:123456789012:forecast/integ_forecast"
@@ -130,6 +132,19 @@ def test_the_failed_export_must_fail_with_forecasts_error_code() -> None:
     reason = "CreateForecastExportJob refused integ_failed_export_a1b2c3d4e5f6: ResourceNotFoundException: No resource found"
     assert re.search(expected, f"Resource handler returned message: {reason}")
     assert not re.search(expected, reason.replace("ResourceNotFoundException", "AccessDeniedException"))
+
+
+def test_the_expected_message_matches_the_handlers_answer_when_forecast_refuses_the_forecast(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """The failed-export test expects the message the handler really sends (the offline bed's CloudFormation)."""
+    integ = json.loads((INTEG / "integ_failed_export.py.snapshot" / "integ.json").read_text())
+    (case,) = integ["testCases"].values()
+    expected = case["cdkCommandOptions"]["deploy"]["expectedMessage"]
+    cloud.forecast.fail_next("CreateForecastExportJob", "ResourceNotFoundException")
+    result = LocalStack(cloud, example_template).create()
+    assert result.status == "ROLLBACK_COMPLETE"
+    assert re.search(expected, result.by_type("Create")[0].reason), result.by_type("Create")[0].reason
 
 
 @pytest.mark.parametrize(
