@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: synth test e2e lint typecheck bench wheel clean
+.PHONY: synth test e2e integ integ-snapshots lint typecheck bench wheel clean
 
 $(VENV)/.stamp-runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,14 @@ test: $(VENV)/.stamp-dev $(CHECKOV_VENV)/.stamp $(FLOOR_VENV)/.stamp node_module
 ## e2e: only the lifecycle fault matrix, one line per scenario (XFAIL: a known gap, see docs/SCENARIOS.md)
 e2e: $(VENV)/.stamp-dev
 	$(PY) -m pytest -m e2e -p no:logging -rA -q tests/test_lifecycle_matrix.py | grep -E '^(PASSED|FAILED|ERROR|XFAIL|XPASS) |^[0-9]+ (passed|failed)'
+
+## integ: deploy tests/integ/integ_*.py to your account (CDK_INTEG_FORECAST_ARN and AWS credentials; README, Development)
+integ: $(VENV)/.stamp-dev node_modules/.stamp
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m tests.integ.deploy $(INTEG_APPS)
+
+## integ-snapshots: rewrite the committed snapshots of tests/integ (offline; make test verifies them)
+integ-snapshots: $(VENV)/.stamp-dev
+	$(PY) -m tests.integ.snapshots --update
 
 ## lint: ruff on the whole repository
 lint: $(VENV)/.stamp-dev
