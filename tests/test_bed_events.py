@@ -221,13 +221,13 @@ def test_patterns_eventbridge_would_refuse_are_refused(pattern: Any) -> None:
         validate(pattern)
 
 
-
 @pytest.fixture(autouse=True)
 def every_status_emits(cloud: LocalCloud) -> None:
     """These tests are about how the bed delivers events (delays, losses, copies, patterns): every status change
     emits one here. The default, Forecast's documented statuses only, is the subject of the status tests below,
     which set the knob themselves."""
     cloud.forecast.all_status_events = True
+
 
 # --- Forecast's state changes ---------------------------------------------------------------------------
 

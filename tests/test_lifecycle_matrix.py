@@ -1445,6 +1445,23 @@ def test_cloudformation_reads_throttled_for_ninety_seconds_only_delay_the_reques
     cloud.check_invariants()
 
 
+def test_cloudformation_reads_throttled_past_lambdas_last_try_answer_failed_not_a_timeout(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """Review finding: CloudFormation's reads throttled for 330 s outlast Lambda's three tries. The last try
+    answers FAILED, having done nothing, instead of letting CloudFormation wait until ServiceTimeout (before:
+    the request was dropped and the stack waited 55 minutes)."""
+    cloud.lambda_duplicates = 0.0
+    cloud.throttle("cloudformation:DescribeStackResource", seconds=330)
+    result = LocalStack(cloud, example_template).create()
+    create = result.by_type("Create")[0]
+    assert create.status == "FAILED" and "could not be confirmed with CloudFormation" in create.reason, create.reason
+    assert create.response is not None and create.response.at - create.started_at < 400
+    assert result.status == "ROLLBACK_COMPLETE", [(r.request_type, r.status, r.reason[:60]) for r in result.requests]
+    assert not cloud.forecast.calls_to("CreateForecastExportJob")
+    cloud.check_invariants()
+
+
 def test_a_deployer_without_invoke_rights_cannot_reach_the_handler(cloud: LocalCloud, team_templates: dict[str, Any]) -> None:
     provider = LocalStack(cloud, copy.deepcopy(team_templates["SharedProvider"]), name="SharedProvider")
     team = LocalStack(cloud, copy.deepcopy(team_templates["TeamExports"]), name="TeamC", exports=provider.exported_values())

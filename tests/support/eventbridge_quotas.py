@@ -28,6 +28,8 @@ from typing import Any
 
 from .virtual_clock import VirtualClock
 
+TARGET_INPUT_MAX = 8192
+EVENT_PATTERN_MAX = 2048
 RULES_PER_BUS = 300
 RULES_PER_BUS_SMALL_REGIONS = 100  # af-south-1 and eu-south-1 (eb-quota.html)
 REQUESTS_PER_SECOND = 50.0
@@ -92,6 +94,13 @@ class EventBridgeQuotas:
         if not self._take_token(now):
             self.refusals.append(f"t={now:.1f} {operation}: throttled")
             return "ThrottlingException", "Rate exceeded", 400
+        # Sizes EventBridge refuses when the call is made: a target's Input over 8,192 characters, an event
+        # pattern over 2,048 (eb-quota.html).
+        too_long = [t.get("Id") for t in params.get("Targets") or [] if len(str(t.get("Input", ""))) > TARGET_INPUT_MAX]
+        if operation == "events:PutTargets" and too_long:
+            return "ValidationException", f"Input of targets {too_long} is longer than {TARGET_INPUT_MAX} characters", 400
+        if operation == "events:PutRule" and len(str(params.get("EventPattern", ""))) > EVENT_PATTERN_MAX:
+            return "InvalidEventPatternException", f"Event pattern is longer than {EVENT_PATTERN_MAX} characters", 400
         if operation == "events:PutRule" and str(params.get("Name", "")) not in rules:
             if len(rules) + self.other_rules >= self.rules_per_bus:
                 self.refusals.append(f"t={now:.1f} PutRule {params.get('Name')}: {self.rules_per_bus} rules on the bus")

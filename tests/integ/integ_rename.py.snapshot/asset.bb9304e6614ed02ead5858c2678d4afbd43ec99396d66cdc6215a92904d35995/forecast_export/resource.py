@@ -62,9 +62,10 @@ LAMBDA_SAFETY_SECONDS = 30  # stop working this long before the Lambda's own tim
 # saving the state and answering. Short, so an invocation that died holds up nobody for long.
 LOOK_SECONDS = 30
 LEASE_SECONDS = 45
-# Tries of one request: at 0, after a 90 s invocation + 60 s, after another + 120 s: the third starts by ~360 s.
-# Before this age a failed try is followed by another; after it, the handler answers instead.
-LAMBDA_RETRY_WINDOW_SECONDS = 240
+# Lambda runs a failed event again 1, then 2 minutes after the failure (MaximumRetryAttempts 2). A try fails
+# 30-60 s after it starts, so the second fails by ~150 s of the request's age and the third after ~210 s: a try
+# that fails younger than this has another one coming; an older one is the last, and answers instead.
+LAMBDA_RETRY_WINDOW_SECONDS = 200
 LOOK_STEP_SECONDS = 15  # room for one more look (a Describe with its retries) after a pause
 LEASE_CHECK_SECONDS = 0.5  # how often an invocation waiting for the lease reads the rule (reads only)
 DEFAULT_RULE_PREFIX = contract.RULE_PREFIX_ROOT
@@ -121,6 +122,7 @@ class ForecastExportResource(CfnResource):
         self._claiming: Schedule | None = None  # the schedule of this invocation's claim
         self._episode = ""  # the stack event that confirmed this request (confirmation.py)
         self.deletes_a_replaced_id = False  # a Delete of a physical ID the resource no longer holds
+        self._unconfirmable = ""  # why a request that Lambda will not run again could not be confirmed
 
     def superseded(self, func: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
         """Register what to do with the state of a request this one stopped (decorator, like crhelper's)."""
@@ -146,6 +148,7 @@ class ForecastExportResource(CfnResource):
         self.retry_later = False
         self._claiming = None
         self._episode = ""
+        self._unconfirmable = ""
         self.deletes_a_replaced_id = False
         self._event, self._response_url, self.Data, self._context = {}, "", {}, None
         self.Status = self.Reason = self.PhysicalResourceId = self.StackId = self.RequestId = self.LogicalResourceId = ""
@@ -182,7 +185,12 @@ class ForecastExportResource(CfnResource):
         self.budget.requested_at = responses.request_time(str(event.get("ResponseURL", ""))) or self._clock().now()
         if POLL not in event and not self._confirmed(event, context):
             return False
-        return bool(cast(Any, super())._crhelper_init(event, context))
+        if not cast(Any, super())._crhelper_init(event, context):
+            return False
+        if self._unconfirmable:  # no try is left: answer rather than let the stack wait until ServiceTimeout
+            self._send("FAILED", self._unconfirmable)
+            return False
+        return True
 
     def _confirmed(self, event: dict[str, Any], context: Any) -> bool:
         """CloudFormation shows this request as one it sent and waits for (confirmation.py); else it is
@@ -204,6 +212,14 @@ class ForecastExportResource(CfnResource):
             )
             return False
         except TransientError as error:  # throttled past this invocation's time: Lambda runs the event again
+            if not self._lambda_may_run_it_again():
+                # Lambda's last try: answer FAILED, acting on nothing. Only the sender of the request holds its
+                # presigned URL, so a forged request gains nothing from this answer.
+                self._unconfirmable = (
+                    f"The request could not be confirmed with CloudFormation, whose read APIs stayed throttled ({error}); "
+                    "nothing was changed: retry the stack operation"
+                )
+                return True
             logger.error(
                 "Could not confirm request %s with CloudFormation yet (%s); Lambda retries", event.get("RequestId"), error
             )
