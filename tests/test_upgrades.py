@@ -1,0 +1,238 @@
+"""Upgrades from the previous release (issue 19): stacks deployed with its templates and handler asset,
+then updated to the current code, with exports idle, an export in flight and a Delete in flight.
+
+The previous release is built from git (tests/support/releases.py, ``PREVIOUS_RELEASE``). The driver
+runs each invocation with the handler of the Code the applied template names, switching when the
+function is updated (UPDATE_IN_PROGRESS): a rule firing after the switch runs the new handler on the
+state the old one wrote, which is what these scenarios check. Every scenario ends with check_invariants().
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from cdk_forecast_export._lambda.forecast_export import contract
+
+from tests.support import apps
+from tests.support.cfn_driver import LocalCloud, LocalStack, RequestRecord, StackResult
+from tests.support.forecast_fake import Outcome
+from tests.support.releases import PREVIOUS_RELEASE, Release, build_release, function_code_keys
+
+pytestmark = pytest.mark.e2e
+
+SHARED = ("SharedProvider", "TeamExports")
+
+
+@pytest.fixture(scope="session")
+def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    return build_release(PREVIOUS_RELEASE, tmp_path_factory.mktemp("previous-release"))
+
+
+@pytest.fixture(scope="module")
+def current_shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The shared provider and a team stack, synthesized with the current code, bundled (the asset's hash is its Code)."""
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("current-shared")), context=apps.cdk_json_context())
+    apps.shared_provider_stacks(app)
+    assembly = app.synth()
+    return {name: dict(assembly.get_stack_by_name(name).template) for name in SHARED}
+
+
+def _code(template: dict[str, Any]) -> str:
+    (key,) = function_code_keys(template)
+    return key
+
+
+def _old(cloud: LocalCloud, release: Release, name: str) -> dict[str, Any]:
+    """A template of the previous release; the bed runs its functions with that release's handler."""
+    for key, folder in release.assets.items():
+        cloud.register_code(key, folder)
+    return copy.deepcopy(release.templates[name])
+
+
+def _codes(record: RequestRecord) -> list[str]:
+    return [invocation.code for invocation in record.invocations]
+
+
+def _ran_across_the_upgrade(record: RequestRecord, old: str, new: str) -> None:
+    """The request started under the old handler and was finished by the new one, on the old one's state."""
+    codes = _codes(record)
+    assert codes[0] == old and codes[-1] == new, f"{record.logical_id} {record.request_type}: {codes}"
+
+
+def _live(cloud: LocalCloud) -> dict[str, str]:
+    return dict(cloud.forecast.live_jobs())
+
+
+def test_the_previous_release_is_another_handler(previous_release: Release, example_template: dict[str, Any]) -> None:
+    """Otherwise the scenarios below would upgrade nothing."""
+    assert _code(previous_release.templates["example"]) != _code(example_template)
+    assert (next(iter(previous_release.assets.values())) / "forecast_export" / "app.py").is_file()
+
+
+def test_upgrade_with_exports_idle_keeps_every_job(
+    cloud: LocalCloud, previous_release: Release, example_template: dict[str, Any]
+) -> None:
+    old_template = _old(cloud, previous_release, "example")
+    old_code, new_code = _code(old_template), _code(example_template)
+    stack = LocalStack(cloud, old_template)
+    assert stack.create().status == "CREATE_COMPLETE"
+    ids, jobs = dict(stack.physical_ids), _live(cloud)
+    creates = len(cloud.forecast.calls_to("CreateForecastExportJob"))
+
+    upgraded = stack.update(copy.deepcopy(example_template))
+    assert upgraded.status == "UPDATE_COMPLETE", [r.reason for r in upgraded.requests]
+    assert stack.physical_ids == ids and _live(cloud) == jobs  # same jobs, still ACTIVE: none replaced
+    assert cloud.function_code[next(iter(cloud.function_code))] == new_code
+
+    # The next change of settings is handled by the new handler, with the old properties as CloudFormation recorded them.
+    retagged = copy.deepcopy(example_template)
+    (export,) = (r for r in retagged["Resources"].values() if r["Type"] == "Custom::ForecastExportJob")
+    export["Properties"]["Tags"] = [{"Key": "purpose", "Value": "upgraded"}]
+    result = stack.update(retagged)
+    assert result.status == "UPDATE_COMPLETE", [r.reason for r in result.requests]
+    assert stack.physical_ids == ids, "a tag change must not replace the job"
+    assert {_codes(r)[0] for r in result.requests} == {new_code}
+    (job,) = ids.values()
+    assert cloud.forecast.jobs[job].tags == {"purpose": "upgraded"}
+    assert len(cloud.forecast.calls_to("CreateForecastExportJob")) == creates
+    assert old_code not in {c for r in result.requests for c in _codes(r)}
+
+    assert stack.delete().status == "DELETE_COMPLETE"
+    assert _live(cloud) == {}
+    cloud.check_invariants()
+
+
+def _upgrade(cloud: LocalCloud, provider: LocalStack, template: dict[str, Any], results: list[StackResult]) -> None:
+    results.append(provider.update(copy.deepcopy(template)))
+
+
+def test_provider_upgraded_while_a_team_export_is_in_flight(
+    cloud: LocalCloud, previous_release: Release, current_shared: dict[str, dict[str, Any]]
+) -> None:
+    """The realistic in-flight upgrade: the platform team upgrades the shared provider while a team's
+    10-minute exports are being created. The new handler finishes them from the old one's state."""
+    provider = LocalStack(cloud, _old(cloud, previous_release, "SharedProvider"), name="SharedProvider")
+    old_code, new_code = _code(provider.template), _code(current_shared["SharedProvider"])
+    team = LocalStack(cloud, _old(cloud, previous_release, "TeamExports"), name="TeamExports", exports=provider.exported_values())
+    cloud.forecast.default_outcome = Outcome("active", 600)
+    upgrades: list[StackResult] = []
+    found: list[object] = []
+
+    def upgrade() -> None:
+        found.extend(_state_versions(cloud))
+        _upgrade(cloud, provider, current_shared["SharedProvider"], upgrades)
+
+    created = team.create(meanwhile=(120, upgrade))
+    assert found == [None, None]  # 0.2.0's state, unversioned, in both exports' rules
+    assert [u.status for u in upgrades] == ["UPDATE_COMPLETE"]
+    assert created.status == "CREATE_COMPLETE", [r.reason for r in created.requests]
+    for record in created.requests:
+        _ran_across_the_upgrade(record, old_code, new_code)
+    assert set(_live(cloud)) == set(team.physical_ids.values())
+    assert set(_live(cloud).values()) == {"ACTIVE"}
+    assert len(cloud.forecast.calls_to("CreateForecastExportJob")) == len(team.physical_ids)  # no second job
+
+    # The team then upgrades its own stack: nothing is replaced.
+    ids = dict(team.physical_ids)
+    assert team.update(copy.deepcopy(current_shared["TeamExports"])).status == "UPDATE_COMPLETE"
+    assert team.physical_ids == ids
+    assert team.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_provider_upgraded_while_a_delete_is_in_flight(
+    cloud: LocalCloud, previous_release: Release, current_shared: dict[str, dict[str, Any]]
+) -> None:
+    """A busy account throttles the Delete for minutes; the provider is upgraded meanwhile. The new handler
+    deletes the job the old one was deleting, and answers the Delete."""
+    provider = LocalStack(cloud, _old(cloud, previous_release, "SharedProvider"), name="SharedProvider")
+    old_code, new_code = _code(provider.template), _code(current_shared["SharedProvider"])
+    team = LocalStack(cloud, _old(cloud, previous_release, "TeamExports"), name="TeamExports", exports=provider.exported_values())
+    assert team.create().status == "CREATE_COMPLETE"
+    cloud.throttle("forecast:DeleteForecastExportJob", seconds=150)
+    upgrades: list[StackResult] = []
+
+    deleted = team.delete(meanwhile=(60, lambda: _upgrade(cloud, provider, current_shared["SharedProvider"], upgrades)))
+    assert [u.status for u in upgrades] == ["UPDATE_COMPLETE"]
+    assert deleted.status == "DELETE_COMPLETE", [r.reason for r in deleted.requests]
+    for record in deleted.requests:
+        _ran_across_the_upgrade(record, old_code, new_code)
+    assert _live(cloud) == {}
+    cloud.check_invariants()
+
+
+def test_provider_rolled_back_while_an_export_is_in_flight(
+    cloud: LocalCloud, previous_release: Release, current_shared: dict[str, dict[str, Any]]
+) -> None:
+    """The other way: the new handler wrote versioned state, then the provider went back to the previous
+    release (a rolled-back upgrade); 0.2.0 reads version 1 (it ignores the version key)."""
+    old_provider = _old(cloud, previous_release, "SharedProvider")
+    old_code, new_code = _code(old_provider), _code(current_shared["SharedProvider"])
+    provider = LocalStack(cloud, copy.deepcopy(current_shared["SharedProvider"]), name="SharedProvider")
+    team = LocalStack(cloud, copy.deepcopy(current_shared["TeamExports"]), name="TeamExports", exports=provider.exported_values())
+    cloud.forecast.default_outcome = Outcome("active", 600)
+    downgrades: list[StackResult] = []
+    found: list[object] = []
+
+    def downgrade() -> None:
+        found.extend(_state_versions(cloud))
+        _upgrade(cloud, provider, old_provider, downgrades)
+
+    created = team.create(meanwhile=(120, downgrade))
+    assert found == [contract.STATE_VERSION] * 2
+    assert [d.status for d in downgrades] == ["UPDATE_COMPLETE"]
+    assert created.status == "CREATE_COMPLETE", [r.reason for r in created.requests]
+    for record in created.requests:
+        _ran_across_the_upgrade(record, new_code, old_code)
+    assert team.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def _state_versions(cloud: LocalCloud, rewrite_to: object = None) -> list[object]:
+    """The state version of every polling rule's request (None: none written); ``rewrite_to``: rewrite it to
+    that, as if another version of the handler had written the state."""
+    found = []
+    for rule in cloud.events.list_rules()["Rules"]:
+        for target in cloud.events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+            event = json.loads(target["Input"])
+            found.append(event["CrHelperData"].get(contract.STATE_VERSION_KEY))
+            if rewrite_to is not None:
+                event["CrHelperData"][contract.STATE_VERSION_KEY] = rewrite_to
+                cloud.events.put_targets(Rule=rule["Name"], Targets=[{**target, "Input": json.dumps(event)}])
+    return found
+
+
+def test_state_of_a_newer_handler_is_answered_failed_at_once_not_read(
+    cloud: LocalCloud, current_shared: dict[str, dict[str, Any]]
+) -> None:
+    """A newer handler's state (its upgrade rolled back while the export ran) may mean something else:
+    the handler does not act on it, and answers FAILED at the next firing instead of leaving
+    CloudFormation waiting for code that no longer runs."""
+    provider = LocalStack(cloud, copy.deepcopy(current_shared["SharedProvider"]), name="SharedProvider")
+    team = LocalStack(cloud, copy.deepcopy(current_shared["TeamExports"]), name="TeamExports", exports=provider.exported_values())
+    cloud.forecast.default_outcome = Outcome("active", 600)
+    found: list[object] = []
+
+    created = team.create(meanwhile=(90, lambda: found.extend(_state_versions(cloud, rewrite_to=contract.STATE_VERSION + 1))))
+    assert found == [contract.STATE_VERSION] * 2  # the state this handler writes carries its version
+    assert created.status == "ROLLBACK_COMPLETE"
+    creates = created.by_type("Create")
+    assert {r.status for r in creates} == {"FAILED"}
+    assert all(f"state version {contract.STATE_VERSION + 1}" in r.reason for r in creates), [r.reason for r in creates]
+    assert all(r.response is not None and r.response.at - r.started_at < 200 for r in creates)  # the next firing
+    # The jobs that version started are left as they are (ACTIVE later): said in the reason, counted here.
+    cloud.check_invariants(allowed_jobs=2)
+
+
+def test_pinned_release_is_a_commit_of_this_repository() -> None:
+    import subprocess
+
+    kind = subprocess.run(
+        ["git", "-C", str(Path(apps.REPO)), "cat-file", "-t", PREVIOUS_RELEASE], capture_output=True, text=True, check=True
+    )
+    assert kind.stdout.strip() == "commit"
