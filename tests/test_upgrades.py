@@ -9,21 +9,26 @@ state the old one wrote, which is what these scenarios check. Every scenario end
 
 from __future__ import annotations
 
+import ast
 import copy
+import dataclasses
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from cdk_forecast_export._lambda.forecast_export import contract
+from cdk_forecast_export._lambda.forecast_export.lifecycle import PollState
+from cdk_forecast_export._lambda.forecast_export.schedule import DATA, target_input, unreadable_state
 
 from tests.support import apps
 from tests.support.cfn_driver import LocalCloud, LocalStack, RequestRecord, StackResult
 from tests.support.forecast_fake import Outcome
 from tests.support.releases import PREVIOUS_RELEASE, Release, build_release, function_code_keys
 
-pytestmark = pytest.mark.e2e
+E2E = pytest.mark.e2e  # the scenarios that run through the driver
 
 SHARED = ("SharedProvider", "TeamExports")
 
@@ -74,6 +79,7 @@ def test_the_previous_release_is_another_handler(previous_release: Release, exam
     assert (next(iter(previous_release.assets.values())) / "forecast_export" / "app.py").is_file()
 
 
+@E2E
 def test_upgrade_with_exports_idle_keeps_every_job(
     cloud: LocalCloud, previous_release: Release, example_template: dict[str, Any]
 ) -> None:
@@ -111,6 +117,7 @@ def _upgrade(cloud: LocalCloud, provider: LocalStack, template: dict[str, Any], 
     results.append(provider.update(copy.deepcopy(template)))
 
 
+@E2E
 def test_provider_upgraded_while_a_team_export_is_in_flight(
     cloud: LocalCloud, previous_release: Release, current_shared: dict[str, dict[str, Any]]
 ) -> None:
@@ -145,6 +152,7 @@ def test_provider_upgraded_while_a_team_export_is_in_flight(
     cloud.check_invariants()
 
 
+@E2E
 def test_provider_upgraded_while_a_delete_is_in_flight(
     cloud: LocalCloud, previous_release: Release, current_shared: dict[str, dict[str, Any]]
 ) -> None:
@@ -166,6 +174,7 @@ def test_provider_upgraded_while_a_delete_is_in_flight(
     cloud.check_invariants()
 
 
+@E2E
 def test_provider_rolled_back_while_an_export_is_in_flight(
     cloud: LocalCloud, previous_release: Release, current_shared: dict[str, dict[str, Any]]
 ) -> None:
@@ -207,6 +216,7 @@ def _state_versions(cloud: LocalCloud, rewrite_to: object = None) -> list[object
     return found
 
 
+@E2E
 def test_state_of_a_newer_handler_is_answered_failed_at_once_not_read(
     cloud: LocalCloud, current_shared: dict[str, dict[str, Any]]
 ) -> None:
@@ -230,9 +240,44 @@ def test_state_of_a_newer_handler_is_answered_failed_at_once_not_read(
 
 
 def test_pinned_release_is_a_commit_of_this_repository() -> None:
-    import subprocess
-
     kind = subprocess.run(
         ["git", "-C", str(Path(apps.REPO)), "cat-file", "-t", PREVIOUS_RELEASE], capture_output=True, text=True, check=True
     )
     assert kind.stdout.strip() == "commit"
+
+
+@pytest.mark.parametrize(
+    ("data", "readable"),
+    [
+        ({}, True),  # 0.2.0 wrote no version
+        ({contract.STATE_VERSION_KEY: 0}, True),
+        ({contract.STATE_VERSION_KEY: contract.STATE_VERSION}, True),
+        ({contract.STATE_VERSION_KEY: contract.STATE_VERSION + 1}, False),
+        ({contract.STATE_VERSION_KEY: str(contract.STATE_VERSION)}, False),
+        ({contract.STATE_VERSION_KEY: True}, False),
+        ({contract.STATE_VERSION_KEY: -1}, False),
+    ],
+)
+def test_the_handler_reads_its_state_version_and_older_ones_only(data: dict[str, Any], readable: bool) -> None:
+    assert (unreadable_state(data) == "") is readable
+
+
+@pytest.mark.parametrize("data", [{"State": {"op": "Create"}}, {contract.STATE_VERSION_KEY: 0}, None])
+def test_every_state_the_handler_writes_carries_its_version(data: dict[str, Any] | None) -> None:
+    event: dict[str, Any] = {"RequestId": "r", **({DATA: data} if data is not None else {})}
+    assert json.loads(target_input(event))[DATA][contract.STATE_VERSION_KEY] == contract.STATE_VERSION
+
+
+def test_the_previous_release_wrote_the_fields_version_1_reads() -> None:
+    """Version 1 is 0.2.0's state with a version: the same PollState fields. A change of fields must bump
+    STATE_VERSION and read the previous one (this test then needs the reader of version 1 instead)."""
+    source = subprocess.run(
+        ["git", "-C", str(apps.REPO), "show", f"{PREVIOUS_RELEASE}:lambda/forecast_export/lifecycle.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (poll_state,) = (n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "PollState")
+    old_fields = [n.target.id for n in poll_state.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+    assert contract.STATE_VERSION == 1
+    assert old_fields == [f.name for f in dataclasses.fields(PollState)]
