@@ -73,16 +73,24 @@ def build_release(ref: str, workdir: Path) -> Release:
     """Synthesize release ``ref`` of this repository under ``workdir``."""
     source = workdir / "source"
     source.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref], capture_output=True, check=True).stdout
+    archived = subprocess.run(["git", "-C", str(REPO), "archive", ref], capture_output=True, check=False)
+    if archived.returncode != 0:
+        raise RuntimeError(
+            f"release {ref} is not in this clone ({archived.stderr.decode().strip()}): a shallow clone lacks it; "
+            f"fetch it with 'git fetch --unshallow' (CI: check out with full history)"
+        )
+    archive = archived.stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(source, filter="data")
     # The wheel's layout: the handler is the construct package's ``_lambda`` (pyproject.toml's package-dir).
     (source / "constructs" / "cdk_forecast_export" / "_lambda").symlink_to(source / "lambda", target_is_directory=True)
     out = workdir / "cdk.out"
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(source / "constructs"), str(source / "lambda")])}
-    subprocess.run(
-        [sys.executable, "-c", _SYNTH, str(source), str(out)], cwd=source, env=environment, check=True, capture_output=True
+    synth = subprocess.run(
+        [sys.executable, "-c", _SYNTH, str(source), str(out)], cwd=source, env=environment, capture_output=True, text=True
     )
+    if synth.returncode != 0:
+        raise RuntimeError(f"synthesizing release {ref} failed:\n{synth.stderr[-3000:]}")
     templates: dict[str, dict[str, Any]] = json.loads((out / "templates.json").read_text())
     assets: dict[str, Path] = {}
     for template in templates.values():
