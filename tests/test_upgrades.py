@@ -27,6 +27,7 @@ from tests.support import apps
 from tests.support.cfn_driver import LocalCloud, LocalStack, RequestRecord, StackResult
 from tests.support.forecast_fake import Outcome
 from tests.support.releases import PREVIOUS_RELEASE, Release, build_release, function_code_keys
+from tests.support.scenarios import with_props
 
 E2E = pytest.mark.e2e  # the scenarios that run through the driver
 
@@ -200,6 +201,32 @@ def test_provider_rolled_back_while_an_export_is_in_flight(
         _ran_across_the_upgrade(record, new_code, old_code)
     assert team.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
+
+
+@E2E
+def test_upgrade_rolled_back_while_its_replacement_runs(
+    cloud: LocalCloud, previous_release: Release, example_template: dict[str, Any]
+) -> None:
+    """An upgrade that also replaces the job fails elsewhere while the new job runs: CloudFormation rolls the
+    function's code back first, so the previous release's handler rolls the replacement back from the state
+    the new handler wrote (version 1), and keeps the original job."""
+    old_template = _old(cloud, previous_release, "example")
+    old_code, new_code = _code(old_template), _code(example_template)
+    stack = LocalStack(cloud, old_template)
+    assert stack.create().status == "CREATE_COMPLETE"
+    (original,) = stack.physical_ids.values()
+    cloud.forecast.default_outcome = Outcome("active", 900)  # the replacement job takes 15 minutes
+
+    result = stack.update(with_props(example_template, Format="PARQUET"), another_resource_fails_at=120)
+    assert result.status == "UPDATE_ROLLBACK_COMPLETE", [r.reason for r in result.requests]
+    replacing, rollback = result.by_type("Update")
+    assert replacing.status == "CANCELLED" and set(_codes(replacing)) == {new_code}
+    assert rollback.status == "SUCCESS" and set(_codes(rollback)) == {old_code}
+    assert stack.physical_ids == {replacing.logical_id: original}
+    cloud.advance(3600)
+    assert cloud.forecast.other_kept_jobs() == {original: "ACTIVE"}  # the new job is gone (or stopped)
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants(allowed_stopped=1)  # the stopped replacement job, which Forecast keeps
 
 
 def _state_versions(cloud: LocalCloud, rewrite_to: object = None) -> list[object]:
