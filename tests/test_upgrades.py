@@ -12,8 +12,11 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import importlib
+import importlib.util
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,8 @@ import aws_cdk as cdk
 import pytest
 from cdk_forecast_export._lambda.forecast_export import contract
 from cdk_forecast_export._lambda.forecast_export.lifecycle import PollState
-from cdk_forecast_export._lambda.forecast_export.schedule import DATA, target_input, unreadable_state
+from cdk_forecast_export._lambda.forecast_export.naming import JobIdentity
+from cdk_forecast_export._lambda.forecast_export.schedule import DATA, rule_name, target_input, unreadable_state
 
 from tests.support import apps
 from tests.support.cfn_driver import LocalCloud, LocalStack, RequestRecord, StackResult
@@ -308,3 +312,38 @@ def test_the_previous_release_wrote_the_fields_version_1_reads() -> None:
     old_fields = [n.target.id for n in poll_state.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
     assert contract.STATE_VERSION == 1
     assert old_fields == [f.name for f in dataclasses.fields(PollState)]
+
+
+def _previous_module(release: Release, name: str) -> Any:
+    """A module of the previous release's handler, imported under its own package name."""
+    folder = next(iter(release.assets.values())) / "forecast_export"
+    package = "forecast_export_previous_release"
+    if package not in sys.modules:
+        spec = importlib.util.spec_from_file_location(package, folder / "__init__.py", submodule_search_locations=[str(folder)])
+        assert spec is not None and spec.loader is not None
+        sys.modules[package] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[package])
+    return importlib.import_module(f"{package}.{name}")
+
+
+def test_the_previous_release_names_rules_and_jobs_as_this_one(previous_release: Release) -> None:
+    """Rule and job names are found again by computing them: part of the state's schema, like its fields.
+    A change must bump STATE_VERSION and keep finding the previous names."""
+    old_naming, old_schedule = _previous_module(previous_release, "naming"), _previous_module(previous_release, "schedule")
+    fields = {
+        "stack_id": "arn:aws:cloudformation:us-east-1:111122223333:stack/S/0f1e2d3c-0000-4000-8000-000000000000",
+        "logical_id": "DailyExport1A2B3C4D",
+        "base_name": "daily_export",
+        "forecast_arn": apps.FORECAST_ARN,
+        "path": "s3://bucket/exports/",
+        "role_arn": "arn:aws:iam::111122223333:role/forecast",
+        "kms_key_arn": "",
+        "format": "CSV",
+    }
+    for run_id in ("", "2"):
+        new, old = JobIdentity(**fields, run_id=run_id), old_naming.JobIdentity(**fields, run_id=run_id)
+        assert new.settings_key() == old.settings_key()
+        assert [new.job_name(attempt) for attempt in range(contract.MAX_ATTEMPTS)] == old.job_names()
+        assert rule_name("fcx-0a1b2c3d-", fields["stack_id"], fields["logical_id"], new.settings_key()) == (
+            old_schedule.rule_name("fcx-0a1b2c3d-", fields["stack_id"], fields["logical_id"], old.settings_key())
+        )
