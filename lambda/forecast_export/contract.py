@@ -55,7 +55,8 @@ STACK_ID_TAG = "cdk-forecast-export:stack-id"
 # this version under this key. Bump it when a field changes its meaning, or is added or removed, and teach
 # the handler to read the previous version (tests/test_upgrades.py deploys the previous release and
 # upgrades it with requests in flight). 0 is the state of 0.2.0, which wrote no version; 1 has the same
-# fields, versioned. A state of a newer version is never read (schedule.readable_state).
+# fields, versioned. A state of a newer version is never read (schedule.unreadable_state). Job and rule names
+# are found again by computing them (naming.py, schedule.rule_name), so they are part of this schema too.
 STATE_VERSION_KEY = "SchemaVersion"
 STATE_VERSION = 1
 

@@ -32,6 +32,11 @@ AWS behaviour modelled, harsh by default (each with the page it comes from):
   UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, a rollback switches the policies back
   (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html,
   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html#cfn-console-view-stack-data-resources-status-codes).
+- Each function runs the handler its applied template's ``Code`` names (``register_code``: a previous
+  release's asset; any other Code runs the session's handler). An update switches it in
+  UPDATE_IN_PROGRESS, before the custom resources that depend on the function, and a rollback
+  switches it back first: a rule firing after the switch runs the other version on the state the
+  first one wrote (tests/test_upgrades.py).
 - Another resource failing cancels in-flight custom-resource requests; their later answers are
   ignored (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html,
   FACTS.md "Cancellation").
