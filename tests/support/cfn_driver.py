@@ -32,6 +32,11 @@ AWS behaviour modelled, harsh by default (each with the page it comes from):
   UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, a rollback switches the policies back
   (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html,
   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html#cfn-console-view-stack-data-resources-status-codes).
+- Each function runs the handler its applied template's ``Code`` names (``register_code``: a previous
+  release's asset; any other Code runs the session's handler). An update switches it in
+  UPDATE_IN_PROGRESS, before the custom resources that depend on the function, and a rollback
+  switches it back first: a rule firing after the switch runs the other version on the state the
+  first one wrote (tests/test_upgrades.py).
 - Another resource failing cancels in-flight custom-resource requests; their later answers are
   ignored (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html,
   FACTS.md "Cancellation").
@@ -241,6 +246,7 @@ class Invocation:
     send_order: list[int] = field(default_factory=list)
     killed_at: float | None = None  # Lambda stopped it at the function's timeout
     delivery: Delivery | None = None  # the queued event it runs for (None: invoked directly)
+    code: str = ""  # the function's Code (S3Key) in the applied template: which handler ran (LocalCloud.register_code)
 
     @property
     def did_work(self) -> bool:
@@ -448,17 +454,18 @@ class Containers:
     """Warm Lambda containers: each holds its own copy of the handler module (and so its own
     crhelper CfnResource), as concurrent invocations in AWS run in separate containers."""
 
-    def __init__(self, asset_dir: Path, clock: VirtualClock, package: str = "forecast_export") -> None:
+    def __init__(self, asset_dir: Path, clock: VirtualClock, package: str = "forecast_export", label: str = "") -> None:
         self._asset_dir = asset_dir
         self._clock = clock
         self._package = package
+        self._label = label or package  # module names: unique per pool, so two versions of one package coexist
         self._free: list[Any] = []
         self._count = 0
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
         self._count += 1
-        package = f"{self._package}_container{self._count}"
+        package = f"{self._label}_container{self._count}"
         folder = self._asset_dir / self._package
         spec = importlib.util.spec_from_file_location(package, folder / "__init__.py", submodule_search_locations=[str(folder)])
         assert spec is not None and spec.loader is not None
@@ -656,7 +663,12 @@ class LocalCloud:
         self.forecast = forecast
         self.receiver = receiver
         self.moto_url = moto_url
-        self.containers = Containers(asset_dir, clock)
+        self.containers = Containers(asset_dir, clock)  # the handler of every function whose code was not registered
+        # Upgrades: the handler folder of each registered function Code (S3Key), and the Code each function has in
+        # the template applied now. The code switches when CloudFormation updates the function, in UPDATE_IN_PROGRESS
+        # before the custom resources (FACTS.md "Order within an update"); a rollback switches it back.
+        self.code_containers: dict[str, Containers] = {}
+        self.function_code: dict[str, str] = {}
         self.aws_calls: list[tuple[str, dict[str, Any]]] = []  # (service:Operation, params) made by the handler
         self.denied: list[str] = []  # calls the IAM check refused, with time, action and resource
         self.unmapped: list[str] = []  # handler calls no IAM rule covers (allowed)
@@ -1175,6 +1187,7 @@ class LocalCloud:
         self.exact_schedule = False
         self.slowness.clear()
         self.function_memory.clear()
+        self.function_code.clear()
         self.emitted.clear()
         self.deliveries_log.clear()
         self._rule_configs.clear()
@@ -1237,6 +1250,16 @@ class LocalCloud:
                 raise
         self.functions[name] = timeout
 
+    def register_code(self, s3_key: str, asset_dir: Path) -> None:
+        """Run functions whose applied template names ``s3_key`` as their Code with the handler in ``asset_dir``
+        (a previous release's asset); other functions run the session's handler."""
+        if s3_key not in self.code_containers:
+            label = f"forecast_export_{s3_key[:12]}"
+            self.code_containers[s3_key] = Containers(asset_dir, self.clock, label=label)
+
+    def containers_for(self, function_name: str) -> Containers:
+        return self.code_containers.get(self.function_code.get(function_name, ""), self.containers)
+
     # --- invoking ----------------------------------------------------------------------------------
 
     def begin_test(self) -> None:
@@ -1285,7 +1308,9 @@ class LocalCloud:
         self._local.record = record
         timeout = self.functions[function_name]
         context = FakeLambdaContext(self.clock, function_name, function_arn, timeout)
-        container = self.containers.acquire()
+        invocation.code = self.function_code.get(function_name, "")
+        containers = self.containers_for(function_name)
+        container = containers.acquire()
         _virtualize_crhelper_timer()  # crhelper is imported after the bed starts (from the asset folder)
         self.clock.set_kill_deadline(invocation.start + timeout)
         try:
@@ -1315,7 +1340,7 @@ class LocalCloud:
             self.clock.set_kill_deadline(None)
             self._local.record = None
         if container is not None:
-            self.containers.release(container)
+            containers.release(container)
         invocation.end = invocation.killed_at if invocation.killed_at is not None else self.clock.now()
         record.running -= 1
         self._dirty = True
@@ -1804,6 +1829,9 @@ class LocalCloud:
         assert not problems, "\n".join(problems)
 
 
+Meanwhile = tuple[float, Callable[[], None]]  # (seconds after the operation started, what happens then)
+
+
 class LocalStack:
     """One stack's custom resources, driven through CloudFormation's request sequences.
 
@@ -1869,6 +1897,7 @@ class LocalStack:
                     float(resource["Properties"].get("Timeout", 3)),
                     int(resource["Properties"].get("MemorySize", 128)),
                 )
+                self._apply_code(logical_id, resource)
                 role = self.resolve(resource["Properties"]["Role"], template)
                 self.bed.function_roles[function_name] = str(role).rsplit("/", 1)[-1]
                 self.bed.function_role_arns[function_name] = str(role)
@@ -1881,6 +1910,11 @@ class LocalStack:
                 source = str(self.resolve(resource["Properties"]["SourceArn"], template))
                 if source not in patterns:
                     patterns.append(source)
+
+    def _apply_code(self, logical_id: str, resource: dict[str, Any]) -> None:
+        """The function runs the code its resource names from now on (its S3Key, ``<asset hash>.zip``)."""
+        key = resource["Properties"].get("Code", {}).get("S3Key")
+        self.bed.function_code[self._function_name(logical_id)] = key if isinstance(key, str) else ""
 
     # --- IAM in force -------------------------------------------------------------------------------
 
@@ -2220,11 +2254,26 @@ class LocalStack:
         """The physical ID CloudFormation holds after a Create: the answered one, else made up."""
         return record.physical_id if record.answered else self.made_up_physical_id(record.logical_id)
 
-    def create(self, *, another_resource_fails: bool = False, another_resource_fails_at: float | None = None) -> StackResult:
+    def _meanwhile(self, records: list[RequestRecord], t0: float, meanwhile: Meanwhile | None) -> None:
+        """Let the requests run until ``meanwhile``'s moment (seconds after ``t0``), then do its action."""
+        if meanwhile is not None:
+            seconds, action = meanwhile
+            self.bed.run(records, horizon=t0 + seconds)
+            action()
+
+    def create(
+        self,
+        *,
+        another_resource_fails: bool = False,
+        another_resource_fails_at: float | None = None,
+        meanwhile: Meanwhile | None = None,
+    ) -> StackResult:
         """Create every custom resource; ``another_resource_fails_at`` (seconds after the start) makes
-        another resource of the stack fail then, cancelling whatever has not answered yet."""
+        another resource of the stack fail then, cancelling whatever has not answered yet; ``meanwhile``
+        (seconds, action): something else happens then, another stack's update for instance."""
         t0 = self.bed.clock.now()
         records = [self.start("Create", lid, self._props(res)) for lid, res in self.custom_resources().items()]
+        self._meanwhile(records, t0, meanwhile)
         fails_at = None if another_resource_fails_at is None else t0 + another_resource_fails_at
         cancelled = self._phase(records, fails_at)
         for record in records:
@@ -2322,6 +2371,9 @@ class LocalStack:
         # UPDATE_ROLLBACK_IN_PROGRESS: changed policies switch back; policies the update added stay
         # until the resources it added are deleted in cleanup.
         self.template = old_template
+        for logical_id, resource in old_template["Resources"].items():
+            if resource["Type"] == "AWS::Lambda::Function":
+                self._apply_code(logical_id, resource)  # the function's code is rolled back first (it comes before)
         self.status = "UPDATE_ROLLBACK_IN_PROGRESS"
         self._set_iam((old_template, None), (new_template, new_policies))
         rollbacks: list[tuple[RequestRecord, RequestRecord]] = []
@@ -2369,14 +2421,17 @@ class LocalStack:
         self.status = "UPDATE_ROLLBACK_COMPLETE"
         return StackResult(self.status, updates + creates + [rb for _, rb in rollbacks] + cleanup)
 
-    def delete(self) -> StackResult:
-        """Delete the stack with the applied template (custom resources before the policies they use)."""
+    def delete(self, *, meanwhile: Meanwhile | None = None) -> StackResult:
+        """Delete the stack with the applied template (custom resources before the policies they use);
+        ``meanwhile`` as for ``create``."""
         self.status = "DELETE_IN_PROGRESS"
+        t0 = self.bed.clock.now()
         records = [
             self.start("Delete", lid, self.properties[lid], physical_id=pid)
             for lid, pid in self.physical_ids.items()
             if self._sends_delete(self.template, lid)
         ]
+        self._meanwhile(records, t0, meanwhile)
         self.bed.run(records, until_answered=True)
         self.status = "DELETE_COMPLETE" if all(r.status == "SUCCESS" for r in records) else "DELETE_FAILED"
         if self.status == "DELETE_COMPLETE":
