@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: synth test e2e integ integ-snapshots lint typecheck bench wheel clean
+.PHONY: synth test e2e integ integ-snapshots release-artifacts lint typecheck bench wheel clean
 
 $(VENV)/.stamp-runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ integ: $(VENV)/.stamp-dev node_modules/.stamp
 ## integ-snapshots: rewrite the committed snapshots of tests/integ (offline; make test verifies them)
 integ-snapshots: $(VENV)/.stamp-dev
 	$(PY) -m tests.integ.snapshots --update
+
+## release-artifacts: rebuild tests/releases/<version>/ from git at the previous release's commit (tests/support/releases.py)
+release-artifacts: $(VENV)/.stamp-dev
+	$(PY) -m tests.support.releases
 
 ## lint: ruff on the whole repository
 lint: $(VENV)/.stamp-dev

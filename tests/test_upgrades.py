@@ -1,7 +1,8 @@
 """Upgrades from the previous release (issue 19): stacks deployed with its templates and handler asset,
 then updated to the current code, with exports idle, an export in flight and a Delete in flight.
 
-The previous release is built from git (tests/support/releases.py, ``PREVIOUS_RELEASE``). The driver
+The previous release was built from git at its commit and committed under tests/releases/<version>/
+(tests/support/releases.py, ``PREVIOUS_RELEASE``, ``make release-artifacts``). The driver
 runs each invocation with the handler of the Code the applied template names, switching when the
 function is updated (UPDATE_IN_PROGRESS): a rule firing after the switch runs the new handler on the
 state the old one wrote, which is what these scenarios check. Every scenario ends with check_invariants().
@@ -15,9 +16,7 @@ import dataclasses
 import importlib
 import importlib.util
 import json
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -30,7 +29,7 @@ from cdk_forecast_export._lambda.forecast_export.spec import parse_spec
 from tests.support import apps
 from tests.support.cfn_driver import LocalCloud, LocalStack, RequestRecord, StackResult
 from tests.support.forecast_fake import Outcome
-from tests.support.releases import PREVIOUS_RELEASE, Release, build_release, function_code_keys
+from tests.support.releases import PREVIOUS_RELEASE, PREVIOUS_VERSION, Release, function_code_keys, load_release
 from tests.support.scenarios import with_props
 
 E2E = pytest.mark.e2e  # the scenarios that run through the driver
@@ -39,8 +38,8 @@ SHARED = ("SharedProvider", "TeamExports")
 
 
 @pytest.fixture(scope="session")
-def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Release:
-    return build_release(PREVIOUS_RELEASE, tmp_path_factory.mktemp("previous-release"))
+def previous_release() -> Release:
+    return load_release(PREVIOUS_VERSION)
 
 
 @pytest.fixture(scope="module")
@@ -270,11 +269,9 @@ def test_state_of_a_newer_handler_is_answered_failed_at_once_not_read(
     cloud.check_invariants(allowed_jobs=2)
 
 
-def test_pinned_release_is_a_commit_of_this_repository() -> None:
-    kind = subprocess.run(
-        ["git", "-C", str(Path(apps.REPO)), "cat-file", "-t", PREVIOUS_RELEASE], capture_output=True, text=True, check=True
-    )
-    assert kind.stdout.strip() == "commit"
+def test_the_committed_release_is_the_pinned_one(previous_release: Release) -> None:
+    previous = previous_release
+    assert previous.ref == PREVIOUS_RELEASE and all(folder.is_dir() for folder in previous.assets.values())
 
 
 @pytest.mark.parametrize(
@@ -302,12 +299,7 @@ def test_every_state_the_handler_writes_carries_its_version(data: dict[str, Any]
 def test_the_previous_release_wrote_the_fields_version_1_reads() -> None:
     """Version 1 is 0.2.0's state with a version: the same PollState fields. A change of fields must bump
     STATE_VERSION and read the previous one (this test then needs the reader of version 1 instead)."""
-    source = subprocess.run(
-        ["git", "-C", str(apps.REPO), "show", f"{PREVIOUS_RELEASE}:lambda/forecast_export/lifecycle.py"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    source = (next(iter(load_release().assets.values())) / "forecast_export" / "lifecycle.py").read_text()
     (poll_state,) = (n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "PollState")
     old_fields = [n.target.id for n in poll_state.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
     assert contract.STATE_VERSION == 1

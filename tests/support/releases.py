@@ -1,9 +1,11 @@
-"""The previous release, built from git: its synthesized templates and its handler asset.
+"""The previous release: its synthesized templates and its handler asset.
 
 Upgrade tests (tests/test_upgrades.py) deploy a stack with these, then update it with the current code,
-as a user does who upgrades the library. Nothing is downloaded: ``git archive`` of the release's commit
-is synthesized in a subprocess (the old construct must not meet the current one in this process), with
-the aws-cdk-lib of the current environment.
+as a user does who upgrades the library. They are built from git once per release and committed under
+tests/releases/<version>/ (``python -m tests.support.releases <commit> <version>``, or
+``make release-artifacts``): ``git archive`` of the release's commit is synthesized in a subprocess (the
+old construct must not meet the current one in this process), with the aws-cdk-lib of the current
+environment. Committed, so that a clone without that history (a shallow CI checkout) runs them too.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The commit of the 0.2.0 release, the one users upgrade from. Bump it at each release.
-PREVIOUS_RELEASE = "5d4506e"
+# The release users upgrade from, and its commit. Bump both at each release and rebuild the artifacts.
+PREVIOUS_VERSION = "0.2.0"
+PREVIOUS_RELEASE = "e50524f"
+RELEASES = REPO / "tests" / "releases"
 
 # Run in the archived tree: its own app.py and tests/support/apps.py, with bundling (the asset is the point).
 _SYNTH = """
@@ -98,3 +102,36 @@ def build_release(ref: str, workdir: Path) -> Release:
             folder = next(out.glob(f"*/asset.{key.removesuffix('.zip')}"))
             assets[key] = folder
     return Release(ref, templates, assets)
+
+
+def load_release(version: str = PREVIOUS_VERSION) -> Release:
+    """The committed artifacts of release ``version`` (tests/releases/<version>/)."""
+    folder = RELEASES / version
+    meta = json.loads((folder / "release.json").read_text())
+    templates: dict[str, dict[str, Any]] = json.loads((folder / "templates.json").read_text())
+    assets = {key: folder / "assets" / key.removesuffix(".zip") for key in meta["assets"]}
+    return Release(str(meta["ref"]), templates, assets)
+
+
+def vendor_release(ref: str, version: str, workdir: Path) -> Path:
+    """Build release ``ref`` and commit-ready copy its templates and handler assets to tests/releases/<version>/."""
+    import shutil
+
+    release = build_release(ref, workdir)
+    folder = RELEASES / version
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "assets").mkdir(parents=True)
+    (folder / "templates.json").write_text(json.dumps(release.templates, indent=1, sort_keys=True) + "\n")
+    for key, source in release.assets.items():
+        shutil.copytree(source, folder / "assets" / key.removesuffix(".zip"), ignore=shutil.ignore_patterns("__pycache__"))
+    meta = {"ref": ref, "version": version, "assets": sorted(release.assets)}
+    (folder / "release.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return folder
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    commit, label = sys.argv[1:3] if len(sys.argv) >= 3 else (PREVIOUS_RELEASE, PREVIOUS_VERSION)
+    with tempfile.TemporaryDirectory() as scratch:
+        print(vendor_release(commit, label, Path(scratch)))

@@ -41,7 +41,7 @@ from .clock import Clock
 from .confirmation import CloudFormationCheck, Unconfirmed
 from .errors import TransientError
 from .retries import Budget
-from .schedule import DATA, LEASE, POLL, RULE, Schedule, event_pattern, rule_name
+from .schedule import DATA, LEASE, POLL, RULE, Schedule, event_pattern, rule_name, unreadable_state
 
 logger = logging.getLogger(__name__)
 
@@ -277,6 +277,10 @@ class ForecastExportResource(CfnResource):
                 waited = True
             clock.sleep(min(LEASE_CHECK_SECONDS, max(float(lease["until"]) - now, 0.001)))
         self.budget = self._look_budget(context)
+        if unreadable_state(live.get(DATA) or {}):
+            # Written by a newer handler: saving a lease would stamp it with this version. The look answers FAILED.
+            logger.error("Rule %s holds state this handler cannot read: %s", name, unreadable_state(live.get(DATA) or {}))
+            return live
         live.setdefault(DATA, {})[LEASE] = self._lease(context)
         self._schedule().save(name, live)
         return live
@@ -364,6 +368,8 @@ class ForecastExportResource(CfnResource):
     def _may_take_over(self, held: dict[str, Any]) -> bool:
         """CloudFormation sends one request per resource at a time: a rule held by another request belongs
         to one it cancelled, unless that one is newer or a Delete (then this request is the stray one)."""
+        if unreadable_state(held.get(DATA) or {}):
+            return True  # a newer handler's request, whose code no longer runs: CloudFormation's request now is this one
         if self._episode and (held.get(DATA) or {}).get(EPISODE) == self._episode:
             return False  # one request of CloudFormation's claimed twice (a copy it did not send): the first keeps it
         theirs = (held.get(DATA) or {}).get("State") or {}
@@ -454,8 +460,12 @@ class ForecastExportResource(CfnResource):
 
     # --- answering ------------------------------------------------------------------------------------
 
+    def _state(self) -> dict[str, Any]:
+        """The request's PollState fields, or none when another version of the handler wrote them."""
+        return {} if unreadable_state(self.Data) else dict(self.Data.get("State") or {})
+
     def _body(self) -> dict[str, Any]:
-        state = self.Data.get("State") or {}
+        state = self._state()
         if self.Status == "SUCCESS":
             physical = str(self.PhysicalResourceId)
         else:
@@ -486,7 +496,7 @@ class ForecastExportResource(CfnResource):
         """Remove the rule, then send the answer; when the URL fails for now, keep the answer in a rule
         for a later firing. (The rule goes first: after a stack's last answer CloudFormation deletes the
         handler's role, and a rule left for later could no longer be removed.)"""
-        answer_by = float(self.Data.get(ANSWER_BY, 0) or (self.Data.get("State") or {}).get("answer_by", 0))
+        answer_by = float(self.Data.get(ANSWER_BY, 0) or self._state().get("answer_by", 0))
         if self._rule() and self._remove_rule_while_time_allows():
             self._event.pop(RULE, None)
         if self._rule() and self._may_be_last_answer(body) and self._clock().now() < answer_by:

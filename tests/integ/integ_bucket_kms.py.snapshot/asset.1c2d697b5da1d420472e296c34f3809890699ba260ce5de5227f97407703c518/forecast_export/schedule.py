@@ -13,6 +13,8 @@
   triggers a look, it is never read (Forecast's event body is not published).
 - A lease in that state keeps two invocations of one request from working at the same time: it
   lasts one look, and an invocation that finds it taken waits for its release (resource.py).
+- The state carries ``contract.STATE_VERSION`` (every write stamps it): the handler reads its own version
+  and the older ones (0.2.0 wrote none), never a newer one (``unreadable_state``).
 - Names fit EventBridge's 64 characters and start with the prefix the handler's IAM policy allows;
   the input fits EventBridge's 8192 characters.
 """
@@ -22,12 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from . import contract
 from .errors import TransientError
 from .retries import Budget, call_with_retries, error_code
 
@@ -98,9 +101,28 @@ def _pattern_text(arns: list[str]) -> str:
     )
 
 
+def unreadable_state(data: Mapping[str, Any]) -> str:
+    """Why this handler must not read the state ``data`` (a request's ``CrHelperData``), or "" if it may.
+
+    No version: written by 0.2.0, whose fields are those of version 1. A newer version was written by a
+    newer handler whose code CloudFormation has since rolled back; its fields may mean something else,
+    so nothing in it is trusted (the caller answers FAILED at once rather than misread it, or leave
+    CloudFormation waiting until its ServiceTimeout for code that no longer runs)."""
+    version = data.get(contract.STATE_VERSION_KEY, 0)
+    if isinstance(version, int) and not isinstance(version, bool) and 0 <= version <= contract.STATE_VERSION:
+        return ""
+    return (
+        f"The request's state was written by another version of the handler (state version {str(version)[:20]}; "
+        f"this handler reads versions 0 to {contract.STATE_VERSION}): its code changed while the request was in flight. "
+        "This handler did not act on it (any export job that version started is left as it is); deploy again"
+    )
+
+
 def target_input(event: dict[str, Any]) -> str:
-    """The event the rule sends back: no old properties, and no properties if still too big."""
+    """The event the rule sends back, its state stamped with this handler's state version: no old
+    properties, and no properties if still too big."""
     kept = {k: v for k, v in event.items() if k != "OldResourceProperties"}
+    kept[DATA] = {**(kept.get(DATA) or {}), contract.STATE_VERSION_KEY: contract.STATE_VERSION}
     text = json.dumps(kept)
     if len(text) > TARGET_INPUT_MAX:
         kept.pop("ResourceProperties", None)

@@ -30,6 +30,7 @@ from .resource import (
     ForecastExportResource,
 )
 from .responses import request_time
+from .schedule import unreadable_state
 from .sessions import Sessions
 from .spec import ExportSpec, parse_spec
 
@@ -170,7 +171,8 @@ def delete(event: dict[str, Any], context: Any) -> str:
 def superseded(other_data: dict[str, Any]) -> None:
     """This request stopped another one's polling: take over the job it was working on."""
     state = PollState.from_data(helper.Data)
-    other = PollState.from_data(other_data) if "State" in other_data else None
+    # A newer handler's state is not read: this request then looks for its jobs by name only.
+    other = PollState.from_data(other_data) if "State" in other_data and not unreadable_state(other_data) else None
     identity = _identity(_spec_or_none(helper._event.get("ResourceProperties"), helper._context), helper._event)
     if state.op == "Update":
         names = list(state.scan)  # only the jobs of the settings being rolled back, never this resource's own
@@ -183,7 +185,7 @@ def superseded(other_data: dict[str, Any]) -> None:
 @helper.watched
 def watched(data: dict[str, Any]) -> list[str]:
     """The jobs whose Forecast events should trigger a look (the rule's EventPattern)."""
-    return PollState.from_data(data).watched() if "State" in data else []
+    return PollState.from_data(data).watched() if "State" in data and not unreadable_state(data) else []
 
 
 @helper.poll_create
@@ -192,6 +194,9 @@ def watched(data: dict[str, Any]) -> list[str]:
 def poll(event: dict[str, Any], context: Any) -> str | None:
     if ANSWER in helper.Data:
         return None  # only the answer is left to deliver
+    problem = unreadable_state(helper.Data)
+    if problem:
+        raise ExportFailed(problem)  # answered FAILED at once: misread, it could adopt or delete the wrong job
     state = PollState.from_data(helper.Data)
     spec = _spec_or_none(event.get("ResourceProperties"), context)
     lifecycle = RUNTIME.lifecycle()

@@ -51,6 +51,15 @@ RULE_PREFIX_ROOT = "fcx-"
 ACCESS_ROLE_PATH = "/cdk-forecast-export/"
 STACK_ID_TAG = "cdk-forecast-export:stack-id"
 
+# The request state the handler keeps in each polling rule's target (``CrHelperData``, schedule.py) carries
+# this version under this key. Bump it when a field changes its meaning, or is added or removed, and teach
+# the handler to read the previous version (tests/test_upgrades.py deploys the previous release and
+# upgrades it with requests in flight). 0 is the state of 0.2.0, which wrote no version; 1 has the same
+# fields, versioned. A state of a newer version is never read (schedule.unreadable_state). Job and rule names
+# are found again by computing them (naming.py, schedule.rule_name), so they are part of this schema too.
+STATE_VERSION_KEY = "SchemaVersion"
+STATE_VERSION = 1
+
 # Times the two sides size each other by.
 FUNCTION_TIMEOUT_SECONDS = 90
 # Lambda keeps asynchronous events (throttled in a busy account) up to this long: its maximum, 6 hours. A

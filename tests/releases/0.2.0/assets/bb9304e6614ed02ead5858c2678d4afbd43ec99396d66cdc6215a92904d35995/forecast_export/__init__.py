@@ -1,0 +1,1 @@
+"""Custom resource handler for Amazon Forecast export jobs (runs in AWS Lambda)."""
