@@ -884,7 +884,7 @@ def test_events_all_lost_the_schedule_answers_within_seventy_seconds(cloud: Loca
     create = _events_lifecycle(cloud, example_template)
     detection = cloud.detection(create)
     assert detection is not None and detection["latency"] <= 70.0, detection
-    assert cloud.events_emitted >= 5 and cloud.events_delivered == 0
+    assert cloud.events_emitted >= 2 and cloud.events_delivered == 0  # CREATE_IN_PROGRESS and ACTIVE, both lost
     cloud.check_invariants()
 
 
