@@ -1566,12 +1566,6 @@ def test_first_deploy_refused_while_remove_targets_fails_partially_leaves_no_rul
     cloud.check_invariants()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16 sequence 5: the waiting request's state exceeds EventBridge's 8192-character target input, so its "
-    "properties are dropped and the Create answers FAILED 'could not be handled later: the properties were too large "
-    "to keep between polls' (ROLLBACK_COMPLETE)",
-)
 def test_twenty_five_long_tags_on_an_export_waiting_for_a_creation_slot(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:

@@ -135,6 +135,25 @@ class CloudFormationCheck:
         self.replaced = request_type == "Delete" and bool(physical) and bool(asked) and physical != asked
         return str(episode.get("EventId", ""))
 
+    def recorded_properties(self, stack_id: str, logical_id: str, episode: str) -> dict[str, Any] | None:
+        """The properties CloudFormation recorded on stack event ``episode`` (the one that confirmed a request),
+        as CloudFormation sends them; None when it is not found or records none. A request whose properties
+        were too large to keep with its state (EventBridge's 8,192-character target input) reads them here."""
+        token: str | None = None
+        for _ in range(MAX_EVENT_PAGES):
+            page = self._call("describe_stack_events", StackName=stack_id, **({"NextToken": token} if token else {}))
+            for stack_event in page.get("StackEvents") or []:
+                if stack_event.get("EventId") == episode and stack_event.get("LogicalResourceId") == logical_id:
+                    recorded = stack_event.get("ResourceProperties")
+                    if recorded is None:
+                        return None
+                    sent = json.loads(recorded) if isinstance(recorded, str) else recorded
+                    return dict(_as_sent(sent))
+            token = page.get("NextToken")
+            if not token:
+                return None
+        return None
+
     def _resource(self, stack_id: str, logical_id: str) -> dict[str, Any] | None:
         try:
             answer = self._call("describe_stack_resource", StackName=stack_id, LogicalResourceId=logical_id)

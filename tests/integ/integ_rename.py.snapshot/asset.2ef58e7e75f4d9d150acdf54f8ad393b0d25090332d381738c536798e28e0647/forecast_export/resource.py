@@ -192,6 +192,15 @@ class ForecastExportResource(CfnResource):
             return False
         return True
 
+    def recorded_properties(self) -> dict[str, Any] | None:
+        """The request's properties as CloudFormation recorded them on the stack event that confirmed it: for a
+        look whose rule could not keep them (too large for EventBridge's target input)."""
+        episode = str(self.Data.get(EPISODE, ""))
+        if not episode or self._context is None:
+            return None
+        check = CloudFormationCheck(self._cloudformation_of, self.budget, str(self._context.function_name))
+        return check.recorded_properties(self.StackId, self.LogicalResourceId, episode)
+
     def _confirmed(self, event: dict[str, Any], context: Any) -> bool:
         """CloudFormation shows this request as one it sent and waits for (confirmation.py); else it is
         ignored. The confirming stack event's ID (the request's episode) goes into the state."""

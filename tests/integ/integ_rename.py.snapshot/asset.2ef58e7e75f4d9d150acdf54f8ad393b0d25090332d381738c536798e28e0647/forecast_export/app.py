@@ -198,7 +198,10 @@ def poll(event: dict[str, Any], context: Any) -> str | None:
     if problem:
         raise ExportFailed(problem)  # answered FAILED at once: misread, it could adopt or delete the wrong job
     state = PollState.from_data(helper.Data)
-    spec = _spec_or_none(event.get("ResourceProperties"), context)
+    props = event.get("ResourceProperties")
+    if props is None:
+        props = helper.recorded_properties()  # too large to keep in the rule: CloudFormation recorded them
+    spec = _spec_or_none(props, context)
     lifecycle = RUNTIME.lifecycle()
     try:
         result = lifecycle.step(state, spec, _identity(spec, event))
