@@ -1500,17 +1500,26 @@ def test_delete_of_a_retained_export_while_the_event_bus_is_full(cloud: LocalClo
     cloud.check_invariants(allowed_jobs=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16 sequence 2: a Delete that must wait for its job's deletion needs a polling rule; on a full bus "
-    "PutRule answers LimitExceededException and the Delete answers FAILED (DELETE_FAILED)",
-)
 def test_stack_delete_while_the_event_bus_is_full(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, example_template)
     assert stack.create().status == "CREATE_COMPLETE"
     cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus
     result = stack.delete()
     assert result.status == "DELETE_COMPLETE", _outcome(result)
+    cloud.check_invariants()
+
+
+def test_stack_delete_on_a_full_bus_while_the_deletion_is_throttled(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """No room for a rule, and DeleteForecastExportJob throttled for 100 s: the first try cannot finish without a
+    rule, fails on purpose, and Lambda's next try deletes the job and answers."""
+    stack = LocalStack(cloud, example_template)
+    assert stack.create().status == "CREATE_COMPLETE"
+    cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus
+    cloud.lambda_duplicates = 0.0
+    cloud.throttle("forecast:DeleteForecastExportJob", seconds=100)
+    result = stack.delete()
+    assert result.status == "DELETE_COMPLETE", _outcome(result)
+    assert cloud.function_errors, "the first try should have asked Lambda to run it again"
     cloud.check_invariants()
 
 

@@ -34,13 +34,14 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from botocore.exceptions import ClientError
 from crhelper import CfnResource
 
 from . import contract, responses
 from .clock import Clock
 from .confirmation import CloudFormationCheck, Unconfirmed
 from .errors import TransientError
-from .retries import Budget
+from .retries import Budget, error_code
 from .schedule import DATA, LEASE, POLL, RULE, Schedule, event_pattern, rule_name, unreadable_state
 
 logger = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class ForecastExportResource(CfnResource):
         self.lease_waits = 0  # invocations of this container that waited for another one's look
         self.retry_later = False  # the request could not be confirmed yet: the entry point asks Lambda to retry
         self._claiming: Schedule | None = None  # the schedule of this invocation's claim
+        self._rule_less = False  # a Delete looking without a rule (a full event bus)
         self._episode = ""  # the stack event that confirmed this request (confirmation.py)
         self.deletes_a_replaced_id = False  # a Delete of a physical ID the resource no longer holds
         self._unconfirmable = ""  # why a request that Lambda will not run again could not be confirmed
@@ -147,6 +149,7 @@ class ForecastExportResource(CfnResource):
         self._answered = False
         self.retry_later = False
         self._claiming = None
+        self._rule_less = False
         self._episode = ""
         self._unconfirmable = ""
         self.deletes_a_replaced_id = False
@@ -298,14 +301,14 @@ class ForecastExportResource(CfnResource):
         """Whether this invocation may pause and look once more (a Delete waiting for Forecast to finish a
         deletion): it stops where it would stop anyway, LAMBDA_SAFETY_SECONDS before its timeout. The look's
         budget and the lease grow with it; the lease is written back before it runs out."""
-        if self._context is None or not self._rule():
+        if self._context is None or not (self._rule() or self._rule_less):
             return False
         now = self._clock().now()
         if now + pause_seconds + LOOK_STEP_SECONDS > self._invocation_end(self._context) - LAMBDA_SAFETY_SECONDS:
             return False
         self.budget.end = max(self.budget.end, now + pause_seconds + LOOK_STEP_SECONDS)
         lease = self.Data.get(LEASE) or {}
-        if float(lease.get("until", 0)) < now + pause_seconds + LOOK_STEP_SECONDS:
+        if self._rule() and float(lease.get("until", 0)) < now + pause_seconds + LOOK_STEP_SECONDS:
             # "looping": this holder looks again within seconds, so an invocation that finds the lease leaves at once
             # instead of reading the rule every LEASE_CHECK_SECONDS (EventBridge's 50 requests/s are the account's).
             self.Data[LEASE] = {**self._lease(self._context), "looping": True}
@@ -347,6 +350,11 @@ class ForecastExportResource(CfnResource):
                     logger.warning("Could not claim the request's rule yet (%s); Lambda runs the request again", error)
                     self.retry_later = True  # nothing was done yet: a later delivery starts afresh
                     return
+                except ClientError as error:
+                    if error_code(error) != "LimitExceededException" or self.RequestType != "Delete":
+                        raise
+                    self._delete_without_a_rule(error)
+                    return
                 if not claimed:
                     return
                 self._wrap_function(self._poll_func())
@@ -366,6 +374,24 @@ class ForecastExportResource(CfnResource):
             if self._rule():
                 self._schedule().remove(self._rule())
             self._send("FAILED", f"The handler failed unexpectedly: {error}")
+
+    def _delete_without_a_rule(self, error: ClientError) -> None:
+        """The event bus holds its 300 rules (shared with the account): a Delete gets no rule, so it looks within
+        this invocation (deleting, then waiting for the deletion), and Lambda runs it again while it has tries;
+        the last try answers. A stack delete then succeeds on a full bus (issue 16, sequence 2)."""
+        logger.warning("No room for a polling rule (%s): this Delete looks without one, within this invocation", error)
+        self._rule_less = True
+        self._wrap_function(self._poll_func())
+        if self._done():
+            self._finish()
+        elif self._lambda_may_run_it_again():
+            self.retry_later = True
+        else:
+            self._send(
+                "FAILED",
+                f"The event bus had no room for the Delete's polling rule ({error_code(error)}: EventBridge allows 300 rules "
+                "per bus, shared with the account) and the job's deletion did not finish within Lambda's tries",
+            )
 
     def _lambda_may_run_it_again(self) -> bool:
         """Lambda runs an invocation the handler fails again after about 1 and then 2 minutes (the function's
