@@ -1523,6 +1523,26 @@ def test_stack_delete_on_a_full_bus_while_the_deletion_is_throttled(cloud: Local
     cloud.check_invariants()
 
 
+def test_rollback_delete_of_a_cancelled_create_on_a_full_bus_answers(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """Review finding: on a full bus, the rollback Delete of a Create cancelled before it ran (CloudFormation's
+    made-up physical ID) has no job to delete but must watch the names the Create might still use for 120 s. It
+    keeps looking within its invocations (no rule), Lambda's second try sees the watch end, and it answers."""
+    cloud.lambda_duplicates = 0.0
+    cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus
+    cloud.cfn_queue_delay = (30.0, 30.0)
+    stack, create = _start_create(cloud, example_template)
+    cloud.run([create], horizon=cloud.clock.now() + 5)
+    create.cancelled, create.cancelled_at = True, cloud.clock.now()  # another resource failed: rolled back at once
+    cloud.cfn_queue_delay = (0.0, 2.0)
+    props = create.event["ResourceProperties"]
+    delete = stack.start("Delete", create.logical_id, props, physical_id=stack.made_up_physical_id(create.logical_id))
+    cloud.run([delete])
+    assert delete.status == "SUCCESS", delete.reason
+    cloud.run([], horizon=cloud.clock.now() + 400, wait_for_horizon=True)  # the queued Create: CloudFormation says no
+    assert create.invocations and not cloud.forecast.calls_to("CreateForecastExportJob")
+    cloud.check_invariants()
+
+
 def test_create_while_other_tools_use_all_of_eventbridges_rate_for_forty_seconds(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:

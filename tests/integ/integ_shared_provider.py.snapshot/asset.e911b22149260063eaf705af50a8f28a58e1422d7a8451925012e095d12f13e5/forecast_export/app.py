@@ -198,15 +198,17 @@ def poll(event: dict[str, Any], context: Any) -> str | None:
     if problem:
         raise ExportFailed(problem)  # answered FAILED at once: misread, it could adopt or delete the wrong job
     state = PollState.from_data(helper.Data)
-    props = event.get("ResourceProperties")
-    if props is None:
-        props = helper.recorded_properties()  # too large to keep in the rule: CloudFormation recorded them
-    spec = _spec_or_none(props, context)
     lifecycle = RUNTIME.lifecycle()
     try:
+        props = event.get("ResourceProperties")
+        if props is None:
+            props = helper.recorded_properties()  # too large to keep in the rule: CloudFormation recorded them
+        spec = _spec_or_none(props, context)
         result = lifecycle.step(state, spec, _identity(spec, event))
-        # No event marks the end of a deletion: look again every few seconds while this invocation may.
-        while result is None and lifecycle.only_deletions_pending(state):
+        # No event marks the end of a deletion: look again every few seconds while this invocation may (without a
+        # rule, also while a cancelled request's names are watched: nothing else would look).
+        waiting = lifecycle.only_waiting if helper.looking_without_a_rule else lifecycle.only_deletions_pending
+        while result is None and waiting(state):
             helper.Data.update(state.to_data())  # what a lease extension writes back is this look's state
             if not helper.may_keep_looking(DELETION_CHECK_SECONDS):
                 break

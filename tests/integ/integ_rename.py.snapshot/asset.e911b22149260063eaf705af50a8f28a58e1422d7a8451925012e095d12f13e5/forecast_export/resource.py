@@ -39,8 +39,8 @@ from crhelper import CfnResource
 
 from . import contract, responses
 from .clock import Clock
-from .confirmation import CloudFormationCheck, Unconfirmed
-from .errors import TransientError
+from .confirmation import CloudFormationCheck, Unconfirmed, properties_digest
+from .errors import ExportFailed, TransientError
 from .retries import Budget, error_code
 from .schedule import DATA, LEASE, POLL, RULE, Schedule, event_pattern, rule_name, unreadable_state
 
@@ -53,6 +53,7 @@ WATCHING = "Watching"  # Data key: the job ARNs the rule's EventPattern matches 
 CLAIM_KEY = "ClaimKey"  # Data key: the settings key the request's rule is named after
 SUPERSEDE_KEY = "SupersedeKey"  # Data key: the settings key of a rolled-back request whose rule must stop
 ANSWER = "Answer"  # Data key: an answer waiting to be delivered
+PROPERTIES_DIGEST = "PropertiesDigest"  # Data key: what properties_digest gave for the request's own properties
 EPISODE = "Episode"  # Data key: the stack event that confirmed the request (one per request CloudFormation sends)
 ANSWER_BY = "AnswerBy"  # Data key: after this, nobody waits for the answer any more
 FINISHED = "Finished"  # Data key: answered; the rule could not be removed yet
@@ -67,7 +68,10 @@ LEASE_SECONDS = 45
 # 30-60 s after it starts, so the second fails by ~150 s of the request's age and the third after ~210 s: a try
 # that fails younger than this has another one coming; an older one is the last, and answers instead.
 LAMBDA_RETRY_WINDOW_SECONDS = 200
-LOOK_STEP_SECONDS = 15  # room for one more look (a Describe with its retries) after a pause
+LOOK_STEP_SECONDS = 15
+# A Delete looking without a rule (a full event bus) asks Lambda for one more try only on its first: the first try
+# of a request ends within this age (unless Lambda's queue held it longer), and the second answers whatever it finds.
+RULE_LESS_FIRST_TRY_SECONDS = 100  # room for one more look (a Describe with its retries) after a pause
 LEASE_CHECK_SECONDS = 0.5  # how often an invocation waiting for the lease reads the rule (reads only)
 DEFAULT_RULE_PREFIX = contract.RULE_PREFIX_ROOT
 
@@ -202,7 +206,16 @@ class ForecastExportResource(CfnResource):
         if not episode or self._context is None:
             return None
         check = CloudFormationCheck(self._cloudformation_of, self.budget, str(self._context.function_name))
-        return check.recorded_properties(self.StackId, self.LogicalResourceId, episode)
+        recorded = check.recorded_properties(self.StackId, self.LogicalResourceId, episode)
+        expected = self.Data.get(PROPERTIES_DIGEST)
+        if recorded is not None and expected and properties_digest(recorded) != expected:
+            # CloudFormation records some values otherwise than it sends them (dynamic references): never act on those.
+            raise ExportFailed(
+                "The request's properties were too large to keep between looks (EventBridge's 8,192-character target "
+                "input), and the ones CloudFormation recorded differ from those it sent (a dynamic reference?); nothing "
+                "more was done: use fewer or shorter tags"
+            )
+        return recorded
 
     def _confirmed(self, event: dict[str, Any], context: Any) -> bool:
         """CloudFormation shows this request as one it sent and waits for (confirmation.py); else it is
@@ -375,6 +388,11 @@ class ForecastExportResource(CfnResource):
                 self._schedule().remove(self._rule())
             self._send("FAILED", f"The handler failed unexpectedly: {error}")
 
+    @property
+    def looking_without_a_rule(self) -> bool:
+        """A Delete looking without a rule (a full event bus): it keeps looking within its invocation."""
+        return self._rule_less
+
     def _delete_without_a_rule(self, error: ClientError) -> None:
         """The event bus holds its 300 rules (shared with the account): a Delete gets no rule, so it looks within
         this invocation (deleting, then waiting for the deletion), and Lambda runs it again while it has tries;
@@ -384,13 +402,15 @@ class ForecastExportResource(CfnResource):
         self._wrap_function(self._poll_func())
         if self._done():
             self._finish()
-        elif self._lambda_may_run_it_again():
-            self.retry_later = True
+        elif self._clock().now() - self.budget.requested_at < RULE_LESS_FIRST_TRY_SECONDS:
+            self.retry_later = True  # the first try: Lambda's next one looks again, and answers whatever it finds
         else:
+            state = self.Data.get("State") or {}
+            left = ", ".join([*state.get("cleanup", []), *state.get("scan", [])]) or "its jobs"
             self._send(
                 "FAILED",
                 f"The event bus had no room for the Delete's polling rule ({error_code(error)}: EventBridge allows 300 rules "
-                "per bus, shared with the account) and the job's deletion did not finish within Lambda's tries",
+                f"per bus, shared with the account) and {left} had not settled within two tries; retry the delete",
             )
 
     def _lambda_may_run_it_again(self) -> bool:
@@ -470,6 +490,7 @@ class ForecastExportResource(CfnResource):
         self._event[DATA] = self.Data
         self.PhysicalResourceId = ""
         self.Data[EPISODE] = self._episode
+        self.Data[PROPERTIES_DIGEST] = properties_digest(self._event.get("ResourceProperties"))
         claim = schedule.claim(name, self._event, self._may_take_over, pattern)
         if claim.duplicate:
             logger.warning("Request %s is already being handled (rule %s); this delivery stays silent", self.RequestId, name)

@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 ABSENT = "ABSENT"  # Forecast does not know the job
 # A cancelled request may still create its job: its invocation may be running (up to the Lambda timeout,
 # 90 s). A copy still queued does nothing once CloudFormation cancelled it (confirmation.py). The request
-# that rolls it back keeps looking for that job this long.
-SUPERSEDED_GRACE_SECONDS = 180
+# that rolls it back keeps looking for that job this long after CloudFormation sent it (after the cancellation).
+SUPERSEDED_GRACE_SECONDS = contract.FUNCTION_TIMEOUT_SECONDS + 30
 ANSWER_MARGIN_SECONDS = 60  # answer this long before CloudFormation's ServiceTimeout
 
 
@@ -190,6 +190,12 @@ class Lifecycle:
         self._clock = clock
         self._cleanup_seen: dict[str, str] = {}  # job ARN -> status at this invocation's last look
 
+    def only_waiting(self, state: PollState) -> bool:
+        """True when a Delete waits only for time to pass: deletions Forecast runs, or the watch for a job a
+        cancelled request might still make. A look without a rule (a full event bus) keeps looking then."""
+        watching = state.phase == Phase.CLEANUP.value and not state.cleanup and self._clock.now() < state.watch_until
+        return self.only_deletions_pending(state) or (state.op == "Delete" and watching)
+
     def only_deletions_pending(self, state: PollState) -> bool:
         """True when a Delete waits for nothing but jobs Forecast is deleting. Forecast publishes no event
         when an export job's deletion ends (the EventBridge reference lists none for export jobs), so the
@@ -219,7 +225,9 @@ class Lifecycle:
     def _watch(self, state: PollState, names: list[str]) -> None:
         """Look for jobs under ``names`` until the grace period ends: a cancelled request may still make one."""
         state.scan = list(names)
-        state.watch_until = self._clock.now() + SUPERSEDED_GRACE_SECONDS
+        # From when CloudFormation sent this request, not from this look: a Delete planned again on Lambda's
+        # next try (no rule to keep its state, on a full event bus) must not push the end of the watch.
+        state.watch_until = state.started_at + SUPERSEDED_GRACE_SECONDS
         if state.phase == Phase.DONE.value:
             state.phase = Phase.CLEANUP.value
 

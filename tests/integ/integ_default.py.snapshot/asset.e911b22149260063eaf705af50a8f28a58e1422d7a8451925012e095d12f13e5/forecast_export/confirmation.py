@@ -31,6 +31,7 @@ timed out) is not confirmed either.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -75,6 +76,14 @@ def _as_sent(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
+
+
+def properties_digest(props: Any) -> str:
+    """A short digest of the properties the handler reads, as CloudFormation sends them: kept with a request's
+    state, so properties read back later (recorded_properties) are used only if they are the request's own."""
+    sent = _as_sent(props) if isinstance(props, dict) else {}
+    chosen = {key: sent.get(key) for key in contract.PROPERTIES_READ}
+    return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _timestamp(value: Any) -> float:
