@@ -380,6 +380,19 @@ def test_limit_exceeded_until_the_deadline_fails_clearly(
     cloud.check_invariants(allowed_stopped=3)  # the three that ran are stopped at the deadline
 
 
+def test_an_account_holding_a_thousand_export_jobs_fails_naming_both_quotas(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """Forecast's 1000 export jobs per account (stopped ones count) answer the same LimitExceededException as its
+    3 creations at once; the handler cannot tell them apart by code, so it waits its timeout, then names both."""
+    cloud.forecast.jobs_of_other_tools = cloud.forecast.max_export_jobs
+    result = LocalStack(cloud, with_props(example_template, TimeoutSeconds="300", ServiceTimeout="600")).create()
+    create = result.by_type("Create")[0]
+    assert create.status == "FAILED" and "1000 export jobs" in create.reason and "3 export jobs" in create.reason
+    assert result.status == "ROLLBACK_COMPLETE" and not cloud.forecast.live_jobs()
+    cloud.check_invariants()
+
+
 def test_stopped_job_that_forecast_refuses_to_delete(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.forecast.default_outcome = Outcome("never")  # stopped_deletable is False by default, as documented
     stack, create = _start_create(cloud, example_template)

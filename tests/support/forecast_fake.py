@@ -50,6 +50,9 @@ EVENT_STATUSES = ("ACTIVE", "CREATE_IN_PROGRESS", "CREATE_FAILED", "CREATE_STOPP
 # every tool of the account (https://docs.aws.amazon.com/forecast/latest/dg/limits.html); StopResource lists
 # LimitExceededException (https://docs.aws.amazon.com/forecast/latest/dg/API_StopResource.html).
 CONCURRENT_STOPS = 3
+# "Maximum number of forecast export jobs: 1000" per account (limits.html); every job Forecast still knows counts,
+# stopped, failed and DELETE_FAILED ones included. ``jobs_of_other_tools`` holds the account's other jobs.
+MAX_EXPORT_JOBS = 1000
 # The Forecast developer guide names the first; the EventBridge reference lists the second.
 EXPORT_DETAIL_TYPES = ("Forecast Forecast Export Job State Change", "Forecast Export Job State Change")
 ARN_PLACES = ("resources", "ForecastExportJobArn", "ResourceArn")
@@ -193,6 +196,8 @@ class FakeForecast:
     delete_failed_deletable: bool = False  # same page: DELETE_FAILED is neither
     concurrent_creations: int = CONCURRENT_CREATIONS  # the account quota (adjustable in AWS)
     concurrent_stops: int = CONCURRENT_STOPS  # StopResource tasks running at once, per resource type
+    max_export_jobs: int = MAX_EXPORT_JOBS
+    jobs_of_other_tools: int = 0
     # The EventBridge reference lists "... Deletion State Change" events for other Forecast resources and none
     # for export jobs (https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-forecast.html): the end of a
     # deletion emits nothing unless a test opts in.
@@ -272,6 +277,8 @@ class FakeForecast:
             self.delete_failed_deletable = False
             self.concurrent_creations = CONCURRENT_CREATIONS
             self.concurrent_stops = CONCURRENT_STOPS
+            self.max_export_jobs = MAX_EXPORT_JOBS
+            self.jobs_of_other_tools = 0
             self.deletion_events = False
             self.all_status_events = False
             self.others_stopping.clear()
@@ -444,6 +451,9 @@ class FakeForecast:
         creating = [j for j in self.jobs.values() if j.status(now) in ("CREATE_PENDING", "CREATE_IN_PROGRESS", "CREATE_STOPPING")]
         if len(creating) >= self.concurrent_creations:
             raise ServiceError("LimitExceededException", "You can have at most 3 export jobs being created concurrently")
+        existing = sum(1 for j in self.jobs.values() if j.status(now) is not None) + self.jobs_of_other_tools
+        if existing >= self.max_export_jobs:
+            raise ServiceError("LimitExceededException", f"You can have at most {self.max_export_jobs} export jobs")
         base = name.rsplit("_", 1)[0]
         self.jobs[arn] = FakeJob(
             arn=arn,

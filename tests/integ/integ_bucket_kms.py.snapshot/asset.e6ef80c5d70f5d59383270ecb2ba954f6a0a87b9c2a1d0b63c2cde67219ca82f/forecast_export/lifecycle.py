@@ -420,7 +420,8 @@ class Lifecycle:
             raise ExportFailed(
                 f"Export job {state.job_name} could not start within {state.timeout_seconds} s: Forecast allows "
                 "only 3 export jobs being created at once in an account (LimitExceededException). Deploy fewer "
-                "exports at once or ask for a higher quota."
+                "exports at once or ask for a higher quota. The same error comes when the account holds its "
+                "maximum of 1000 export jobs (stopped and failed ones count): then delete old export jobs."
             ) from error
         except ForecastError as error:
             raise ExportFailed(f"CreateForecastExportJob refused {state.job_name}: {error.code}: {error.message}") from error
