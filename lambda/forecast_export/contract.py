@@ -83,3 +83,24 @@ PROPERTIES_READ = (
     JOB_FOLDER_PROPERTY,
     RUN_ID_PROPERTY,
 )
+
+# --- Request state in DynamoDB, triggers in the template (issue 16; docs/DESIGN-durable-state.md) ---------------
+# One on-demand table per handler, made by the construct; the handler finds it by this environment variable.
+STATE_TABLE_ENVIRONMENT = "STATE_TABLE"
+TABLE_PARTITION_KEY = "pk"  # S: "SLOT#<slot>" (a request's live state), "REQ#<RequestId>" (dedupe record), "JOB#<job ARN>"
+TABLE_SORT_KEY = "sk"  # S: "state" / "request" / the slot a JOB item points at
+TABLE_TTL_ATTRIBUTE = "expires_at"  # N, epoch seconds: TTL deletes late, so every read checks it too
+DUE_INDEX = "due"  # GSI: partition DUE_SHARD_ATTRIBUTE (S), sort DUE_AT_ATTRIBUTE (N); sparse (in-flight slots only)
+DUE_SHARD_ATTRIBUTE = "due_shard"
+DUE_AT_ATTRIBUTE = "due_at"
+DUE_INDEX_PROJECTED = ("request_id",)  # INCLUDE projection besides the keys: the look event names its request
+# A record of every request stays this long after its answer: a later copy finds it and does nothing.
+RECORD_DAYS = 7
+
+# The handler's invocations that are not CloudFormation's: the template's rules and its own fan-out carry this key.
+TRIGGER_KEY = "cdk-forecast-export"
+TICK = "tick"  # the Tick rule's constant input: {TRIGGER_KEY: TICK}; looks for requests due (every minute)
+LOOK = "look"  # a self-invocation: {TRIGGER_KEY: LOOK, "Slot": <slot>, "RequestId": <id>}
+TICK_SCHEDULE = "rate(1 minute)"
+# The ForecastEvents rule delivers Forecast's export-job state-change events themselves (no input transformer).
+FORECAST_DETAIL_TYPES = ("Forecast Forecast Export Job State Change", "Forecast Export Job State Change")
