@@ -1,8 +1,8 @@
 """Lambda entry point: ``forecast_export.app.handler``.
 
-Thin on purpose: it parses the event, plans the request with ``lifecycle`` (no AWS call), and
-advances it one look at a time. Everything about rules, invocations and answers lives in
-``resource``.
+Thin on purpose: it tells what triggered the invocation (``triggers``), plans a request with
+``lifecycle`` (no AWS call), and advances it one look at a time. Everything about the request's slot,
+leases and answers lives in ``resource``; the table in ``store``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ from .resource import (
     ForecastExportResource,
 )
 from .responses import request_time
+from .retries import Budget
 from .schedule import unreadable_state
 from .sessions import Sessions
 from .spec import ExportSpec, parse_spec
+from .store import Store
+from .triggers import Trigger, Triggers
 
 if TYPE_CHECKING:
     from mypy_boto3_forecast import ForecastServiceClient
@@ -53,7 +56,10 @@ class Runtime:
     """What the handler talks to. Tests replace the clock with a virtual one."""
 
     clock: Clock = field(default_factory=SystemClock)
-    _events: Any = None
+    # Lambda fixes a function's environment per execution environment: read once, when the module loads.
+    table: str = field(default_factory=lambda: os.environ.get(contract.STATE_TABLE_ENVIRONMENT, ""))
+    _dynamodb: Any = None
+    _lambda: Any = None
     _sts: Any = None
     _cloudformation: Any = None
     sessions: Sessions = field(init=False)
@@ -76,10 +82,21 @@ class Runtime:
             self._cloudformation = boto3.client("cloudformation", config=CLIENT_CONFIG)
         return self._cloudformation
 
-    def events(self) -> Any:
-        if self._events is None:
-            self._events = boto3.client("events", config=CLIENT_CONFIG)
-        return self._events
+    def store(self, budget: Budget) -> Store:
+        """The request state table, its calls retried within ``budget``."""
+        if not self.table:
+            raise ExportFailed(
+                f"The handler has no {contract.STATE_TABLE_ENVIRONMENT} environment variable: deploy it with its construct"
+            )
+        if self._dynamodb is None:
+            self._dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
+        return Store(self._dynamodb, self.table, budget)
+
+    def lambda_client(self) -> Any:
+        """Lambda, to invoke this very function asynchronously (a look at one request)."""
+        if self._lambda is None:
+            self._lambda = boto3.client("lambda", config=CLIENT_CONFIG)
+        return self._lambda
 
     def forecast(self) -> ForecastServiceClient:
         """Forecast as the requesting stack's access role (never as the handler's own role)."""
@@ -96,9 +113,10 @@ RUNTIME = Runtime()
 helper = ForecastExportResource(
     clock_of=lambda: RUNTIME.clock,
     rule_prefix_of=lambda: os.environ.get(contract.RULE_PREFIX_ENVIRONMENT, DEFAULT_RULE_PREFIX),
-    events_of=lambda: RUNTIME.events(),
+    store_of=lambda budget: RUNTIME.store(budget),
     cloudformation_of=lambda: RUNTIME.cloudformation(),
 )
+TRIGGERS = Triggers(lambda budget: RUNTIME.store(budget), lambda: RUNTIME.lambda_client(), lambda: RUNTIME.clock)
 
 
 def _home(context: Any) -> tuple[str, str]:
@@ -200,15 +218,10 @@ def poll(event: dict[str, Any], context: Any) -> str | None:
     state = PollState.from_data(helper.Data)
     lifecycle = RUNTIME.lifecycle()
     try:
-        props = event.get("ResourceProperties")
-        if props is None:
-            props = helper.recorded_properties()  # too large to keep in the rule: CloudFormation recorded them
-        spec = _spec_or_none(props, context)
+        spec = _spec_or_none(event.get("ResourceProperties"), context)
         result = lifecycle.step(state, spec, _identity(spec, event))
-        # No event marks the end of a deletion: look again every few seconds while this invocation may (without a
-        # rule, also while a cancelled request's names are watched: nothing else would look).
-        waiting = lifecycle.only_waiting if helper.looking_without_a_rule else lifecycle.only_deletions_pending
-        while result is None and waiting(state):
+        # No event marks the end of a deletion: look again every few seconds while this invocation may.
+        while result is None and lifecycle.only_deletions_pending(state):
             helper.Data.update(state.to_data())  # what a lease extension writes back is this look's state
             if not helper.may_keep_looking(DELETION_CHECK_SECONDS):
                 break
@@ -224,8 +237,18 @@ def poll(event: dict[str, Any], context: Any) -> str | None:
     return result
 
 
-def handler(event: dict[str, Any], context: Any) -> None:
-    if helper.begin_invocation(event):
-        helper(event, context)
+def _look(stored: dict[str, Any], context: Any) -> None:
+    """One look at a request in flight, from the state its slot holds."""
+    if helper.begin_invocation(stored):
+        helper(stored, context)
+
+
+def handler(event: Any, context: Any) -> None:
+    trigger = TRIGGERS.kind(event)
+    if trigger is Trigger.REQUEST:
+        if helper.begin_invocation(event):
+            helper(event, context)
+    else:
+        TRIGGERS.run(trigger, event, context, _look)
     if helper.retry_later:  # CloudFormation's reads stayed throttled: fail the invocation so Lambda runs it again
         raise RetryLater(f"request {event.get('RequestId')} could not be confirmed with CloudFormation yet")

@@ -1,28 +1,24 @@
 """crhelper's CfnResource, orchestrating one request across invocations (crhelper itself is not forked).
 
 crhelper keeps what it is good at: the create/update/delete/poll decorators, logging, turning an
-exception into FAILED. This subclass replaces its polling (see schedule.py for the rule, its
-state and the lease) and its answering (responses.py):
+exception into FAILED. This subclass replaces its polling (the request's state lives in the handler's
+DynamoDB table, store.py) and its answering (responses.py):
 
-- First invocation: the registered create/update/delete function plans the request without any
-  AWS call; then the request claims its rule *before* it touches Forecast, so a later request
-  that supersedes it (after a cancellation) always finds and stops it. A Delete with no job to look
-  at (Retain, a Create that made nothing) claims no rule unless another request's rule must be
-  stopped: the account's 300 rules per event bus may be full (docs/QUOTAS.md).
-- Every invocation makes ONE short look at the jobs, whatever triggered it: CloudFormation, a
-  Forecast state-change event matched by the rule's EventPattern (the answer goes out within
-  seconds of the change), or the rule's 1-minute schedule (the safety net for lost events). No
-  invocation polls or sleeps, except to wait for the lease another invocation holds: an event
-  that arrives during someone else's look is not dropped, it waits for that look to end and
-  then looks again.
-- The rule's EventPattern follows the jobs the request watches (``watched``): PutRule again when
-  they change (the next attempt's name, a job to clean up).
-- Exactly one answer per request, at most 4096 bytes. An answer that cannot be delivered (the
-  response URL failing) is kept in the rule and sent again at later firings until CloudFormation's
-  ServiceTimeout; only a delivered answer removes the rule. A Delete's or a failed Create's answer
-  also waits while the rule cannot be removed: CloudFormation may delete the handler after it.
-- Nothing outlives the request: any error after the rule exists removes it; a firing that finds
-  its request superseded, answered or past its deadline does nothing.
+- First invocation: the request is confirmed with CloudFormation (confirmation.py), the registered
+  create/update/delete function plans it without any AWS call, and the request claims its slot in the
+  table *before* it touches Forecast (one conditional transaction, with its record), so a later request
+  that supersedes it (after a cancellation) always finds and stops it.
+- Every invocation makes ONE short look at the jobs, whatever triggered it: CloudFormation, a Forecast
+  state-change event for a job the request watches (the template's ForecastEvents rule; the answer goes
+  out within seconds of the change), or a look the template's Tick rule asks for when the request is due
+  (the safety net for lost events). No invocation polls or sleeps, except to wait for the lease another
+  invocation holds, or for a deletion Forecast announces with no event.
+- Exactly one answer per request, at most 4096 bytes, sent to every delivery of CloudFormation's request
+  (a copy that confirmed with the same stack event joins the first). An answer that cannot be delivered
+  (the response URL failing) is kept in the slot and sent again at later looks until CloudFormation's
+  ServiceTimeout.
+- Nothing outlives the request but its record: any error after the claim removes the slot; a look that
+  finds its request superseded, answered or past its deadline does nothing.
 
 The crhelper internals overridden here are listed in CRHELPER_OVERRIDES; a test checks each still
 exists in the pinned crhelper.
@@ -39,25 +35,25 @@ from crhelper import CfnResource
 
 from . import contract, responses
 from .clock import Clock
-from .confirmation import CloudFormationCheck, Unconfirmed, properties_digest
-from .errors import ExportFailed, TransientError
-from .retries import Budget, error_code
-from .schedule import DATA, LEASE, POLL, RULE, Schedule, event_pattern, rule_name, unreadable_state
+from .confirmation import CloudFormationCheck, Unconfirmed
+from .errors import TransientError
+from .retries import Budget
+from .schedule import LEASE, POLL, RULE, rule_name, unreadable_state
+from .store import DATA, JOINED, LostSlot, Store
 
 logger = logging.getLogger(__name__)
 
 CRHELPER_OVERRIDES = ("_crhelper_init", "_polling_init", "_send", "_timeout", "_wrap_function", "_event", "_context")
 PUBLIC_DATA_KEYS = contract.ATTRIBUTES
 NOT_CREATED_SUFFIX = "-not-created"  # physical ID of a Create that failed before planning a job
-WATCHING = "Watching"  # Data key: the job ARNs the rule's EventPattern matches now
-CLAIM_KEY = "ClaimKey"  # Data key: the settings key the request's rule is named after
-SUPERSEDE_KEY = "SupersedeKey"  # Data key: the settings key of a rolled-back request whose rule must stop
+WATCHING = "Watching"  # Data key: the job ARNs whose Forecast events trigger a look (the slot's JOB items)
+CLAIM_KEY = "ClaimKey"  # Data key: the settings key the request's slot is named after
+SUPERSEDE_KEY = "SupersedeKey"  # Data key: the settings key of a rolled-back request whose looks must stop
 ANSWER = "Answer"  # Data key: an answer waiting to be delivered
-PROPERTIES_DIGEST = "PropertiesDigest"  # Data key: what properties_digest gave for the request's own properties
 EPISODE = "Episode"  # Data key: the stack event that confirmed the request (one per request CloudFormation sends)
 ANSWER_BY = "AnswerBy"  # Data key: after this, nobody waits for the answer any more
-FINISHED = "Finished"  # Data key: answered; the rule could not be removed yet
-RETRY_PAUSE_SECONDS = 5  # between tries to claim or remove the rule while EventBridge throttles
+FINISHED = "Finished"  # Data key: answered; the slot could not be removed yet
+RETRY_PAUSE_SECONDS = 5  # between tries to claim or remove the slot while DynamoDB throttles
 ANSWER_RESERVE_SECONDS = 10  # time kept for sending the answer
 LAMBDA_SAFETY_SECONDS = 30  # stop working this long before the Lambda's own timeout: one call may take ~15 s
 # One look's budget (its calls and their retries stop by then) and the lease that covers it plus
@@ -69,10 +65,7 @@ LEASE_SECONDS = 45
 # that fails younger than this has another one coming; an older one is the last, and answers instead.
 LAMBDA_RETRY_WINDOW_SECONDS = 200
 LOOK_STEP_SECONDS = 15
-# A Delete looking without a rule (a full event bus) asks Lambda for one more try only on its first: the first try
-# of a request ends within this age (unless Lambda's queue held it longer), and the second answers whatever it finds.
-RULE_LESS_FIRST_TRY_SECONDS = 100  # room for one more look (a Describe with its retries) after a pause
-LEASE_CHECK_SECONDS = 0.5  # how often an invocation waiting for the lease reads the rule (reads only)
+LEASE_CHECK_SECONDS = 0.5  # how often an invocation waiting for the lease reads the slot (reads only)
 DEFAULT_RULE_PREFIX = contract.RULE_PREFIX_ROOT
 
 
@@ -80,7 +73,7 @@ _REQUEST_TYPES = ("Create", "Update", "Delete")
 _REQUEST_FIELDS = ("StackId", "RequestId", "LogicalResourceId", "ResourceType")
 
 
-def _not_a_request(event: Any) -> str:
+def not_a_request(event: Any) -> str:
     """What makes ``event`` something other than a CloudFormation custom-resource request ("" if nothing)."""
     if not isinstance(event, dict):
         return f"the event is a {type(event).__name__}, not an object"
@@ -108,24 +101,21 @@ class ForecastExportResource(CfnResource):
         self,
         clock_of: Callable[[], Clock],
         rule_prefix_of: Callable[[], str],
-        events_of: Callable[[], Any],
+        store_of: Callable[[Budget], Store],
         cloudformation_of: Callable[[], Any],
-        poll_interval_seconds: float = 5.0,
     ) -> None:
         super().__init__(json_logging=True, log_level="INFO", boto_level="WARNING", polling_interval=1, sleep_on_delete=0)
         self._clock_of = clock_of
         self._rule_prefix_of = rule_prefix_of
-        self._events_of = events_of
+        self._store_of = store_of
         self._cloudformation_of = cloudformation_of
-        self._poll_interval = poll_interval_seconds
         self._answered = False
         self._on_superseded: Callable[[dict[str, Any]], None] = lambda data: None
         self._watched: Callable[[dict[str, Any]], list[str]] = lambda data: []
         self.budget = Budget(clock_of())
         self.lease_waits = 0  # invocations of this container that waited for another one's look
         self.retry_later = False  # the request could not be confirmed yet: the entry point asks Lambda to retry
-        self._claiming: Schedule | None = None  # the schedule of this invocation's claim
-        self._rule_less = False  # a Delete looking without a rule (a full event bus)
+        self._claiming: Store | None = None  # the store of this invocation's claim
         self._episode = ""  # the stack event that confirmed this request (confirmation.py)
         self.deletes_a_replaced_id = False  # a Delete of a physical ID the resource no longer holds
         self._unconfirmable = ""  # why a request that Lambda will not run again could not be confirmed
@@ -136,15 +126,15 @@ class ForecastExportResource(CfnResource):
         return func
 
     def watched(self, func: Callable[[dict[str, Any]], list[str]]) -> Callable[[dict[str, Any]], list[str]]:
-        """Register which job ARNs (most important first) the rule's EventPattern matches, from the Data."""
+        """Register which job ARNs (most important first) the request watches, from the Data."""
         self._watched = func
         return func
 
     # --- per invocation -----------------------------------------------------------------------------
 
     def begin_invocation(self, event: Any) -> bool:
-        """Forget the previous invocation of this warm container, then say whether ``event`` is a request
-        of CloudFormation's (or a firing of one of its rules) at all.
+        """Forget the previous request this warm container handled, then say whether ``event`` is a request
+        of CloudFormation's (or its stored state, for a look) at all.
 
         crhelper keeps the last request's response URL and IDs on the object and, when an event fails
         before its own init (a console test event, a mis-targeted rule), answers FAILED to that last
@@ -153,13 +143,12 @@ class ForecastExportResource(CfnResource):
         self._answered = False
         self.retry_later = False
         self._claiming = None
-        self._rule_less = False
         self._episode = ""
         self._unconfirmable = ""
         self.deletes_a_replaced_id = False
         self._event, self._response_url, self.Data, self._context = {}, "", {}, None
         self.Status = self.Reason = self.PhysicalResourceId = self.StackId = self.RequestId = self.LogicalResourceId = ""
-        problem = _not_a_request(event)
+        problem = not_a_request(event)
         if problem:
             logger.warning("Ignored an invocation that is not a CloudFormation request (%s); nothing is answered", problem)
         return not problem
@@ -167,10 +156,8 @@ class ForecastExportResource(CfnResource):
     def _clock(self) -> Clock:
         return self._clock_of()
 
-    def _schedule(self) -> Schedule:
-        arn = str(self._context.invoked_function_arn)
-        function_arn = arn.split(":function:")[0] + f":function:{self._context.function_name}"
-        return Schedule(self._events_of(), self.budget, function_arn)
+    def _store(self) -> Store:
+        return self._store_of(self.budget)
 
     def _crhelper_init(self, event: dict[str, Any], context: Any) -> bool:
         # Nothing of the previous invocation in this warm container may leak into an answer.
@@ -181,9 +168,9 @@ class ForecastExportResource(CfnResource):
         if POLL in event:
             try:
                 live = self._live_event(event, context)
-            except Exception as error:  # throttled or denied: the next firing tries again
+            except Exception as error:  # throttled or denied: the next look tries again
                 logger.warning(
-                    "Could not read the state of request %s (%s); the next firing tries again", event.get("RequestId"), error
+                    "Could not read the state of request %s (%s); the next look tries again", event.get("RequestId"), error
                 )
                 return False
             if live is None:
@@ -198,24 +185,6 @@ class ForecastExportResource(CfnResource):
             self._send("FAILED", self._unconfirmable)
             return False
         return True
-
-    def recorded_properties(self) -> dict[str, Any] | None:
-        """The request's properties as CloudFormation recorded them on the stack event that confirmed it: for a
-        look whose rule could not keep them (too large for EventBridge's target input)."""
-        episode = str(self.Data.get(EPISODE, ""))
-        if not episode or self._context is None:
-            return None
-        check = CloudFormationCheck(self._cloudformation_of, self.budget, str(self._context.function_name))
-        recorded = check.recorded_properties(self.StackId, self.LogicalResourceId, episode)
-        expected = self.Data.get(PROPERTIES_DIGEST)
-        if recorded is not None and expected and properties_digest(recorded) != expected:
-            # CloudFormation records some values otherwise than it sends them (dynamic references): never act on those.
-            raise ExportFailed(
-                "The request's properties were too large to keep between looks (EventBridge's 8,192-character target "
-                "input), and the ones CloudFormation recorded differ from those it sent (a dynamic reference?); nothing "
-                "more was done: use fewer or shorter tags"
-            )
-        return recorded
 
     def _confirmed(self, event: dict[str, Any], context: Any) -> bool:
         """CloudFormation shows this request as one it sent and waits for (confirmation.py); else it is
@@ -268,30 +237,40 @@ class ForecastExportResource(CfnResource):
         return {"owner": context.aws_request_id, "until": self._clock().now() + LEASE_SECONDS}
 
     def _live_event(self, event: dict[str, Any], context: Any) -> dict[str, Any] | None:
-        """The request's current state from its rule, with this invocation's lease; None to do nothing.
+        """The request's current state from its slot, with this invocation's lease; None to do nothing.
 
         Another invocation's lease means it is looking right now, maybe from before the change that
-        triggered this invocation: wait (reading the rule only) until it releases the lease or the
-        lease runs out, then look again. Giving up is safe: the schedule looks within the minute."""
-        name = event[RULE].split("/")[-1]
+        triggered this invocation: wait (reading the slot only) until it releases the lease or the
+        lease runs out, then look again. Giving up is safe: the Tick rule asks for a look within minutes."""
+        slot = str(event[RULE])
         clock = self._clock()
         wait_until = self._invocation_end(context) - LAMBDA_SAFETY_SECONDS - LOOK_SECONDS
         waited = False
         while True:
-            live = self._schedule().read(name)
+            live = self._store().read(slot)
             if live is None or live.get("RequestId") != event.get("RequestId"):
-                logger.info("Rule %s no longer watches request %s (answered or superseded)", name, event["RequestId"])
+                logger.info("Slot %s no longer holds request %s (answered or superseded)", slot, event["RequestId"])
                 return None
-            if (live.get(DATA) or {}).get(FINISHED):
-                self._schedule().remove(name)
+            data = live.get(DATA) or {}
+            if data.get(FINISHED):
+                self._store().remove(slot, str(live["RequestId"]), list(data.get(WATCHING, [])))
                 return None
-            lease = (live.get(DATA) or {}).get(LEASE) or {}
+            lease = data.get(LEASE) or {}
             now = clock.now()
             if lease.get("owner") in (None, context.aws_request_id) or float(lease.get("until", 0)) <= now:
+                if unreadable_state(data):
+                    # Written by a newer handler: saving a lease would stamp it with this version. The look answers FAILED.
+                    logger.error("Slot %s holds state this handler cannot read: %s", slot, unreadable_state(data))
+                    break
+                live.setdefault(DATA, {})[LEASE] = self._lease(context)
+                try:
+                    self._store().save(slot, live, due_at=now + LEASE_SECONDS)
+                except LostSlot:
+                    continue  # another invocation wrote first: read again
                 break
             if lease.get("looping") or now + LEASE_CHECK_SECONDS > wait_until:
                 logger.info(
-                    "Another invocation is working on request %s until %.0f; the next firing looks again",
+                    "Another invocation is working on request %s until %.0f; a later look carries on",
                     event["RequestId"],
                     lease["until"],
                 )
@@ -302,34 +281,28 @@ class ForecastExportResource(CfnResource):
                 waited = True
             clock.sleep(min(LEASE_CHECK_SECONDS, max(float(lease["until"]) - now, 0.001)))
         self.budget = self._look_budget(context)
-        if unreadable_state(live.get(DATA) or {}):
-            # Written by a newer handler: saving a lease would stamp it with this version. The look answers FAILED.
-            logger.error("Rule %s holds state this handler cannot read: %s", name, unreadable_state(live.get(DATA) or {}))
-            return live
-        live.setdefault(DATA, {})[LEASE] = self._lease(context)
-        self._schedule().save(name, live)
         return live
 
     def may_keep_looking(self, pause_seconds: float) -> bool:
         """Whether this invocation may pause and look once more (a Delete waiting for Forecast to finish a
         deletion): it stops where it would stop anyway, LAMBDA_SAFETY_SECONDS before its timeout. The look's
         budget and the lease grow with it; the lease is written back before it runs out."""
-        if self._context is None or not (self._rule() or self._rule_less):
+        if self._context is None or not self._slot():
             return False
         now = self._clock().now()
         if now + pause_seconds + LOOK_STEP_SECONDS > self._invocation_end(self._context) - LAMBDA_SAFETY_SECONDS:
             return False
         self.budget.end = max(self.budget.end, now + pause_seconds + LOOK_STEP_SECONDS)
         lease = self.Data.get(LEASE) or {}
-        if self._rule() and float(lease.get("until", 0)) < now + pause_seconds + LOOK_STEP_SECONDS:
+        if float(lease.get("until", 0)) < now + pause_seconds + LOOK_STEP_SECONDS:
             # "looping": this holder looks again within seconds, so an invocation that finds the lease leaves at once
-            # instead of reading the rule every LEASE_CHECK_SECONDS (EventBridge's 50 requests/s are the account's).
+            # instead of reading the slot every LEASE_CHECK_SECONDS.
             self.Data[LEASE] = {**self._lease(self._context), "looping": True}
             self._event[DATA] = self.Data
             try:
-                self._schedule().save(self._rule(), self._event)
-            except Exception as error:  # the next trigger looks again; stop here rather than outlive the lease
-                logger.warning("Could not extend the lease on %s (%s); the next trigger looks again", self._rule(), error)
+                self._store().save(self._slot(), self._event, due_at=now + LEASE_SECONDS)
+            except (LostSlot, TransientError, ClientError) as error:  # the next trigger looks again
+                logger.warning("Could not extend the lease on %s (%s); the next trigger looks again", self._slot(), error)
                 return False
         return True
 
@@ -341,8 +314,8 @@ class ForecastExportResource(CfnResource):
     def _poll_func(self) -> Any:
         return getattr(self, f"_poll_{self._event['RequestType'].lower()}_func")
 
-    def _rule(self) -> str:
-        return str(self._event[RULE]).split("/")[-1] if RULE in self._event else ""
+    def _slot(self) -> str:
+        return str(self._event.get(RULE, ""))
 
     def _polling_init(self, event: dict[str, Any]) -> None:
         """Claim (first invocation), look once, then answer or save the state for the next trigger."""
@@ -351,22 +324,13 @@ class ForecastExportResource(CfnResource):
                 if self.Status == "FAILED":  # invalid properties: answer before anything exists
                     self._finish()
                     return
-                if self._needs_no_rule():
-                    self._wrap_function(self._poll_func())
-                    self._finish()
-                    return
                 try:
                     claimed = self._claim()
                 except TransientError as error:
                     if not self._lambda_may_run_it_again():
                         raise
-                    logger.warning("Could not claim the request's rule yet (%s); Lambda runs the request again", error)
+                    logger.warning("Could not claim the request's slot yet (%s); Lambda runs the request again", error)
                     self.retry_later = True  # nothing was done yet: a later delivery starts afresh
-                    return
-                except ClientError as error:
-                    if error_code(error) != "LimitExceededException" or self.RequestType != "Delete":
-                        raise
-                    self._delete_without_a_rule(error)
                     return
                 if not claimed:
                     return
@@ -374,84 +338,45 @@ class ForecastExportResource(CfnResource):
             elif ANSWER in self.Data:
                 self._deliver(self.Data[ANSWER])
                 return
-            # (a firing's one look was made by crhelper's init, through the registered poll function)
+            # (a look's one look was made by crhelper's init, through the registered poll function)
             if self._done():
                 self._finish()
             else:
                 self._watch()
                 self.Data.pop(LEASE, None)
                 self._event[DATA] = self.Data
-                self._schedule().save(self._rule(), self._event)
+                self._store().save(self._slot(), self._event)
+        except LostSlot as lost:
+            logger.warning("%s: another invocation carries the request on; this one stops", lost)
         except Exception as error:
             logger.error("Unexpected error: %s", error, exc_info=True)
-            if self._rule():
-                self._schedule().remove(self._rule())
+            if self._slot():
+                self._remove_slot()
             self._send("FAILED", f"The handler failed unexpectedly: {error}")
-
-    @property
-    def looking_without_a_rule(self) -> bool:
-        """A Delete looking without a rule (a full event bus): it keeps looking within its invocation."""
-        return self._rule_less
-
-    def _delete_without_a_rule(self, error: ClientError) -> None:
-        """The event bus holds its 300 rules (shared with the account): a Delete gets no rule, so it looks within
-        this invocation (deleting, then waiting for the deletion), and Lambda runs it again while it has tries;
-        the last try answers. A stack delete then succeeds on a full bus (issue 16, sequence 2)."""
-        logger.warning("No room for a polling rule (%s): this Delete looks without one, within this invocation", error)
-        self._rule_less = True
-        self._wrap_function(self._poll_func())
-        if self._done():
-            self._finish()
-        elif self._clock().now() - self.budget.requested_at < RULE_LESS_FIRST_TRY_SECONDS:
-            self.retry_later = True  # the first try: Lambda's next one looks again, and answers whatever it finds
-        else:
-            state = self.Data.get("State") or {}
-            left = ", ".join([*state.get("cleanup", []), *state.get("scan", [])]) or "its jobs"
-            self._send(
-                "FAILED",
-                f"The event bus had no room for the Delete's polling rule ({error_code(error)}: EventBridge allows 300 rules "
-                f"per bus, shared with the account) and {left} had not settled within two tries; retry the delete",
-            )
 
     def _lambda_may_run_it_again(self) -> bool:
         """Lambda runs an invocation the handler fails again after about 1 and then 2 minutes (the function's
         MaximumRetryAttempts, 2): a request sent less than LAMBDA_RETRY_WINDOW_SECONDS ago has a try left."""
         if self._claiming is not None and self._claiming.took_over:
-            return False  # it stopped another request's polling: a retry would not know that request's jobs
+            return False  # it stopped another request's looks: a retry would not know that request's jobs
         return self._clock().now() - self.budget.requested_at < LAMBDA_RETRY_WINDOW_SECONDS
 
     def _may_take_over(self, held: dict[str, Any]) -> bool:
-        """CloudFormation sends one request per resource at a time: a rule held by another request belongs
+        """CloudFormation sends one request per resource at a time: a slot held by another request belongs
         to one it cancelled, unless that one is newer or a Delete (then this request is the stray one)."""
         if unreadable_state(held.get(DATA) or {}):
             return True  # a newer handler's request, whose code no longer runs: CloudFormation's request now is this one
         if self._episode and (held.get(DATA) or {}).get(EPISODE) == self._episode:
-            return False  # one request of CloudFormation's claimed twice (a copy it did not send): the first keeps it
+            return False  # one request of CloudFormation's delivered twice (a copy it did not send): the first keeps it
         theirs = (held.get(DATA) or {}).get("State") or {}
         mine = self.Data.get("State") or {}
         if theirs.get("op") == "Delete" and mine.get("op") != "Delete":
             return False
         return float(theirs.get("started_at", 0)) <= float(mine.get("started_at", 0))
 
-    def _needs_no_rule(self) -> bool:
-        """A Delete with no job to look at (RemovalPolicy Retain, a Create that made nothing) answers at once,
-        without a rule: the account's 300 rules per event bus may all be taken by other tools. Only when no
-        other request's rule of the same name is there to stop (that takes the claim)."""
-        if self.RequestType != "Delete" or self._watched(self.Data):
-            return False
-        key = str(self.Data.get(CLAIM_KEY, ""))
-        if not key:
-            return True  # no properties to name a job by: no Create or Update ever claimed a rule of this name
-        name = rule_name(self._rule_prefix_of(), self.StackId, self.LogicalResourceId, key)
-        try:
-            return self._schedule().read(name) is None
-        except Exception as error:  # throttled: the claim retries
-            logger.warning("Could not look for rule %s (%s); claiming it", name, error)
-            return False
-
     def _claim(self) -> bool:
-        # EventBridge's 50 requests/s are shared by every tool of the account: a claim throttled for tens of
-        # seconds keeps trying while the invocation has time, not only for one look's budget.
+        # DynamoDB's throttling (a hot partition) keeps the claim trying while the invocation has time, not only
+        # for one look's budget.
         requested_at = self.budget.requested_at
         self.budget = Budget(self._clock(), self._invocation_end(self._context) - LAMBDA_SAFETY_SECONDS, requested_at)
         try:
@@ -469,35 +394,38 @@ class ForecastExportResource(CfnResource):
 
     def _try_claim(self) -> bool:
         prefix = self._rule_prefix_of()
-        schedule = self._claiming = self._schedule()
+        store = self._claiming = self._store()
         other_key = self.Data.get(SUPERSEDE_KEY, "")
         if other_key:
             other = rule_name(prefix, self.StackId, self.LogicalResourceId, other_key)
-            held = schedule.read(other)
+            held = store.read(other)
             if held is not None and held.get("RequestId") != self.RequestId and self._may_take_over(held):
-                logger.warning("Stopping the polling of request %s, which this rollback replaces", held.get("RequestId"))
-                if not schedule.remove(other):
-                    raise TransientError(f"could not remove the polling rule {other}")
-                schedule.took_over = True
-                self._on_superseded(dict(held.get(DATA) or {}))
+                logger.warning("Stopping the looks of request %s, which this rollback replaces", held.get("RequestId"))
+                theirs = held.get(DATA) or {}
+                if not store.remove(other, str(held["RequestId"]), list(theirs.get(WATCHING, []))):
+                    raise TransientError(f"could not remove the slot {other}")
+                store.took_over = True
+                self._on_superseded(dict(theirs))
             self.Data.pop(SUPERSEDE_KEY, None)
-        name = rule_name(prefix, self.StackId, self.LogicalResourceId, self.Data.get(CLAIM_KEY, ""))
+        slot = rule_name(prefix, self.StackId, self.LogicalResourceId, self.Data.get(CLAIM_KEY, ""))
         self.Data.pop("PhysicalResourceId", None)
         self.Data[LEASE] = self._lease(self._context)
         watching = self._watched(self.Data)
-        pattern = event_pattern(watching)
-        self.Data[WATCHING] = watching if pattern else []
-        self._event[DATA] = self.Data
-        self.PhysicalResourceId = ""
+        self.Data[WATCHING] = watching
         self.Data[EPISODE] = self._episode
-        self.Data[PROPERTIES_DIGEST] = properties_digest(self._event.get("ResourceProperties"))
-        claim = schedule.claim(name, self._event, self._may_take_over, pattern)
+        self._event[DATA] = self.Data
+        self._event[POLL] = True
+        self._event[RULE] = slot
+        self.PhysicalResourceId = ""
+        if self._joins(store, slot):
+            return False
+        claim = store.claim(slot, self._event, self._may_take_over, watching)
         if claim.duplicate:
-            logger.warning("Request %s is already being handled (rule %s); this delivery stays silent", self.RequestId, name)
+            logger.warning("Request %s is already being handled (slot %s); this delivery stays silent", self.RequestId, slot)
             return False
         if claim.stale:
             logger.warning(
-                "A newer request (or a Delete) owns rule %s: request %s was cancelled; it does nothing", name, self.RequestId
+                "A newer request (or a Delete) holds slot %s: request %s was cancelled; it does nothing", slot, self.RequestId
             )
             return False
         if claim.superseded:
@@ -505,14 +433,45 @@ class ForecastExportResource(CfnResource):
         self.Data["PollEpoch"] = self._clock().now()
         return True
 
+    def _joins(self, store: Store, slot: str) -> bool:
+        """Another delivery of this very CloudFormation request (the same stack event, so the same properties) holds
+        the slot under another RequestId: this one joins it and is answered with it, rather than stay silent (the
+        first one may be a replay whose answer CloudFormation never reads)."""
+        while self._episode:
+            held = store.read(slot)
+            theirs = (held or {}).get(DATA) or {}
+            if held is None or held.get("RequestId") == self.RequestId or theirs.get(EPISODE) != self._episode:
+                return False
+            joined = list(theirs.get(JOINED, []))
+            if any(j.get("RequestId") == self.RequestId for j in joined):
+                return True
+            joined.append({"RequestId": self.RequestId, "ResponseURL": self._response_url})
+            held[DATA] = {**theirs, JOINED: joined}
+            try:
+                store.save(slot, held, due_at=self._clock().now())  # due at once: the next look sees it
+            except LostSlot:
+                continue
+            logger.warning(
+                "Request %s joins request %s (one stack event): both get its answer", self.RequestId, held["RequestId"]
+            )
+            return True
+        return False
+
     def _watch(self) -> None:
-        """Point the rule's EventPattern at the jobs the request watches now, if they changed."""
+        """Point the slot's job items at the jobs the request watches now, if they changed."""
         watching = self._watched(self.Data)
-        if watching == self.Data.get(WATCHING, []):
+        before = list(self.Data.get(WATCHING, []))
+        if watching == before:
             return
-        self._schedule().put_rule(self._rule(), self._event, event_pattern(watching))
+        store = self._store()
+        try:
+            store.watch(self._slot(), [a for a in watching if a not in before])
+            store.unwatch(self._slot(), [a for a in before if a not in watching])
+        except (TransientError, ClientError) as error:  # the Tick rule's looks cover the jobs meanwhile
+            logger.warning("Could not update the jobs slot %s watches (%s); the next look tries again", self._slot(), error)
+            return
         self.Data[WATCHING] = watching
-        logger.info("Rule %s now fires on the events of %s", self._rule(), ", ".join(watching) or "no job")
+        logger.info("Slot %s now watches the events of %s", self._slot(), ", ".join(watching) or "no job")
 
     # --- answering ------------------------------------------------------------------------------------
 
@@ -549,42 +508,46 @@ class ForecastExportResource(CfnResource):
         self._deliver(responses.fit_response(self._body()))
 
     def _deliver(self, body: dict[str, Any]) -> None:
-        """Remove the rule, then send the answer; when the URL fails for now, keep the answer in a rule
-        for a later firing. (The rule goes first: after a stack's last answer CloudFormation deletes the
-        handler's role, and a rule left for later could no longer be removed.)"""
+        """Remove the slot, then send the answer (to every delivery of the request); when the URL fails for now,
+        keep the answer in the slot for a later look. (The slot goes first: once answered, nothing may look again.)"""
         answer_by = float(self.Data.get(ANSWER_BY, 0) or self._state().get("answer_by", 0))
-        if self._rule() and self._remove_rule_while_time_allows():
-            self._event.pop(RULE, None)
-        if self._rule() and self._may_be_last_answer(body) and self._clock().now() < answer_by:
-            # After a Delete's answer, or a failed Create's (a first deploy rolls back), CloudFormation may
-            # delete the handler's role: a rule still there then stays forever, firing at a deleted function.
-            # Keep the answer in the rule and try removing it again at the next firing.
-            logger.warning("Rule %s could not be removed yet; the answer waits for the next firing", self._rule())
-            self._keep_answer(body, answer_by)
+        joined = list(self.Data.get(JOINED, []))
+        removed = not self._slot() or self._remove_slot_while_time_allows()
+        if not removed and self._clock().now() < answer_by:
+            logger.warning("Slot %s could not be removed yet; the answer waits for the next look", self._slot())
+            self._keep_answer(body, answer_by, joined)
             return
         delivered = self._send_body(body)
+        for other in joined:  # the same answer, addressed to each delivery CloudFormation may read
+            responses.send(str(other["ResponseURL"]), {**body, "RequestId": other["RequestId"]}, self._clock(), 10.0)
         if delivered or self._clock().now() >= answer_by:
-            if self._rule():  # could not be removed: later firings only try to remove it again
-                self._event[DATA] = {FINISHED: True}
+            if not removed:  # could not be removed: later looks only try to remove it again
+                self._event[DATA] = {FINISHED: True, WATCHING: self.Data.get(WATCHING, [])}
                 self._try_save()
             return
-        if not self._rule() and not self._schedule_retry():
+        if removed and not self._keep_for_retry():
             return
-        logger.warning("The answer could not be delivered yet; trying again at the next firing of %s", self._rule())
-        self._keep_answer(body, answer_by)
+        logger.warning("The answer could not be delivered yet; trying again at the next look at %s", self._slot())
+        self._keep_answer(body, answer_by, [])
 
-    def _may_be_last_answer(self, body: dict[str, Any]) -> bool:
-        return self.RequestType == "Delete" or (self.RequestType == "Create" and body.get("Status") == "FAILED")
-
-    def _keep_answer(self, body: dict[str, Any], answer_by: float) -> None:
-        self.Data = {ANSWER: body, ANSWER_BY: answer_by, "PollEpoch": self.Data.get("PollEpoch", self._clock().now())}
+    def _keep_answer(self, body: dict[str, Any], answer_by: float, joined: list[dict[str, Any]]) -> None:
+        self.Data = {
+            ANSWER: body,
+            ANSWER_BY: answer_by,
+            JOINED: joined,
+            WATCHING: self.Data.get(WATCHING, []),
+            "PollEpoch": self.Data.get("PollEpoch", self._clock().now()),
+        }
         self._event[DATA] = self.Data
         self._event.pop("ResourceProperties", None)
         self._try_save()
 
-    def _remove_rule_while_time_allows(self) -> bool:
-        """Remove the rule, trying again while EventBridge throttles or fails partially, keeping time to answer."""
-        while not self._schedule().remove(self._rule()):
+    def _remove_slot(self) -> bool:
+        return self._store().remove(self._slot(), self.RequestId, list(self.Data.get(WATCHING, [])))
+
+    def _remove_slot_while_time_allows(self) -> bool:
+        """Remove the slot, trying again while DynamoDB throttles, keeping time to answer."""
+        while not self._remove_slot():
             if not self.budget.allows(RETRY_PAUSE_SECONDS + ANSWER_RESERVE_SECONDS):
                 return False
             self._clock().sleep(RETRY_PAUSE_SECONDS)
@@ -592,17 +555,23 @@ class ForecastExportResource(CfnResource):
 
     def _try_save(self) -> None:
         try:
-            self._schedule().save(self._rule(), self._event)
+            self._store().save(self._slot(), self._event)
         except Exception as error:
-            logger.error("Could not save the state of rule %s: %s", self._rule(), error)
+            logger.error("Could not save the state of slot %s: %s", self._slot(), error)
 
-    def _schedule_retry(self) -> bool:
-        """A request answered without a rule gets one now, so that a later firing can retry the answer."""
+    def _keep_for_retry(self) -> bool:
+        """An answer the URL refused for now, its slot already removed: the slot is claimed again (the request's
+        record exists already) so that a later look can retry the answer."""
         try:
-            name = rule_name(self._rule_prefix_of(), self.StackId, self.LogicalResourceId, str(self.Data.get(CLAIM_KEY, "")))
+            slot = self._slot() or rule_name(
+                self._rule_prefix_of(), self.StackId, self.LogicalResourceId, str(self.Data.get(CLAIM_KEY, ""))
+            )
+            self._event[RULE] = slot
+            self._event[POLL] = True
             self.Data.pop(LEASE, None)
+            self.Data[WATCHING] = []
             self._event[DATA] = self.Data
-            claim = self._schedule().claim(name, self._event, lambda held: True)
+            claim = self._store().claim(slot, self._event, lambda held: True, [], record=False)
             return not claim.duplicate
         except Exception as error:  # nothing more can be done: CloudFormation will time the resource out
             logger.error("Could not keep the answer for a retry: %s", error)
@@ -629,8 +598,8 @@ class ForecastExportResource(CfnResource):
         self._send_body(responses.fit_response(self._body()))
 
     def _timeout(self) -> None:
-        if self._rule():
-            logger.error("The Lambda is about to time out; the next firing of %s carries on", self._rule())
+        if self._slot() and POLL in self._event:
+            logger.error("The Lambda is about to time out; the next look at %s carries on", self._slot())
             return
-        logger.error("The Lambda is about to time out before the request could be scheduled; answering FAILED")
+        logger.error("The Lambda is about to time out before the request could be kept; answering FAILED")
         self._send("FAILED", "The handler ran out of time before the request finished (Lambda timeout)")

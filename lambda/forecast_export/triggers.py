@@ -1,0 +1,180 @@
+"""What an invocation was triggered by, and the looks it leads to.
+
+Four triggers besides CloudFormation's requests, all made with the handler (docs/DESIGN-durable-state.md):
+
+- the Tick rule (``rate(1 minute)``, constant input): the requests due for a look are read from the table's
+  ``due`` index, and each gets a look of its own: this function invokes itself asynchronously, so one slow
+  look never delays the others and Lambda's queue absorbs a burst;
+- a look (that self-invocation): names the slot and the request; the state comes from the table, never
+  from the event, so a forged look can only make a request look at its jobs once more;
+- the ForecastEvents rule: Forecast's export-job state-change events, for any job of the account; the
+  slots watching the job (``JOB#`` items) are looked at, the first within this invocation;
+- a polling rule of a previous release (rule-based state, 0.2.x): its input is the request's whole state,
+  which moves into the table; that request carries on from there.
+
+Anything else answers nobody (a console test event, a mis-targeted rule).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import contract
+from .clock import Clock
+from .errors import TransientError
+from .retries import Budget, call_with_retries
+from .schedule import PASSING_STATUSES, POLL, RULE, STATUS_FIELDS
+from .store import Store
+
+logger = logging.getLogger(__name__)
+
+SAFETY_SECONDS = 30  # stop fanning out this long before the Lambda's timeout
+TICK_FAN_OUT_MAX = 2000  # looks asked for by one tick; the rest wait for the next (logged)
+ARN_FIELDS = ("ForecastExportJobArn", "ResourceArn")
+
+
+class Trigger(enum.Enum):
+    REQUEST = "request"
+    TICK = "tick"
+    LOOK = "look"
+    FORECAST = "forecast"
+    LEGACY = "legacy"
+    FOREIGN = "foreign"
+
+
+def _detail(event: dict[str, Any]) -> dict[str, Any]:
+    detail = event.get("detail")
+    return detail if isinstance(detail, dict) else {}
+
+
+def _job_arns(event: dict[str, Any]) -> list[str]:
+    detail = _detail(event)
+    found = [str(a) for a in event.get("resources") or [] if isinstance(a, str)]
+    found += [str(detail[field]) for field in ARN_FIELDS if isinstance(detail.get(field), str)]
+    return [a for a in dict.fromkeys(found) if ":forecast-export-job/" in a]
+
+
+def _passing(event: dict[str, Any]) -> bool:
+    """A status on the way to another one: no wait of the handler ends on it."""
+    detail = _detail(event)
+    return any(detail.get(field) in PASSING_STATUSES for field in STATUS_FIELDS)
+
+
+class Triggers:
+    def __init__(self, store_of: Callable[[Budget], Store], lambda_of: Callable[[], Any], clock_of: Callable[[], Clock]) -> None:
+        self._store_of = store_of
+        self._lambda_of = lambda_of
+        self._clock_of = clock_of
+
+    @staticmethod
+    def kind(event: Any) -> Trigger:
+        if not isinstance(event, dict):
+            return Trigger.FOREIGN
+        if event.get(contract.TRIGGER_KEY) == contract.TICK:
+            return Trigger.TICK
+        if event.get(contract.TRIGGER_KEY) == contract.LOOK:
+            return Trigger.LOOK
+        if event.get("source") == "aws.forecast" and event.get("detail-type") in contract.FORECAST_DETAIL_TYPES:
+            return Trigger.FORECAST
+        if event.get(POLL) and ":rule/" in str(event.get(RULE, "")):
+            return Trigger.LEGACY
+        if POLL in event or contract.TRIGGER_KEY in event:
+            return Trigger.FOREIGN  # state or a trigger this handler did not write: never acted on
+        return Trigger.REQUEST
+
+    def _budget(self, context: Any) -> Budget:
+        clock = self._clock_of()
+        return Budget(clock, clock.now() + float(context.get_remaining_time_in_millis()) / 1000 - SAFETY_SECONDS)
+
+    def run(self, trigger: Trigger, event: Any, context: Any, look: Callable[[dict[str, Any], Any], None]) -> None:
+        """Carry out a trigger other than CloudFormation's request; ``look`` looks at one request's stored event."""
+        try:
+            if trigger is Trigger.TICK:
+                self._tick(context)
+            elif trigger is Trigger.LOOK:
+                self._look_at(str(event.get("Slot", "")), str(event.get("RequestId", "")), context, look)
+            elif trigger is Trigger.FORECAST:
+                self._forecast_event(event, context, look)
+            elif trigger is Trigger.LEGACY:
+                self._take_over_legacy(event, context)
+            else:
+                logger.warning(
+                    "Ignored an invocation that is neither CloudFormation's nor one of its triggers; nothing is answered"
+                )
+        except (TransientError, ClientError) as error:  # the next tick looks again
+            logger.warning("The %s invocation stopped early (%s); the next tick carries on", trigger.value, error)
+
+    def _tick(self, context: Any) -> None:
+        budget = self._budget(context)
+        store = self._store_of(budget)
+        asked = 0
+        for slot, request_id in store.due(TICK_FAN_OUT_MAX):
+            if not budget.allows(1.0):
+                break
+            self._invoke_self(context, slot, request_id, budget)
+            asked += 1
+        if asked:
+            logger.info("Asked for %d looks at requests due", asked)
+        if asked >= TICK_FAN_OUT_MAX:
+            logger.warning("More than %d requests were due: the rest wait for the next tick", TICK_FAN_OUT_MAX)
+
+    def _invoke_self(self, context: Any, slot: str, request_id: str, budget: Budget) -> None:
+        payload = json.dumps({contract.TRIGGER_KEY: contract.LOOK, "Slot": slot, "RequestId": request_id})
+        client = self._lambda_of()
+        call_with_retries(
+            "lambda:Invoke",
+            lambda: client.invoke(FunctionName=str(context.invoked_function_arn), InvocationType="Event", Payload=payload),
+            budget,
+        )
+
+    def _look_at(self, slot: str, request_id: str, context: Any, look: Callable[[dict[str, Any], Any], None]) -> None:
+        stored = self._store_of(self._budget(context)).read(slot) if slot else None
+        if stored is None or stored.get("RequestId") != request_id:
+            logger.info("Slot %s no longer holds request %s: nothing to look at", slot, request_id)
+            return
+        look(stored, context)
+
+    def _forecast_event(self, event: dict[str, Any], context: Any, look: Callable[[dict[str, Any], Any], None]) -> None:
+        if _passing(event):
+            return
+        budget = self._budget(context)
+        store = self._store_of(budget)
+        slots = [slot for arn in _job_arns(event) for slot in store.watchers(arn)]
+        for index, slot in enumerate(dict.fromkeys(slots)):
+            stored = store.read(slot)
+            if stored is None:
+                continue
+            if index == 0:
+                look(stored, context)
+            else:  # each look has its own invocation's time
+                self._invoke_self(context, slot, str(stored.get("RequestId", "")), budget)
+
+    def _take_over_legacy(self, event: dict[str, Any], context: Any) -> None:
+        """A request in flight when the handler's code changed from a release that kept state in rules: its rule's
+        input is its whole state. It moves into the table (once: the slot's claim is conditional); its looks come
+        from the Tick rule from now on. The handler may not delete rules any more, so the rule is named in the log."""
+        rule = str(event[RULE]).split("/")[-1]
+        store = self._store_of(self._budget(context))
+        moved = {k: v for k, v in event.items() if k != RULE}
+        moved[RULE] = rule
+        data = moved.get("CrHelperData") or {}
+        data.pop("Lease", None)
+        if data.get("Finished"):
+            claim = None  # answered already; only its rule is left
+        else:
+            claim = store.claim(rule, moved, lambda held: False, list(data.get("Watching", [])))
+        if claim is not None and not (claim.duplicate or claim.stale):
+            logger.warning("Request %s moved from polling rule %s into the state table", event.get("RequestId"), rule)
+        logger.warning(
+            "Polling rule %s of a previous release still fires at this function; delete it (aws events remove-targets "
+            "--rule %s --ids 1; aws events delete-rule --name %s): this handler no longer manages rules",
+            rule,
+            rule,
+            rule,
+        )
