@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from cdk_forecast_export._lambda.forecast_export import contract
-from cdk_forecast_export._lambda.forecast_export.confirmation import CloudFormationCheck, Unconfirmed, properties_digest
+from cdk_forecast_export._lambda.forecast_export.confirmation import CloudFormationCheck, Unconfirmed
 from cdk_forecast_export._lambda.forecast_export.retries import Budget
 
 
@@ -169,10 +169,3 @@ def test_the_events_are_read_only_as_far_as_the_decision_needs() -> None:
     client = StackEvents("CREATE_IN_PROGRESS", "", events, page=2)
     check(client).confirm(request("Create"))
     assert client.pages_read == 1
-
-
-def test_properties_read_back_match_the_request_only_if_cloudformation_recorded_the_same() -> None:
-    recorded = {**PROPS, "ServiceTimeout": 900, "Polling": "Fast"}  # a number, and a key the handler does not read
-    assert properties_digest(recorded) == properties_digest(SENT)
-    unresolved = {**PROPS, "ForecastArn": "{{resolve:ssm:/forecast/arn}}"}
-    assert properties_digest(unresolved) != properties_digest(SENT)

@@ -31,7 +31,6 @@ timed out) is not confirmed either.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -76,14 +75,6 @@ def _as_sent(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
-
-
-def properties_digest(props: Any) -> str:
-    """A short digest of the properties the handler reads, as CloudFormation sends them: kept with a request's
-    state, so properties read back later (recorded_properties) are used only if they are the request's own."""
-    sent = _as_sent(props) if isinstance(props, dict) else {}
-    chosen = {key: sent.get(key) for key in contract.PROPERTIES_READ}
-    return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _timestamp(value: Any) -> float:
@@ -143,25 +134,6 @@ class CloudFormationCheck:
         episode = self._episode(event, stack_id, logical_id, request_type, asked)
         self.replaced = request_type == "Delete" and bool(physical) and bool(asked) and physical != asked
         return str(episode.get("EventId", ""))
-
-    def recorded_properties(self, stack_id: str, logical_id: str, episode: str) -> dict[str, Any] | None:
-        """The properties CloudFormation recorded on stack event ``episode`` (the one that confirmed a request),
-        as CloudFormation sends them; None when it is not found or records none. A request whose properties
-        were too large to keep with its state (EventBridge's 8,192-character target input) reads them here."""
-        token: str | None = None
-        for _ in range(MAX_EVENT_PAGES):
-            page = self._call("describe_stack_events", StackName=stack_id, **({"NextToken": token} if token else {}))
-            for stack_event in page.get("StackEvents") or []:
-                if stack_event.get("EventId") == episode and stack_event.get("LogicalResourceId") == logical_id:
-                    recorded = stack_event.get("ResourceProperties")
-                    if recorded is None:
-                        return None
-                    sent = json.loads(recorded) if isinstance(recorded, str) else recorded
-                    return dict(_as_sent(sent))
-            token = page.get("NextToken")
-            if not token:
-                return None
-        return None
 
     def _resource(self, stack_id: str, logical_id: str) -> dict[str, Any] | None:
         try:
