@@ -59,6 +59,7 @@ class Runtime:
     # Lambda fixes a function's environment per execution environment: read once, when the module loads.
     table: str = field(default_factory=lambda: os.environ.get(contract.STATE_TABLE_ENVIRONMENT, ""))
     _dynamodb: Any = None
+    _events: Any = None
     _lambda: Any = None
     _sts: Any = None
     _cloudformation: Any = None
@@ -92,6 +93,12 @@ class Runtime:
             self._dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
         return Store(self._dynamodb, self.table, budget)
 
+    def events(self) -> Any:
+        """EventBridge, read-only: the polling rule of a request a previous release left in flight (triggers.py)."""
+        if self._events is None:
+            self._events = boto3.client("events", config=CLIENT_CONFIG)
+        return self._events
+
     def lambda_client(self) -> Any:
         """Lambda, to invoke this very function asynchronously (a look at one request)."""
         if self._lambda is None:
@@ -116,7 +123,9 @@ helper = ForecastExportResource(
     store_of=lambda budget: RUNTIME.store(budget),
     cloudformation_of=lambda: RUNTIME.cloudformation(),
 )
-TRIGGERS = Triggers(lambda budget: RUNTIME.store(budget), lambda: RUNTIME.lambda_client(), lambda: RUNTIME.clock)
+TRIGGERS = Triggers(
+    lambda budget: RUNTIME.store(budget), lambda: RUNTIME.lambda_client(), lambda: RUNTIME.events(), lambda: RUNTIME.clock
+)
 
 
 def _home(context: Any) -> tuple[str, str]:

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 SAFETY_SECONDS = 30  # stop fanning out this long before the Lambda's timeout
 TICK_FAN_OUT_MAX = 2000  # looks asked for by one tick; the rest wait for the next (logged)
 ARN_FIELDS = ("ForecastExportJobArn", "ResourceArn")
+LEGACY_TARGET_ID = "1"  # the target the rule-based releases gave their polling rules
 
 
 class Trigger(enum.Enum):
@@ -67,9 +68,16 @@ def _passing(event: dict[str, Any]) -> bool:
 
 
 class Triggers:
-    def __init__(self, store_of: Callable[[Budget], Store], lambda_of: Callable[[], Any], clock_of: Callable[[], Clock]) -> None:
+    def __init__(
+        self,
+        store_of: Callable[[Budget], Store],
+        lambda_of: Callable[[], Any],
+        events_of: Callable[[], Any],
+        clock_of: Callable[[], Clock],
+    ) -> None:
         self._store_of = store_of
         self._lambda_of = lambda_of
+        self._events_of = events_of
         self._clock_of = clock_of
 
     @staticmethod
@@ -160,8 +168,22 @@ class Triggers:
         input is its whole state. It moves into the table (once: the slot's claim is conditional); its looks come
         from the Tick rule from now on. The handler may not delete rules any more, so the rule is named in the log."""
         rule = str(event[RULE]).split("/")[-1]
-        store = self._store_of(self._budget(context))
-        moved = {k: v for k, v in event.items() if k != RULE}
+        budget = self._budget(context)
+        store = self._store_of(budget)
+        # The state is read from the rule itself (read-only), never taken from the event: whoever may invoke the
+        # function must not be able to plant a request's state.
+        events = self._events_of()
+        try:
+            targets = call_with_retries("events:ListTargetsByRule", lambda: events.list_targets_by_rule(Rule=rule), budget)
+        except ClientError as error:
+            logger.warning("Could not read polling rule %s of a previous release (%s)", rule, error)
+            return
+        held = [t for t in targets.get("Targets", []) if t.get("Id") == LEGACY_TARGET_ID and t.get("Input")]
+        if not held:
+            return
+        moved = dict(json.loads(held[0]["Input"]))
+        if moved.get("RequestId") != event.get("RequestId"):
+            return
         moved[RULE] = rule
         data = moved.get("CrHelperData") or {}
         data.pop("Lease", None)
