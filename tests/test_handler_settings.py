@@ -316,10 +316,8 @@ def test_a_state_key_in_another_region_is_refused_naming_the_prop_and_the_key() 
     stack = new_stack()
     other = KEY_ARN.replace(REGION, "eu-west-1")
     key = kms.Key.from_key_arn(stack, "Key", other)
-    expected = rf"handler_options.state_encryption_key '{re.escape(other)}' is in region eu-west-1, not in the stack's region {REGION}"
+    expected = rf"handler_options.state_encryption_key '{re.escape(other)}' is in region eu-west-1, not in the stack's region"
     with pytest.raises(ForecastExportValidationError, match=expected):
-        ForecastExportValidationError, match=rf"state_encryption_key .*{re.escape(other)}|state_encryption_key .*eu-west-1"
-    ):
         ForecastExport(
             stack, "Daily", forecast_arn=FORECAST_ARN, handler_options=ForecastExportHandlerOptions(state_encryption_key=key)
         )
