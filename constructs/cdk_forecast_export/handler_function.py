@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ._lambda.forecast_export import contract
 from ._lambda.forecast_export.contract import ACCESS_ROLE_PATH
@@ -255,7 +255,7 @@ class ForecastExportHandler(Construct):
         self.options = options
 
     @property
-    def prerequisites(self) -> list[Construct]:
+    def prerequisites(self) -> list[IConstruct]:
         """What a custom resource of the handler's stack depends on: the role and its policies, the state table, the
         triggers with their permissions, and the legacy rules' permission. Created before the first request
         reaches the handler, deleted only after the last Delete is answered."""

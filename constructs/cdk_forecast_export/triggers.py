@@ -13,7 +13,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ._lambda.forecast_export import contract
 
@@ -73,6 +73,6 @@ class HandlerTriggers(Construct):
         )
 
     @property
-    def resources(self) -> list[Construct]:
+    def resources(self) -> list[IConstruct]:
         """Everything a custom resource's request needs in place, and that must stay until its Delete is answered."""
         return [self.forecast_events, self.tick, *self.permissions, self.self_invoke_policy]
