@@ -3,6 +3,7 @@ the provider, ``handler_options`` of the exports for a stack's own handler, chec
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -383,3 +384,20 @@ def test_a_state_key_makes_checkov_ckv_aws_119_pass_so_its_skip_goes() -> None:
         keyed, "Daily", forecast_arn=FORECAST_ARN, handler_options=ForecastExportHandlerOptions(state_encryption_key=key)
     )
     assert "checkov" not in _table(keyed).get("Metadata", {})
+
+
+def test_a_state_key_of_another_stack_is_not_edited_and_gets_the_warning() -> None:
+    """Naming the handler's role in another stack's key policy would make the two stacks depend on each other."""
+    app = cdk.App(context=NO_BUNDLING)
+    keys = cdk.Stack(app, "Keys", env=ENV)
+    key = kms.Key(keys, "StateKey", enable_key_rotation=True)
+    stack = cdk.Stack(app, "Exports", env=ENV)
+    ForecastExport(
+        stack, "Daily", forecast_arn=FORECAST_ARN, handler_options=ForecastExportHandlerOptions(state_encryption_key=key)
+    )
+    app.synth()  # no cyclic reference between the stacks
+    (key_resource,) = Template.from_stack(keys).find_resources("AWS::KMS::Key").values()
+    assert "ForecastExportHandlerUsesStateTable" not in json.dumps(key_resource)
+    Annotations.from_stack(stack).has_warning(
+        "/Exports/ForecastExportHandler", Match.string_like_regexp(r"state_encryption_key .*another stack")
+    )
