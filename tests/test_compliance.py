@@ -30,10 +30,23 @@ def _example(app: cdk.App) -> cdk.Stack:
     return build_app(app)
 
 
+def _state_key(app: cdk.App) -> cdk.Stack:
+    """A provider whose state table has a customer managed key: CKV_AWS_119 runs instead of being skipped."""
+    from aws_cdk import aws_kms as kms
+    from cdk_forecast_export import ForecastExport, ForecastExportProvider
+
+    stack = cdk.Stack(app, "StateKey", env=apps.ENV)
+    key = kms.Key(stack, "StateKey", enable_key_rotation=True)
+    provider = ForecastExportProvider(stack, "Provider", state_encryption_key=key)
+    ForecastExport(stack, "Daily", forecast_arn=apps.FORECAST_ARN, provider=provider)
+    return stack
+
+
 BUILDERS: dict[str, Callable[[cdk.App], cdk.Stack]] = {
     "example": _example,
     "every_prop": apps.every_prop_stack,
     "opt_ins": apps.opt_in_stack,
+    "state_key": _state_key,
 }
 
 
@@ -56,6 +69,16 @@ def test_cdk_nag_finds_nothing_unacknowledged(synthesized: dict[str, Any], name:
     app, _, _ = synthesized[name]
     violations = AwsSolutionsChecks(app).validate_scope(app).violations
     assert [v.rule_name for v in violations] == []
+
+
+def test_cdk_nag_checks_the_state_table_and_nothing_acknowledges_its_findings(synthesized: dict[str, Any]) -> None:
+    """AwsSolutions-DDB3 (point-in-time recovery) runs on the handler's table and passes on its own."""
+    app, _, template = synthesized["example"]
+    assert [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert not [key for key in REASONS if "DDB" in key.upper()]
+    assert "AwsSolutions-DDB3" not in json.dumps(template)  # no suppression metadata either
+    violations = AwsSolutionsChecks(app).validate_scope(app).violations
+    assert [v.rule_name for v in violations if "DDB" in v.rule_name] == []
 
 
 @pytest.mark.parametrize("name", list(BUILDERS))
@@ -94,7 +117,11 @@ def test_checkov_passes_every_template(synthesized: dict[str, Any]) -> None:
     failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in report["results"]["failed_checks"]]
     assert failed == []
     skipped = {c["check_id"] for c in report["results"]["skipped_checks"]}
-    assert skipped <= {"CKV_AWS_18", "CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_158", "CKV_AWS_173"}
+    assert skipped <= {"CKV_AWS_18", "CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_119", "CKV_AWS_158", "CKV_AWS_173"}
+    # The state table: point-in-time recovery always passes; the customer-key check passes where a key is given.
+    passed = {(c["check_id"], Path(c["file_path"]).name) for c in report["results"]["passed_checks"]}
+    assert {("CKV_AWS_28", f"{name}.template.json") for name in BUILDERS} <= passed
+    assert ("CKV_AWS_119", "state_key.template.json") in passed
 
 
 def test_every_checkov_skip_carries_a_documented_reason(synthesized: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -267,8 +268,9 @@ def test_handler_gets_per_export_forecast_passrole_and_kms_permissions(template:
     )
 
 
-def test_one_permission_lets_only_this_handlers_rules_invoke_it(template: Template) -> None:
-    template.resource_count_is("AWS::Lambda::Permission", 1)
+def test_the_legacy_permission_lets_only_this_handlers_previous_rules_invoke_it(template: Template) -> None:
+    """Kept while a previous release's per-request rules may be in flight; the role may only read those rules."""
+    template.resource_count_is("AWS::Lambda::Permission", 3)  # the legacy prefix, ForecastEvents, Tick
     rule_prefix = Capture(Match.string_like_regexp(r"^fcx-[0-9a-f]{8}-$"))
     template.has_resource_properties("AWS::Lambda::Function", {"Environment": {"Variables": {"POLL_RULE_PREFIX": rule_prefix}}})
     rules = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule_prefix.as_string()}*"
@@ -286,18 +288,171 @@ def test_one_permission_lets_only_this_handlers_rules_invoke_it(template: Templa
         "AWS::IAM::Policy",
         {
             "PolicyDocument": {
-                "Statement": Match.array_with([Match.object_like({"Sid": "ManageOwnPollingRules", "Resource": rules})])
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Sid": "ReadPreviousReleaseRules", "Action": "events:ListTargetsByRule", "Resource": rules}
+                        )
+                    ]
+                )
             }
         },
     )
-    # The one permission is made at deploy time; the handler never adds another.
-    for policy_type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-        for action in ("lambda:AddPermission", Match.array_with(["lambda:AddPermission"])):
-            statement = Match.object_like({"Action": action})
-            found = template.find_resources(
-                policy_type, {"Properties": {"PolicyDocument": {"Statement": Match.array_with([statement])}}}
-            )
-            assert found == {}, (policy_type, found)
+
+
+def test_the_state_table_is_on_demand_encrypted_recoverable_expiring_and_deleted_with_the_stack(template: Template) -> None:
+    template.resource_count_is("AWS::DynamoDB::Table", 1)
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                "AttributeDefinitions": Match.array_equals(
+                    [
+                        {"AttributeName": "pk", "AttributeType": "S"},
+                        {"AttributeName": "sk", "AttributeType": "S"},
+                        {"AttributeName": "due_shard", "AttributeType": "S"},
+                        {"AttributeName": "due_at", "AttributeType": "N"},
+                    ]
+                ),
+                "BillingMode": "PAY_PER_REQUEST",
+                # false: DynamoDB's AWS owned key (encrypted at rest, free); true would mean the AWS managed key.
+                "SSESpecification": {"SSEEnabled": False},
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": "due",
+                        "KeySchema": [
+                            {"AttributeName": "due_shard", "KeyType": "HASH"},
+                            {"AttributeName": "due_at", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["request_id"]},
+                    }
+                ],
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": {"STATE_TABLE": {"Ref": logical_id("ForecastExportHandlerState")}}}},
+    )
+
+
+def test_the_table_names_come_from_the_handlers_contract() -> None:
+    from cdk_forecast_export._lambda.forecast_export import contract
+
+    assert (contract.TABLE_PARTITION_KEY, contract.TABLE_SORT_KEY, contract.DUE_INDEX) == ("pk", "sk", "due")
+    assert (contract.TABLE_TTL_ATTRIBUTE, contract.STATE_TABLE_ENVIRONMENT) == ("expires_at", "STATE_TABLE")
+
+
+def _rule(template: Template, name: str) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (logical, resource)
+        for logical, resource in template.find_resources("AWS::Events::Rule").items()
+        if re.fullmatch(rf"ForecastExportHandlerTriggers{name}[0-9A-F]{{8}}", logical)
+    ]
+    return found
+
+
+def test_the_forecast_events_rule_delivers_every_export_job_state_change_to_the_handler(template: Template) -> None:
+    template.resource_count_is("AWS::Events::Rule", 2)
+    _, rule = _rule(template, "ForecastEvents")
+    properties = rule["Properties"]
+    assert properties["EventPattern"] == {
+        "source": ["aws.forecast"],
+        "detail-type": ["Forecast Forecast Export Job State Change", "Forecast Export Job State Change"],
+    }
+    assert "EventBusName" not in properties and "ScheduleExpression" not in properties  # the default bus
+    assert properties["State"] == "ENABLED"
+    (target,) = properties["Targets"]
+    assert set(target) == {"Id", "Arn"}  # no Input: the event itself is delivered
+    assert Match.object_like({"Arn": get_att_arn("ForecastExportHandlerFunction")}).test(target)  # type: ignore[attr-defined]
+
+
+def test_the_tick_rule_invokes_the_handler_every_minute_with_its_constant_input(template: Template) -> None:
+    _, rule = _rule(template, "Tick")
+    properties = rule["Properties"]
+    assert properties["ScheduleExpression"] == "rate(1 minute)" and properties["State"] == "ENABLED"
+    assert "EventPattern" not in properties
+    (target,) = properties["Targets"]
+    assert json.loads(target["Input"]) == {"cdk-forecast-export": "tick"}
+    assert target["Arn"]["Fn::GetAtt"][0].startswith("ForecastExportHandlerFunction")
+
+
+@pytest.mark.parametrize("name", ["ForecastEvents", "Tick"])
+def test_each_template_rule_may_invoke_the_handler_through_a_permission_naming_its_exact_arn(
+    template: Template, name: str
+) -> None:
+    logical, _ = _rule(template, name)
+    found = template.find_resources("AWS::Lambda::Permission", {"Properties": {"SourceArn": {"Fn::GetAtt": [logical, "Arn"]}}})
+    (permission,) = found.values()
+    assert permission["Properties"] == {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": permission["Properties"]["FunctionName"],
+        "Principal": "events.amazonaws.com",
+        "SourceArn": {"Fn::GetAtt": [logical, "Arn"]},
+        "SourceAccount": ACCOUNT,
+    }
+    assert permission["Properties"]["FunctionName"]["Fn::GetAtt"][0].startswith("ForecastExportHandlerFunction")
+
+
+def test_the_handler_keeps_its_state_in_its_own_table_with_named_actions_only(template: Template) -> None:
+    (table,) = template.find_resources("AWS::DynamoDB::Table")
+    (statement,) = [
+        statement
+        for logical, policy in template.find_resources("AWS::IAM::Policy").items()
+        if logical.startswith("ForecastExportHandlerRoleDefaultPolicy")
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(action.startswith("dynamodb:") for action in _actions(statement))
+    ]
+    assert statement["Sid"] == "KeepRequestStateInOwnTable" and statement["Effect"] == "Allow"
+    assert sorted(_actions(statement)) == [
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    ]
+    table_arn = {"Fn::GetAtt": [table, "Arn"]}
+    assert statement["Resource"] == [table_arn, {"Fn::Join": ["", [table_arn, "/index/due"]]}]
+
+
+def test_the_handler_may_invoke_itself_only_through_a_policy_of_its_own(template: Template) -> None:
+    """In the role's default policy, the function's ARN would make function -> policy -> function circular."""
+    found = template.find_resources(
+        "AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("^ForecastExportHandlerTriggersSelfInvoke")}}
+    )
+    (policy,) = found.values()
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "LookAtEachDueRequest",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": {
+                "Fn::GetAtt": [policy["Properties"]["PolicyDocument"]["Statement"][0]["Resource"]["Fn::GetAtt"][0], "Arn"]
+            },
+        }
+    ]
+    function = policy["Properties"]["PolicyDocument"]["Statement"][0]["Resource"]["Fn::GetAtt"][0]
+    assert template.to_json()["Resources"][function]["Type"] == "AWS::Lambda::Function"
+    assert policy["Properties"]["Roles"][0]["Ref"].startswith("ForecastExportHandlerRole")
+    # Nothing else grants lambda:InvokeFunction to the handler's role.
+    invoking = [
+        logical
+        for logical, resource in template.find_resources("AWS::IAM::Policy").items()
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if "lambda:InvokeFunction" in _actions(statement)
+    ]
+    assert invoking == list(found)
+
+
+def _actions(statement: Mapping[str, Any]) -> list[str]:
+    action = statement.get("Action", [])
+    return [action] if isinstance(action, str) else list(action)
 
 
 @pytest.mark.parametrize(
@@ -316,6 +471,50 @@ def test_custom_resource_waits_for_every_permission_it_needs(template: Template,
             "DependsOn": Match.array_with([Match.string_like_regexp(rf"^{needed}")]),
         },
     )
+
+
+def _depends_on(resources: Mapping[str, Any], logical: str) -> set[str]:
+    """Every resource ``logical`` waits for, through DependsOn and references (Ref, Fn::GetAtt), transitively."""
+
+    def direct(name: str) -> set[str]:
+        resource = resources[name]
+        found = set(resource.get("DependsOn", []))
+        text = json.dumps(resource.get("Properties", {}))
+        found |= {m for m in re.findall(r'"(?:Ref|Fn::GetAtt)": \[?"([A-Za-z0-9]+)"', text) if m in resources}
+        return found
+
+    seen: set[str] = set()
+    todo = [logical]
+    while todo:
+        for name in direct(todo.pop()) - seen:
+            seen.add(name)
+            todo.append(name)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "needed",
+    [
+        "ForecastExportHandlerState",
+        "ForecastExportHandlerTriggersForecastEvents",
+        "ForecastExportHandlerTriggersTick",
+        "ForecastExportHandlerTriggersForecastEventsMayInvoke",
+        "ForecastExportHandlerTriggersTickMayInvoke",
+        "ForecastExportHandlerTriggersSelfInvoke",
+        "ForecastExportHandlerRoleDefaultPolicy",
+    ],
+)
+def test_every_custom_resource_is_answered_before_the_handlers_table_rules_and_policies_go(
+    every_prop_template: dict[str, Any], needed: str
+) -> None:
+    """CloudFormation creates what a resource depends on first and deletes it last: the table, the rules, their
+    permissions and the self-invoke policy outlive every custom resource's Delete."""
+    resources = every_prop_template["Resources"]
+    (target,) = [name for name in resources if re.fullmatch(rf"{needed}[0-9A-F]{{8}}", name)]
+    customs = [name for name, r in resources.items() if r["Type"] == "Custom::ForecastExportJob"]
+    assert len(customs) == 3
+    for custom in customs:
+        assert target in _depends_on(resources, custom), custom
 
 
 READ_STATEMENTS = [

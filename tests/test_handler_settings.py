@@ -1,8 +1,10 @@
-"""Handler settings (memory, reserved concurrency, log retention, log key): props of the handler and the provider,
-``handler_options`` of the exports for a stack's own handler, checked at synth."""
+"""Handler settings (memory, reserved concurrency, log retention, log key, state key): props of the handler and
+the provider, ``handler_options`` of the exports for a stack's own handler, checked at synth."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -237,3 +239,165 @@ def test_checkov_skips_follow_the_settings() -> None:
     )
     assert skipped(configured, "AWS::Logs::LogGroup") == set()
     assert skipped(configured, "AWS::Lambda::Function") == {"CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"}
+
+
+def _table(stack: cdk.Stack) -> dict[str, Any]:
+    (table,) = Template.from_stack(stack).find_resources("AWS::DynamoDB::Table").values()
+    return dict(table)
+
+
+def _role_statement(stack: cdk.Stack, sid: str) -> dict[str, Any]:
+    (statement,) = [
+        statement
+        for policy in Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Sid") == sid
+    ]
+    return dict(statement)
+
+
+def test_without_a_state_key_the_table_uses_dynamodbs_aws_owned_key_and_the_role_no_kms() -> None:
+    stack = new_stack()
+    ForecastExport(stack, "Daily", forecast_arn=FORECAST_ARN)
+    assert _table(stack)["Properties"]["SSESpecification"] == {"SSEEnabled": False}
+    with pytest.raises(ValueError):
+        _role_statement(stack, "UseStateTableKey")
+
+
+def test_a_state_key_of_the_stack_encrypts_the_table_and_the_role_may_use_it_with_named_actions() -> None:
+    stack = new_stack()
+    key = kms.Key(stack, "StateKey", enable_key_rotation=True)
+    ForecastExport(
+        stack, "Daily", forecast_arn=FORECAST_ARN, handler_options=ForecastExportHandlerOptions(state_encryption_key=key)
+    )
+    template = Template.from_stack(stack)
+    (key_id,) = template.find_resources("AWS::KMS::Key")
+    key_arn = {"Fn::GetAtt": [key_id, "Arn"]}
+    assert _table(stack)["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn}
+    statement = _role_statement(stack, "UseStateTableKey")
+    expected = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+    assert sorted(statement["Action"]) == expected and statement["Resource"] == key_arn
+    (key_resource,) = template.find_resources("AWS::KMS::Key").values()
+    (for_role,) = [
+        s for s in key_resource["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "ForecastExportHandlerUsesStateTable"
+    ]
+    assert sorted(for_role["Action"]) == expected  # spelled out: no kms:GenerateDataKey* or kms:ReEncrypt*
+    assert for_role["Principal"]["AWS"]["Fn::GetAtt"][0].startswith("ForecastExportHandlerRole")
+    Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp("state_encryption_key"))
+
+
+def test_an_imported_state_key_gets_a_warning_that_its_policy_must_admit_the_handlers_role() -> None:
+    stack = new_stack()
+    key = kms.Key.from_key_arn(stack, "Key", KEY_ARN)
+    ForecastExport(
+        stack, "Daily", forecast_arn=FORECAST_ARN, handler_options=ForecastExportHandlerOptions(state_encryption_key=key)
+    )
+    assert _table(stack)["Properties"]["SSESpecification"]["KMSMasterKeyId"] == KEY_ARN
+    assert _role_statement(stack, "UseStateTableKey")["Resource"] == KEY_ARN
+    Annotations.from_stack(stack).has_warning(
+        "/Exports/ForecastExportHandler",
+        Match.string_like_regexp(
+            r"state_encryption_key .* must let the handler's role /?Exports/ForecastExportHandler/Role use it"
+        ),
+    )
+
+
+def test_a_kms_alias_as_the_state_key_is_refused() -> None:
+    stack = new_stack()
+    alias = kms.Alias.from_alias_name(stack, "Alias", "alias/state")
+    with pytest.raises(
+        ForecastExportValidationError, match=r"handler_options.state_encryption_key is a KMS alias .*DynamoDB table"
+    ):
+        ForecastExport(
+            stack, "Daily", forecast_arn=FORECAST_ARN, handler_options=ForecastExportHandlerOptions(state_encryption_key=alias)
+        )
+
+
+def test_a_state_key_in_another_region_is_refused_naming_the_prop_and_the_key() -> None:
+    stack = new_stack()
+    other = KEY_ARN.replace(REGION, "eu-west-1")
+    key = kms.Key.from_key_arn(stack, "Key", other)
+    expected = rf"handler_options.state_encryption_key '{re.escape(other)}' is in region eu-west-1, not in the stack's region"
+    with pytest.raises(ForecastExportValidationError, match=expected):
+        ForecastExport(
+            stack, "Daily", forecast_arn=FORECAST_ARN, handler_options=ForecastExportHandlerOptions(state_encryption_key=key)
+        )
+
+
+def test_a_state_key_in_another_region_is_refused_as_a_provider_prop() -> None:
+    stack = new_stack()
+    key = kms.Key.from_key_arn(stack, "Key", KEY_ARN.replace(REGION, "eu-west-1"))
+    with pytest.raises(ForecastExportValidationError, match=r"(?s)Provider/Handler .*state_encryption_key .*eu-west-1"):
+        ForecastExportProvider(stack, "Provider", state_encryption_key=key)
+
+
+def test_two_exports_with_different_state_keys_are_refused_naming_both() -> None:
+    stack = new_stack()
+    one, two = (
+        kms.Key.from_key_arn(stack, name, KEY_ARN.replace("1234abcd", prefix))
+        for name, prefix in (("A", "aaaa1111"), ("B", "bbbb2222"))
+    )
+    ForecastExport(
+        stack, "Daily", forecast_arn=FORECAST_ARN, handler_options=ForecastExportHandlerOptions(state_encryption_key=one)
+    )
+    with pytest.raises(ForecastExportValidationError) as raised:
+        ForecastExport(
+            stack, "Weekly", forecast_arn=WEEKLY, handler_options=ForecastExportHandlerOptions(state_encryption_key=two)
+        )
+    message = str(raised.value)
+    assert "Exports/Weekly" in message and "Exports/Daily" in message
+    assert f"state_encryption_key {two.key_arn} vs {one.key_arn}" in message
+
+
+def test_the_state_key_does_not_depend_on_which_export_is_made_first() -> None:
+    def build(order: list[str]) -> dict[str, Any]:
+        stack = new_stack()
+        key = kms.Key(stack, "StateKey", enable_key_rotation=True)
+        for name in order:
+            options = ForecastExportHandlerOptions(state_encryption_key=key) if name == "Keyed" else None
+            ForecastExport(stack, name, forecast_arn=FORECAST_ARN if name == "Keyed" else WEEKLY, handler_options=options)
+        template = Template.from_stack(stack).to_json()["Resources"]
+        return {k: r for k, r in template.items() if r["Type"] in ("AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::IAM::Policy")}
+
+    first, later = build(["Keyed", "Plain"]), build(["Plain", "Keyed"])
+    assert first == later
+    (table,) = [r for r in first.values() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_provider_props_carry_the_state_key() -> None:
+    stack = new_stack()
+    key = kms.Key(stack, "StateKey", enable_key_rotation=True)
+    ForecastExportProvider(stack, "Provider", state_encryption_key=key)
+    (key_id,) = Template.from_stack(stack).find_resources("AWS::KMS::Key")
+    assert _table(stack)["Properties"]["SSESpecification"]["KMSMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def test_a_state_key_makes_checkov_ckv_aws_119_pass_so_its_skip_goes() -> None:
+    plain = new_stack()
+    ForecastExport(plain, "Daily", forecast_arn=FORECAST_ARN)
+    skips = {s["id"] for s in _table(plain).get("Metadata", {}).get("checkov", {}).get("skip", [])}
+    assert skips == {"CKV_AWS_119"}
+    keyed = new_stack()
+    key = kms.Key(keyed, "StateKey", enable_key_rotation=True)
+    ForecastExport(
+        keyed, "Daily", forecast_arn=FORECAST_ARN, handler_options=ForecastExportHandlerOptions(state_encryption_key=key)
+    )
+    assert "checkov" not in _table(keyed).get("Metadata", {})
+
+
+def test_a_state_key_of_another_stack_is_not_edited_and_gets_the_warning() -> None:
+    """Naming the handler's role in another stack's key policy would make the two stacks depend on each other."""
+    app = cdk.App(context=NO_BUNDLING)
+    keys = cdk.Stack(app, "Keys", env=ENV)
+    key = kms.Key(keys, "StateKey", enable_key_rotation=True)
+    stack = cdk.Stack(app, "Exports", env=ENV)
+    ForecastExport(
+        stack, "Daily", forecast_arn=FORECAST_ARN, handler_options=ForecastExportHandlerOptions(state_encryption_key=key)
+    )
+    app.synth()  # no cyclic reference between the stacks
+    (key_resource,) = Template.from_stack(keys).find_resources("AWS::KMS::Key").values()
+    assert "ForecastExportHandlerUsesStateTable" not in json.dumps(key_resource)
+    Annotations.from_stack(stack).has_warning(
+        "/Exports/ForecastExportHandler", Match.string_like_regexp(r"state_encryption_key .*another stack")
+    )

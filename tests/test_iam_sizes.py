@@ -52,7 +52,9 @@ def test_a_hundred_exports_over_ten_teams_on_one_provider_fit_every_quota(shared
     platform = shared["Platform"]
     # Nothing of the teams reaches the provider's stack or its role: no policy there grows with them.
     assert platform.managed_policies == {}
-    assert max(platform.inline_per_role.values()) < 2000
+    # A fixed set of statements (logs, the state table and its index, reading the previous release's rules,
+    # CloudFormation reads, sts, and the self-invoke policy): the same with 1 team or 10.
+    assert max(platform.inline_per_role.values()) < 2500
 
 
 def test_the_flag_changes_nothing_we_emit(tmp_path_factory: pytest.TempPathFactory) -> None:

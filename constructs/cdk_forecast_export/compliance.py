@@ -35,8 +35,9 @@ REASONS: dict[str, str] = {
         "tagged with its own stack's ID."
     ),
     "polling-rule-wildcard": (
-        "crhelper polls through one EventBridge rule per request; every rule name starts with this handler's own "
-        "prefix, so no other rule in the account is reachable."
+        "Read-only (events:ListTargetsByRule): a request a previous release left in flight is taken over by reading "
+        "its per-request rule; every such rule name starts with this handler's own prefix, so no other rule in the "
+        "account is readable."
     ),
     "stack-read-wildcard": (
         "The handler confirms each request with CloudFormation's read APIs before acting on it; a shared provider "
@@ -56,12 +57,20 @@ REASONS: dict[str, str] = {
         "and Lambda retries only an invocation the handler fails on purpose; a dead-letter queue would only hold "
         "copies of stack events."
     ),
-    "lambda-vpc": "The handler calls only AWS APIs (Forecast, EventBridge, Lambda) and reaches no private resource.",
+    "lambda-vpc": (
+        "The handler calls only AWS APIs (Forecast, DynamoDB, Lambda, CloudFormation, STS) and reaches no private resource."
+    ),
     "lambda-concurrency": (
         "Reserving concurrency takes it from every other function of the account, so it is an opt-in: pass "
         "reserved_concurrent_executions where other functions can saturate the account (then nothing is skipped)."
     ),
-    "lambda-env-encryption": "The only environment variable is the polling-rule name prefix, which is not a secret.",
+    "lambda-env-encryption": (
+        "The environment holds only the state table's name and the legacy polling-rule name prefix, neither a secret."
+    ),
+    "state-table-kms": (
+        "DynamoDB encrypts the state table at rest with its AWS owned key by default; the table's items expire within "
+        "days of their answer. Pass state_encryption_key to use a KMS key of yours (then nothing is skipped)."
+    ),
     "auto-delete-provider": (
         "aws-cdk-lib's auto-delete-objects function exists only with destroy_bucket_with_stack=True and runs once, "
         "when the stack is deleted; it calls only S3 on that bucket."

@@ -335,11 +335,12 @@ class ForecastExport(Construct):
         # Written from the DeletionPolicy when the template is, so the handler and CloudFormation agree (removal.py).
         cfn_resource.add_property_override(contract.REMOVAL_POLICY_PROPERTY, cdk.Lazy.string(RemovalPolicyProperty(cfn_resource)))
         self.node.add_validation(SnapshotCheck(cfn_resource))
-        # The handler needs its permissions, and Forecast the bucket policy, before the job starts. (Forecast's
-        # role, with its inline policy, and the bucket are referenced already.)
+        # The handler needs its permissions, state table and triggers, and Forecast the bucket policy, before the job
+        # starts; CloudFormation deletes them only after this resource's Delete is answered. (Forecast's role, with
+        # its inline policy, and the bucket are referenced already.)
         prerequisites: list[constructs.IConstruct] = list(access_policies)  # (the access role is referenced already)
         if cdk.Stack.of(self.handler) is stack:  # across stacks, CloudFormation orders the stacks instead
-            prerequisites += [self.handler.role, self.handler.polling_permission]
+            prerequisites += self.handler.prerequisites
         if self.bucket.policy is not None:
             prerequisites.append(self.bucket.policy)
         for prerequisite in prerequisites:

@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ._lambda.forecast_export import contract
 from ._lambda.forecast_export.contract import ACCESS_ROLE_PATH
@@ -25,6 +25,8 @@ from .handler_settings import (
     ForecastExportHandlerOptions,
     logs_may_use_key,
 )
+from .state_table import grant_table_use, state_table, use_state_key
+from .triggers import HandlerTriggers
 
 HANDLER_ID = "ForecastExportHandler"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -37,10 +39,12 @@ MAX_EVENT_AGE = cdk.Duration.seconds(contract.MAX_EVENT_AGE_SECONDS)
 class ForecastExportHandler(Construct):
     """The custom resource handler: one per stack, found again with ``ForecastExportHandler.of``.
 
-    Its role holds only what the handler needs for itself: its own log group, its own EventBridge
-    rules, and assuming the access roles (``ExportAccess``) of the stacks whose exports it runs. The
-    Forecast, PassRole and KMS permissions live in each stack's access role, which the handler
-    assumes with a session tag naming the requesting stack.
+    It comes with its request state (a DynamoDB table, ``state_table``) and its triggers (a rule for Forecast's
+    export-job events, a rule ticking every minute, ``triggers``). Its role holds only what the handler needs
+    for itself: its own log group, its own table, invoking itself, reading a previous release's rules, and
+    assuming the access roles (``ExportAccess``) of the stacks whose exports it runs. The Forecast, PassRole and
+    KMS permissions live in each stack's access role, which the handler assumes with a session tag naming the
+    requesting stack.
     """
 
     @classmethod
@@ -67,6 +71,7 @@ class ForecastExportHandler(Construct):
         reserved_concurrent_executions: int | None = None,
         log_retention: logs.RetentionDays | None = None,
         log_encryption_key: kms.IKey | None = None,
+        state_encryption_key: kms.IKey | None = None,
     ) -> None:
         """
         :param role_path: IAM path for the handler's role, to follow the platform's naming conventions.
@@ -77,8 +82,11 @@ class ForecastExportHandler(Construct):
         :param log_retention: how long the log group keeps the logs. Default ``logs.RetentionDays.THREE_MONTHS``.
         :param log_encryption_key: KMS key of the log group (same region); a key of this app lets CloudWatch Logs
             use it in its key policy. Default: none (CloudWatch Logs' own encryption).
+        :param state_encryption_key: KMS key (same region) of the handler's DynamoDB state table; the handler's role
+            may use it, and a key of the handler's stack lets the role use it in its key policy. Default: none
+            (DynamoDB's AWS owned key, free).
 
-        Any of the four given here makes them this handler's settings: a ForecastExport whose ``handler_options``
+        Any of the five given here makes them this handler's settings: a ForecastExport whose ``handler_options``
         differ is refused. Otherwise the first export with ``handler_options`` sets them.
         """
         super().__init__(scope, id_)
@@ -103,17 +111,17 @@ class ForecastExportHandler(Construct):
                 resources=[self.log_group.log_group_arn],
             )
         )
+        # Request state lives in a table of the handler's own (state_table.py); its key, if any, is set by _apply.
+        self.state_table = state_table(self)
+        grant_table_use(self.state_table, self.role)
+        # Read-only, on the handler's legacy rule prefix: a request a previous release left in flight (its state in
+        # the target input of a per-request rule) is taken over by reading that rule. Nothing is written to
+        # EventBridge at run time: the rules that invoke the handler are in the template (triggers.py).
         own_rules = stack.format_arn(service="events", resource="rule", resource_name=f"{self.rule_prefix}*")
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="ManageOwnPollingRules",
-                actions=[
-                    "events:ListTargetsByRule",
-                    "events:PutRule",
-                    "events:DeleteRule",
-                    "events:PutTargets",
-                    "events:RemoveTargets",
-                ],
+                sid="ReadPreviousReleaseRules",
+                actions=["events:ListTargetsByRule"],
                 resources=[own_rules],
             )
         )
@@ -159,13 +167,17 @@ class ForecastExportHandler(Construct):
             max_event_age=MAX_EVENT_AGE,
             role=self.role,
             log_group=self.log_group,
-            environment={contract.RULE_PREFIX_ENVIRONMENT: self.rule_prefix},
+            environment={
+                contract.STATE_TABLE_ENVIRONMENT: self.state_table.table_name,
+                # Kept for upgrades: the prefix of a previous release's per-request rules still in flight.
+                contract.RULE_PREFIX_ENVIRONMENT: self.rule_prefix,
+            },
         )
         function_resource: cdk.CfnResource = self.function.node.default_child  # type: ignore[assignment]
         # aws-cdk-lib's Function adds DependsOn on the role it also references; cfn-lint calls that redundant.
         function_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-        # One permission for all of this handler's polling rules, instead of crhelper's statement per
-        # request, which would overflow Lambda's 20 KB resource policy with many exports in flight.
+        # Kept while a previous release's requests may be in flight: their per-request rules (this handler's legacy
+        # prefix) still fire until each request is taken over. One permission for all of them.
         self.function.add_permission(
             "PollingRulesMayInvoke",
             principal=iam.ServicePrincipal("events.amazonaws.com"),
@@ -174,12 +186,14 @@ class ForecastExportHandler(Construct):
             source_account=stack.account,
         )
         self.polling_permission = self.function.node.find_child("PollingRulesMayInvoke")
+        self.triggers = HandlerTriggers(self, "Triggers", function=self.function, role=self.role)
 
         given = ForecastExportHandlerOptions(
             memory_size=memory_size if memory_size is not None else DEFAULT_MEMORY_SIZE,
             reserved_concurrent_executions=reserved_concurrent_executions,
             log_retention=log_retention if log_retention is not None else DEFAULT_LOG_RETENTION,
             log_encryption_key=log_encryption_key,
+            state_encryption_key=state_encryption_key,
         )
         problems = given.problems(stack)
         if problems:
@@ -188,7 +202,7 @@ class ForecastExportHandler(Construct):
         """The settings in force (``ForecastExportHandlerOptions``)."""
         self._apply(given)
         # Who chose the settings: this handler's own props, or the first export with handler_options (None: nobody).
-        settings = (memory_size, reserved_concurrent_executions, log_retention, log_encryption_key)
+        settings = (memory_size, reserved_concurrent_executions, log_retention, log_encryption_key, state_encryption_key)
         self.configured_by: str | None = self.node.path if any(v is not None for v in settings) else None
 
     def configure(self, options: ForecastExportHandlerOptions, requested_by: str) -> None:
@@ -229,7 +243,23 @@ class ForecastExportHandler(Construct):
                 f"log_encryption_key {key.node.path} is imported: its key policy must let logs.<region>.amazonaws.com "
                 "use it for this account's log groups (README, Handler settings), or the log group cannot be created",
             )
+        state_key = options.state_encryption_key
+        # Set once: a handler's settings are applied at creation (no key) and at most once more with a key.
+        if state_key is not None and not use_state_key(self.state_table, self.role, state_key):
+            cdk.Annotations.of(self).add_warning_v2(
+                "cdk-forecast-export:state-key-policy",
+                f"state_encryption_key {state_key.node.path} is imported or of another stack: its key policy must let "
+                f"the handler's role {self.node.path}/Role use it (kms:Decrypt, kms:Encrypt, kms:GenerateDataKey, "
+                "kms:DescribeKey; README, Handler settings), or no request can be kept and every deploy fails",
+            )
         self.options = options
+
+    @property
+    def prerequisites(self) -> list[IConstruct]:
+        """What a custom resource of the handler's stack depends on: the role and its policies, the state table, the
+        triggers with their permissions, and the legacy rules' permission. Created before the first request
+        reaches the handler, deleted only after the last Delete is answered."""
+        return [self.role, self.state_table, self.polling_permission, *self.triggers.resources]
 
     @property
     def service_token(self) -> str:

@@ -1,4 +1,5 @@
-"""How the handler function and its log group are configured: memory, reserved concurrency, log retention, log key.
+"""How the handler function, its log group and its state table are configured: memory, reserved concurrency, log
+retention, log key, state key.
 
 One handler serves every ForecastExport of a stack (or every export on a ForecastExportProvider). A
 provider, or a ForecastExportHandler made by hand, takes these settings as props. The stack's own
@@ -85,6 +86,10 @@ class ForecastExportHandlerOptions:
     log_encryption_key: kms.IKey | None = None
     """KMS key (same region) for the handler's log group; a key of this app gets a key policy statement letting
     CloudWatch Logs use it for this account's log groups. Default: none (CloudWatch Logs' own encryption)."""
+    state_encryption_key: kms.IKey | None = None
+    """KMS key (same region) for the handler's DynamoDB state table, which holds each request in flight (its
+    CloudFormation response URL included). The handler's role may use it; a key of the handler's stack also gets a
+    key policy statement for the role. Default: none (DynamoDB's AWS owned key, free)."""
 
     def problems(self, stack: cdk.Stack, prop: str = "") -> list[str]:
         """Every invalid setting, each naming the prop (``prop`` is prefixed, e.g. ``handler_options.``)."""
@@ -111,16 +116,8 @@ class ForecastExportHandlerOptions:
             problems.append(
                 f"{prop}log_retention {rules.show(retention)} must be a logs.RetentionDays, e.g. logs.RetentionDays.THREE_MONTHS"
             )
-        key = self.log_encryption_key
-        if key is not None:
-            if hasattr(key, "alias_name"):
-                problems.append(
-                    f"{prop}log_encryption_key is a KMS alias ({key.node.path}), not a key: a log group takes a key ARN. "
-                    "Pass the kms.Key, or kms.Key.from_key_arn(scope, id, <key ARN>)"
-                )
-            elif not _is_token(key.key_arn):
-                region = stack.region if not _is_token(stack.region) else None
-                problems += rules.check_kms_key_arn(f"{prop}log_encryption_key", key.key_arn, region=region)
+        problems += _key_problems(f"{prop}log_encryption_key", self.log_encryption_key, stack, "a log group")
+        problems += _key_problems(f"{prop}state_encryption_key", self.state_encryption_key, stack, "a DynamoDB table")
         return problems
 
     def differences(self, other: ForecastExportHandlerOptions) -> list[str]:
@@ -137,11 +134,31 @@ class ForecastExportHandlerOptions:
             str(self.memory_size),
             str(self.reserved_concurrent_executions),
             getattr(self.log_retention, "name", str(self.log_retention)),
-            "none" if key is None else (key.key_arn if not _is_token(key.key_arn) else key.node.path),
+            _shown_key(key),
+            _shown_key(self.state_encryption_key),
         )
 
 
-_FIELDS = ("memory_size", "reserved_concurrent_executions", "log_retention", "log_encryption_key")
+_FIELDS = ("memory_size", "reserved_concurrent_executions", "log_retention", "log_encryption_key", "state_encryption_key")
+
+
+def _shown_key(key: kms.IKey | None) -> str:
+    return "none" if key is None else (key.key_arn if not _is_token(key.key_arn) else key.node.path)
+
+
+def _key_problems(prop: str, key: kms.IKey | None, stack: cdk.Stack, takes: str) -> list[str]:
+    """A key ARN of the stack's region (a log group and a DynamoDB table take a key ARN, not an alias)."""
+    if key is None:
+        return []
+    if hasattr(key, "alias_name"):
+        return [
+            f"{prop} is a KMS alias ({key.node.path}), not a key: {takes} takes a key ARN. "
+            "Pass the kms.Key, or kms.Key.from_key_arn(scope, id, <key ARN>)"
+        ]
+    if _is_token(key.key_arn):
+        return []
+    region = stack.region if not _is_token(stack.region) else None
+    return rules.check_kms_key_arn(prop, key.key_arn, region=region)
 
 
 def _is_token(value: Any) -> bool:

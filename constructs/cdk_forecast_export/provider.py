@@ -38,6 +38,7 @@ class ForecastExportProvider(Construct):
         reserved_concurrent_executions: int | None = None,
         log_retention: logs.RetentionDays | None = None,
         log_encryption_key: kms.IKey | None = None,
+        state_encryption_key: kms.IKey | None = None,
     ) -> None:
         """
         :param export_prefix: prefix of the CloudFormation export names (``<prefix>-ServiceToken``,
@@ -51,6 +52,9 @@ class ForecastExportProvider(Construct):
             ``logs.RetentionDays.THREE_MONTHS``.
         :param log_encryption_key: KMS key of the handler's log group (same region); a key of this app gets a key
             policy statement letting CloudWatch Logs use it. Default: none (CloudWatch Logs' own encryption).
+        :param state_encryption_key: KMS key of the handler's DynamoDB state table (same region); the handler's role
+            may use it, and a key of this stack lets the role use it in its key policy. Default: none (DynamoDB's
+            AWS owned key, free).
         """
         super().__init__(scope, id_)
         checks = TypeChecks()
@@ -68,6 +72,7 @@ class ForecastExportProvider(Construct):
             reserved_concurrent_executions=reserved_concurrent_executions,
             log_retention=log_retention,
             log_encryption_key=log_encryption_key,
+            state_encryption_key=state_encryption_key,
         )
         # Access roles in other stacks trust the handler's role through this named export, not through a
         # reference CDK would export a second time (see ForecastExport).
