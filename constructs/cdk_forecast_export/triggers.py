@@ -16,10 +16,23 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, IConstruct
 
 from ._lambda.forecast_export import contract
+from ._lambda.forecast_export.schedule import PASSING_STATUSES, STATUS_FIELDS
 
 # The Tick rule's constant input, which the handler tells from CloudFormation's requests and Forecast's events.
 TICK_INPUT = json.dumps({contract.TRIGGER_KEY: contract.TICK})
-FORECAST_EVENT_PATTERN = {"source": ["aws.forecast"], "detail-type": list(contract.FORECAST_DETAIL_TYPES)}
+# Events naming a status on the way to another one (under either spelling of the key) end no wait: not delivered,
+# so the account's other export jobs cost fewer invocations. Any other body, one of another shape included, is.
+_SKIP_PASSING = [{"anything-but": list(PASSING_STATUSES)}]
+FORECAST_EVENT_PATTERN = {
+    "source": ["aws.forecast"],
+    "detail-type": list(contract.FORECAST_DETAIL_TYPES),
+    "detail": {
+        "$or": [
+            *({field: _SKIP_PASSING} for field in STATUS_FIELDS),
+            {field: [{"exists": False}] for field in STATUS_FIELDS},
+        ]
+    },
+}
 
 
 class HandlerTriggers(Construct):
