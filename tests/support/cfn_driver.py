@@ -802,6 +802,7 @@ class LocalCloud:
         # Invocations that belong to no single request (a Tick, a Forecast event, a self-invocation without a
         # RequestId): one record per function, apart from CloudFormation's requests (``provider_record``).
         self.provider_records: dict[str, RequestRecord] = {}
+        self.foreign_records: list[RequestRecord] = []  # invoke_foreign's
         self.self_invocations: list[Delivery] = []  # every lambda:Invoke the handler made of itself, as queued
         self.function_environment: dict[str, dict[str, str]] = {}  # function name -> its applied Environment
         self.violations: list[str] = []
@@ -1318,6 +1319,7 @@ class LocalCloud:
         self.table_keys.clear()
         self.template_rules.clear()
         self.provider_records.clear()
+        self.foreign_records.clear()
         self.self_invocations.clear()
         self.function_environment.clear()
         self.rule_created_at.clear()
@@ -1592,6 +1594,7 @@ class LocalCloud:
         warm container like any other. It answers nothing: check_invariants flags any answer to a request
         CloudFormation did not send, and a second answer to one it did."""
         record = RequestRecord("Foreign", "foreign-invocation", {"RequestId": f"foreign-{uuid.uuid4()}"}, self.clock.now(), 900)
+        self.foreign_records.append(record)  # run() waits for it like any invocation
         self.invoke(record, event, function_arn, self.clock.now(), trigger="foreign")
         return record
 
@@ -1844,7 +1847,8 @@ class LocalCloud:
             self._emit_events(now)
             self._fire_due_rules(now)
             self._deliver_due_events(now)
-            running = any(r.running for r in self.all_requests) or any(r.running for r in self.provider_records.values())
+            others = [*self.provider_records.values(), *self.foreign_records]
+            running = any(r.running for r in self.all_requests) or any(r.running for r in others)
             if not wait_for_horizon and not pending and not running and not self._deliveries:
                 return
             wakes = [now + DRIVER_STEP] if running or self._dirty else []
@@ -2080,7 +2084,11 @@ class LocalStack:
         self.created_at = bed.clock.now()
         self.iam_sources: list[tuple[dict[str, Any], set[str] | None]] = [(template, None)]
         self._learn_functions(template)
-        template_resources.apply(self, template)  # tables and rules exist before the function is invoked
+        try:
+            template_resources.apply(self, template)  # tables and rules exist before the function is invoked
+        except template_resources.StackResourceFailed:
+            template_resources.remove(self)  # CloudFormation rolls back what it made
+            raise
         bed.register_stack(self)
         self._stamp_iam(bed.iam_create_lead)  # created before the function and the custom resources; they propagate
 
