@@ -2,7 +2,7 @@
 
 - **Item size**: 400 KB, attribute names and values together
   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items).
-  moto refuses items past 405,000 bytes (its measure of what AWS accepts); the bed checks 409,600 first with
+  moto refuses items past 405,000 bytes (its own margin: slightly harsher); the bed checks 409,600 first with
   DynamoDB's ``ValidationException`` "Item size has exceeded the maximum allowed size", for a PutItem, an
   UpdateItem's key and values or a transaction's action (an update that grows a stored item is left to moto).
 - **TransactWriteItems**: at most 100 actions per call
