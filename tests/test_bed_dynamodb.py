@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
 from cdk_forecast_export._lambda.forecast_export import contract
+
 from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack, required_permissions
 from tests.support.dynamodb_quotas import ITEM_SIZE_MAX, item_size
 from tests.support.template_triggers import stack_template
@@ -131,7 +131,7 @@ def test_a_hot_partition_key_is_throttled_as_dynamodb_says_and_recovers_a_second
     hundred_kb = 100 * 1024 - 40  # 100 write units with its key and name
 
     def burst() -> list[str]:
-        codes = [error_code(lambda: put(table, "SLOT#hot", hundred_kb, sk=f"s{i}")) for i in range(11)]
+        codes = [error_code(lambda i=i: put(table, "SLOT#hot", hundred_kb, sk=f"s{i}")) for i in range(11)]
         codes.append(error_code(lambda: put(table, "SLOT#cold", hundred_kb)))  # another key: another partition
         cloud.clock.sleep(1.0)
         codes.append(error_code(lambda: put(table, "SLOT#hot", hundred_kb)))

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from cdk_forecast_export._lambda.forecast_export import contract
+
 from tests.support import apps
 from tests.support.cfn_driver import ACCOUNT, REGION, Invocation, LocalCloud, LocalStack, RequestRecord
 from tests.support.forecast_fake import Outcome

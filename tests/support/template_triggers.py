@@ -18,9 +18,11 @@ from typing import Any
 from cdk_forecast_export._lambda.forecast_export import contract
 
 SEEN: list[dict[str, Any]] = []
+ITEM_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem", "Query")  # contract item 5
+LAMBDA = "lambda.amazonaws.com"
 PROBE_CODE = "probe-handler.zip"  # the function's Code S3Key: LocalCloud.register_code runs the probe for it
 
-PROBE_APP = '''
+PROBE_APP = """
 import json
 import os
 
@@ -52,7 +54,7 @@ def handler(event, context):
             seen["status"] = answer["StatusCode"]
         except ClientError as error:
             seen["error"] = error.response["Error"]["Code"]
-'''
+"""
 
 
 def probe_asset(folder: Path) -> Path:
@@ -83,7 +85,7 @@ def stack_template(*, may_invoke_itself: bool = True, tick: bool = True) -> dict
     statements: list[dict[str, Any]] = [
         {
             "Effect": "Allow",
-            "Action": [f"dynamodb:{a}" for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem", "Query")],
+            "Action": [f"dynamodb:{a}" for a in ITEM_ACTIONS],
             "Resource": [table_arn, {"Fn::Join": ["", [table_arn, f"/index/{contract.DUE_INDEX}"]]}],
         }
     ]
@@ -93,7 +95,7 @@ def stack_template(*, may_invoke_itself: bool = True, tick: bool = True) -> dict
             "Properties": {
                 "AssumeRolePolicyDocument": {
                     "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": LAMBDA}, "Action": "sts:AssumeRole"}],
                 }
             },
         },
