@@ -200,6 +200,42 @@ def test_two_stacks_functions_each_import_their_own_state_table(bed: LocalCloud)
     assert first.physical_name("State") != second.physical_name("State")
 
 
+def test_a_look_that_fails_on_purpose_is_run_again_after_one_and_two_minutes(bed: LocalCloud) -> None:
+    stack = LocalStack(bed, stack_template(tick=False), name="Probe")
+    stack.create()
+    invoke_self(bed, stack, {contract.TRIGGER_KEY: contract.LOOK, "Slot": "s", "fail": True})
+    bed.advance(200)
+    tries = [s["at"] for s in seen(stack, lambda event: event.get("fail") is True)]
+    assert len(tries) == 3  # MaximumRetryAttempts 2 by default
+    assert [round(b - a) for a, b in zip(tries, tries[1:], strict=False)] == [60, 120]
+    assert len(bed.function_errors) == 3 and not bed.violations
+
+
+def test_an_update_that_changes_the_environment_starts_new_containers(bed: LocalCloud) -> None:
+    stack = LocalStack(bed, stack_template(tick=False, version="1"), name="Probe")
+    stack.create()
+    bed.invoke_foreign({"probe": "before"}, function_arn(stack))
+    bed.run([])
+    assert stack.update(stack_template(tick=False, version="2")).status == "UPDATE_COMPLETE"
+    bed.invoke_foreign({"probe": "after"}, function_arn(stack))
+    bed.run([])
+    assert [(s["event"]["probe"], s["version"]) for s in SEEN] == [("before", "1"), ("after", "2")]
+
+
+def test_a_state_item_still_due_past_its_expiry_is_a_leftover(bed: LocalCloud) -> None:
+    stack = LocalStack(bed, stack_template(tick=False), name="Probe")
+    stack.create()
+    table = stack.physical_name("State")
+    now = bed.clock.now()
+    item = {"pk": {"S": "SLOT#s"}, "sk": {"S": "state"}, "due_shard": {"S": "due"}, "due_at": {"N": str(int(now))}}
+    bed.dynamodb.put_item(TableName=table, Item={**item, "expires_at": {"N": str(int(now) + 60)}})
+    bed.check_invariants()  # in flight, not expired yet
+    bed.advance(120)
+    assert bed.state_leftovers() == [f"state item SLOT#s in {table}, still due 60 s past its expiry"]
+    with pytest.raises(AssertionError, match="left behind: state item SLOT#s"):
+        bed.check_invariants()
+
+
 def test_the_stacks_rules_count_toward_the_rules_of_the_event_bus(bed: LocalCloud) -> None:
     bed.eventbridge.other_rules = bed.eventbridge.rules_per_bus - 1  # room for one rule, the stack needs two
     with pytest.raises(StackResourceFailed, match="LimitExceededException"):

@@ -1880,6 +1880,28 @@ class LocalCloud:
                 left += [f"permission {s['Sid']}" for s in policy.get("Statement", [])]
             except ClientError:
                 pass
+        return left + self.state_leftovers()
+
+    def state_leftovers(self) -> list[str]:
+        """Items of the stacks' state tables still due (``due_shard`` set) past their ``expires_at``: a request the
+        handler left in flight (ISSUE16-CONTRACT.md, "Table items")."""
+        left = []
+        now = self.clock.now()
+        for stack in list(self.stacks.values()):
+            for logical_id, name in stack.made.items():
+                if stack.kinds.get(logical_id) != template_resources.TABLE:
+                    continue
+                try:
+                    pages = self.dynamodb.get_paginator("scan").paginate(TableName=name)
+                    items = [item for page in pages for item in page.get("Items", [])]
+                except ClientError:
+                    continue
+                for item in items:
+                    expires = float(item.get("expires_at", {}).get("N", "inf"))
+                    if "due_shard" in item and expires <= now:
+                        left.append(
+                            f"state item {item['pk'].get('S')} in {name}, still due {now - expires:.0f} s past its expiry"
+                        )
         return left
 
     def look_only_overlaps(self) -> int:

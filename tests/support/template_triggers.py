@@ -30,6 +30,11 @@ import boto3
 from botocore.exceptions import ClientError
 
 STATE_TABLE = os.environ.get("STATE_TABLE", "")  # read once, at import: as the handler does
+VERSION = os.environ.get("PROBE_VERSION", "")
+
+
+class RetryLater(Exception):  # a function error on purpose: Lambda runs the event again (known by its name)
+    pass
 
 
 class _Runtime:
@@ -42,8 +47,11 @@ RUNTIME = _Runtime()
 def handler(event, context):
     from tests.support.template_triggers import SEEN
 
-    seen = {"function": context.function_name, "table": STATE_TABLE, "event": event, "at": RUNTIME.clock.now()}
+    seen = {"function": context.function_name, "table": STATE_TABLE, "version": VERSION, "event": event}
+    seen["at"] = RUNTIME.clock.now()
     SEEN.append(seen)
+    if isinstance(event, dict) and event.get("fail"):
+        raise RetryLater("asked to fail")
     if isinstance(event, dict) and event.get("probe") == "invoke-self":
         try:
             answer = boto3.client("lambda").invoke(
@@ -79,8 +87,9 @@ def _permission(rule: str) -> dict[str, Any]:
     }
 
 
-def stack_template(*, may_invoke_itself: bool = True, tick: bool = True) -> dict[str, Any]:
-    """Table "State", rules "ForecastEvents" and "Tick" with their permissions, the function "Handler" (probe code)."""
+def stack_template(*, may_invoke_itself: bool = True, tick: bool = True, version: str = "") -> dict[str, Any]:
+    """Table "State", rules "ForecastEvents" and "Tick" with their permissions, the function "Handler" (probe code;
+    ``version``: its PROBE_VERSION variable)."""
     table_arn = {"Fn::GetAtt": ["State", "Arn"]}
     statements: list[dict[str, Any]] = [
         {
@@ -144,7 +153,7 @@ def stack_template(*, may_invoke_itself: bool = True, tick: bool = True) -> dict
                 "Code": {"S3Bucket": "assets", "S3Key": PROBE_CODE},
                 "Role": {"Fn::GetAtt": ["HandlerRole", "Arn"]},
                 "Timeout": 90,
-                "Environment": {"Variables": {contract.STATE_TABLE_ENVIRONMENT: {"Ref": "State"}}},
+                "Environment": {"Variables": {contract.STATE_TABLE_ENVIRONMENT: {"Ref": "State"}, "PROBE_VERSION": version}},
             },
         },
         "ForecastEvents": {
