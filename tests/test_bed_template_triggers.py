@@ -257,3 +257,14 @@ def test_a_provider_invocation_answering_another_functions_request_is_flagged(be
         bed.check_invariants(expect_unanswered=1)
     record.event["ServiceToken"] = function_arn(stack)  # its own function's request: allowed
     bed.check_invariants(expect_unanswered=1)
+
+
+def test_a_retained_table_stays_in_the_account_after_the_stack_is_deleted(bed: LocalCloud) -> None:
+    template = stack_template(tick=False)
+    template["Resources"]["State"]["DeletionPolicy"] = "Retain"
+    stack = LocalStack(bed, template, name="Probe")
+    stack.create()
+    table = stack.physical_name("State")
+    assert stack.delete().status == "DELETE_COMPLETE"
+    assert table in bed.dynamodb.list_tables()["TableNames"]
+    assert bed.live_rules == set()

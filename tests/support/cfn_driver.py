@@ -103,6 +103,11 @@ AWS behaviour modelled, harsh by default (each with the page it comes from):
   account, of which other tools may use part (``eventbridge.others_use``).
 - Any call can be throttled (``throttle``/``inject``) or slow (``slow``), the response URL can be
   down (``receiver.store.outage_until``).
+- Issue 16's design: the template's ``AWS::DynamoDB::Table`` and ``AWS::Events::Rule`` resources live in moto
+  for the stack's life (tests/support/template_resources.py); each function's containers import the handler with
+  its own ``Environment``; invocations of no single request (Tick, Forecast events, self-invocations without a
+  RequestId) run under the function's ``provider_record``; the handler's ``lambda:Invoke`` of itself is answered
+  by the driver and queued (``_invoke_self``); DynamoDB's limits are applied (tests/support/dynamodb_quotas.py).
 - A custom resource's ``DeletionPolicy`` and ``UpdateReplacePolicy`` decide which Deletes are sent
   (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html,
   https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatereplacepolicy.html):
@@ -247,7 +252,7 @@ class Invocation:
     from_rule: str = ""
     calls: list[tuple[float, str]] = field(default_factory=list)  # (time, service:Operation), denied ones too
     sends: list[float] = field(default_factory=list)  # times it PUT an answer to the response URL
-    trigger: str = "cloudformation"  # "cloudformation", "schedule" or "event"
+    trigger: str = "cloudformation"  # "cloudformation", "schedule", "event", "self" (lambda:Invoke) or "foreign"
     event_id: str = ""  # the Forecast event that triggered it
     memory_mb: int = 128
     call_order: list[int] = field(default_factory=list)  # a global sequence number per call: orders calls made at one instant

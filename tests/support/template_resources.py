@@ -94,6 +94,10 @@ def remove(stack: LocalStack, keep: dict[str, Any] | None = None, only: list[str
         if logical_id in kept and physical_name(stack, logical_id, keep or {}) == name:
             continue
         kind = stack.kinds.get(logical_id, RULE)
+        policy = stack.template["Resources"].get(logical_id, {}).get("DeletionPolicy", "Delete")
+        if keep is None and only is None and policy in ("Retain", "RetainExceptOnCreate", "Snapshot"):
+            del stack.made[logical_id]  # CloudFormation leaves it in the account (aws-attribute-deletionpolicy.html)
+            continue
         if kind == TABLE:
             try:
                 stack.bed.dynamodb.delete_table(TableName=name)
