@@ -159,3 +159,40 @@ def test_faults_are_injected_per_dynamodb_operation(cloud: LocalCloud, table: st
         ]
 
     assert as_handler(cloud, calls) == ["ThrottlingException", "", "InternalServerError", ""]
+
+
+def test_writes_of_in_flight_items_share_the_due_index_partition(cloud: LocalCloud, table: str) -> None:
+    cloud.dynamodb_quotas.write_units_per_partition = 5.0
+    client = boto3.client("dynamodb")
+
+    def due(slot: str) -> Callable[[], Any]:
+        item = {"pk": {"S": f"SLOT#{slot}"}, "sk": {"S": "state"}, "due_shard": {"S": "due"}, "due_at": {"N": "1"}}
+        return lambda: client.put_item(TableName=table, Item=item)
+
+    def update(slot: str) -> Callable[[], Any]:
+        return lambda: client.update_item(
+            TableName=table,
+            Key={"pk": {"S": f"SLOT#{slot}"}, "sk": {"S": "state"}},
+            UpdateExpression="SET #d = :d, due_at = :t",
+            ExpressionAttributeNames={"#d": "due_shard"},
+            ExpressionAttributeValues={":d": {"S": "due"}, ":t": {"N": "2"}},
+        )
+
+    codes = as_handler(cloud, lambda: [error_code(due(f"s{i}")) for i in range(5)] + [error_code(update("s9"))])
+    assert codes == [""] * 5 + ["ProvisionedThroughputExceededException"]  # five slots, one index partition
+    assert any("IndexWriteKeyRangeThroughputExceeded" in r for r in cloud.dynamodb_quotas.refusals)
+
+
+def test_queries_of_the_due_index_share_its_read_units(cloud: LocalCloud, table: str) -> None:
+    cloud.dynamodb_quotas.read_units_per_partition = 1.0  # two eventually consistent reads
+    query = {
+        "TableName": table,
+        "IndexName": contract.DUE_INDEX,
+        "KeyConditionExpression": "#s = :s AND due_at <= :n",
+        "ExpressionAttributeNames": {"#s": contract.DUE_SHARD_ATTRIBUTE},
+        "ExpressionAttributeValues": {":s": {"S": "due"}, ":n": {"N": "5"}},
+    }
+    client = boto3.client("dynamodb")
+    codes = as_handler(cloud, lambda: [error_code(lambda: client.query(**query)) for _ in range(3)])
+    assert codes == ["", "", "ProvisionedThroughputExceededException"]
+    assert any("IndexReadKeyRangeThroughputExceeded" in r for r in cloud.dynamodb_quotas.refusals)

@@ -1259,7 +1259,17 @@ class LocalCloud:
             return None
         change = changes[-1]
         ids = {e.body["id"] for e in self.emitted if e.change == change}
-        arrivals = sorted(d.at for d in self.event_deliveries(record.request_id) if d.event_id in ids)
+        # Issue 16's rule delivers the event itself (no RequestId) to the request's function.
+        function = function_name_of(str(record.event.get("ServiceToken", "")))
+        arrivals = sorted(
+            d.at
+            for d in self.event_deliveries()
+            if d.event_id in ids
+            and (
+                _request_id_of(d.input) == record.request_id
+                or (not _request_id_of(d.input) and function_name_of(d.target_arn) == function)
+            )
+        )
         return {
             "status": change.status,
             "changed_at": change.at,

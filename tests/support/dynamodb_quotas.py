@@ -21,7 +21,9 @@
   Modelled as a token bucket per partition on the virtual clock holding one second of the rate (AWS keeps up
   to 300 s of unused capacity as burst: the bed is harsher). Units are estimated from the request before the
   call: a PutItem's item size, an UpdateItem's or DeleteItem's key and values (at least one unit), one read
-  unit per GetItem or Query page (the item sizes are known only after the read).
+  unit per GetItem or Query page (the item sizes are known only after the read). A write that puts or sets a
+  global secondary index's partition key also spends that index partition's write units (every in-flight item
+  with ``due_shard = "due"`` shares one index partition).
 
 Knobs (per test; ``reset`` restores the defaults): ``item_size_max``, ``transact_items_max``,
 ``write_units_per_partition``, ``read_units_per_partition``, ``enabled``. Refusals are logged in ``refusals``.
@@ -175,15 +177,38 @@ class DynamoDBQuotas:
             size = item_size(params.get("Item") or {}) if name == "PutItem" else _update_size(params)
             if size > self.item_size_max:
                 return self._too_large(operation, size, now)
-            partition = self._partition("write", params, key_schemas)
-            if partition and not self._take(partition, max(1, ceil(size / WRITE_UNIT_BYTES)), now):
-                return self._throttled(operation, partition, now)
+            units = max(1, ceil(size / WRITE_UNIT_BYTES))
+            for partition in [self._partition("write", params, key_schemas), *self._index_writes(params, key_schemas)]:
+                if partition and not self._take(partition, units, now):
+                    return self._throttled(operation, partition, now)
         elif name in READS:
             partition = self._partition("read", params, key_schemas)
             units = 1.0 if params.get("ConsistentRead") else 0.5
             if partition and not self._take(partition, units, now):
                 return self._throttled(operation, partition, now)
         return None
+
+    @staticmethod
+    def _index_writes(params: dict[str, Any], key_schemas: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """The index partitions a write also writes: a global secondary index whose partition key the item
+        carries (PutItem) or the update sets (``SET <key> = :v``) is written too, and throttles as its own
+        partition (IndexWriteKeyRangeThroughputExceeded, troubleshooting-throttling-diagnostics.html)."""
+        table = str(params.get("TableName", ""))
+        schema = key_schemas.get(table) or {}
+        names = dict(params.get("ExpressionAttributeNames") or {})
+        values = params.get("ExpressionAttributeValues") or {}
+        sets = {
+            names.get(m[1], m[1]): values.get(m[2])
+            for m in re.finditer(r"([#\w]+)\s*=\s*(:\w+)", str(params.get("UpdateExpression", "")))
+        }
+        found = []
+        for index, hash_key in schema.items():
+            if not index:
+                continue
+            value = (params.get("Item") or {}).get(hash_key, sets.get(hash_key))
+            if value is not None:
+                found.append(("write", f"{table}/index/{index}", json.dumps(value, sort_keys=True)))
+        return found
 
     @staticmethod
     def _partition(kind: str, params: dict[str, Any], key_schemas: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -202,7 +227,7 @@ class DynamoDBQuotas:
             return kind, resource, json.dumps(source[hash_key], sort_keys=True)
         # Query: the partition key's value from the key condition (":v" bound to it).
         condition = str(params.get("KeyConditionExpression", ""))
-        names = {v: k for k, v in (params.get("ExpressionAttributeNames") or {}).items()}
+        names = dict(params.get("ExpressionAttributeNames") or {})
         for match in re.finditer(r"([#\w]+)\s*=\s*(:\w+)", condition):
             attribute = names.get(match[1], match[1])
             if attribute == hash_key:
