@@ -196,3 +196,11 @@ def test_queries_of_the_due_index_share_its_read_units(cloud: LocalCloud, table:
     codes = as_handler(cloud, lambda: [error_code(lambda: client.query(**query)) for _ in range(3)])
     assert codes == ["", "", "ProvisionedThroughputExceededException"]
     assert any("IndexReadKeyRangeThroughputExceeded" in r for r in cloud.dynamodb_quotas.refusals)
+
+
+def test_claiming_the_state_item_and_invoking_itself_are_coordination_not_work() -> None:
+    from tests.support.cfn_driver import Invocation
+
+    claim = Invocation(0, 0, 1, calls=[(0.1, "dynamodb:UpdateItem"), (0.2, "dynamodb:Query"), (0.3, "lambda:Invoke")])
+    assert not claim.did_work  # two invocations may race for the claim; only the winner works
+    assert Invocation(0, 0, 1, calls=[(0.1, "dynamodb:GetItem"), (0.2, "forecast:StopResource")]).did_work

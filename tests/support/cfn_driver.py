@@ -186,6 +186,16 @@ LOOK_ONLY_CALLS = {
     "events:PutTargets",
     "events:RemoveTargets",
     "events:DeleteRule",
+    # Issue 16: the request's state item in DynamoDB is its lease and claim (conditional writes), and a look
+    # invoking itself only hands work on: coordination too.
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:TransactWriteItems",
+    "lambda:Invoke",
 }
 # Forecast's events are delivered "best effort" (eb-service-event.html): the harsh default is a
 # delivery 0.5-5 s after the change; a rule created or updated less than 1-2 s before an event does
@@ -2040,7 +2050,7 @@ class LocalCloud:
                 sent = [r for r in self.receiver.store.received if r.request_id == record.request_id]
                 if sent:
                     problems.append(f"{record.logical_id}: a forged {record.request_type} was answered {sent[0].body['Status']}")
-                reads = ("cloudformation:", "logs:", "events:ListTargetsByRule")
+                reads = ("cloudformation:", "logs:", "events:ListTargetsByRule", "dynamodb:GetItem", "dynamodb:Query")
                 acted = [op for i in record.invocations for _, op in i.calls if not op.startswith(reads)]
                 if acted:
                     problems.append(f"{record.logical_id}: a forged {record.request_type} made calls {sorted(set(acted))}")
