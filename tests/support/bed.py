@@ -1,4 +1,5 @@
-"""Start the local test bed (Forecast, moto, HTTPS receiver) for tests and benchmarks alike."""
+"""Start the local test bed (Forecast, moto for EventBridge, Lambda, IAM, STS and DynamoDB, HTTPS receiver) for tests
+and benchmarks alike."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ def local_cloud(asset_dir: Path, workdir: Path) -> Iterator[LocalCloud]:
             "AWS_ENDPOINT_URL_EVENTBRIDGE": moto_url,
             "AWS_ENDPOINT_URL_LAMBDA": moto_url,
             "AWS_ENDPOINT_URL_LOGS": moto_url,
+            # The handler's state table (issue 16): the stacks' AWS::DynamoDB::Table resources are made in moto.
+            "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
             "AWS_ENDPOINT_URL_IAM": moto_url,
             # moto serves sts:AssumeRole (temporary credentials; the driver checks trust and identity policies).
             "AWS_ENDPOINT_URL_STS": moto_url,

@@ -103,6 +103,11 @@ AWS behaviour modelled, harsh by default (each with the page it comes from):
   account, of which other tools may use part (``eventbridge.others_use``).
 - Any call can be throttled (``throttle``/``inject``) or slow (``slow``), the response URL can be
   down (``receiver.store.outage_until``).
+- Issue 16's design: the template's ``AWS::DynamoDB::Table`` and ``AWS::Events::Rule`` resources live in moto
+  for the stack's life (tests/support/template_resources.py); each function's containers import the handler with
+  its own ``Environment``; invocations of no single request (Tick, Forecast events, self-invocations without a
+  RequestId) run under the function's ``provider_record``; the handler's ``lambda:Invoke`` of itself is answered
+  by the driver and queued (``_invoke_self``); DynamoDB's limits are applied (tests/support/dynamodb_quotas.py).
 - A custom resource's ``DeletionPolicy`` and ``UpdateReplacePolicy`` decide which Deletes are sent
   (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html,
   https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatereplacepolicy.html):
@@ -146,8 +151,10 @@ import boto3
 import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
 
-from . import intrinsics
+from . import intrinsics, template_resources
+from .dynamodb_quotas import DynamoDBQuotas
 from .event_patterns import PatternError, matches, validate
 from .eventbridge_quotas import EventBridgeQuotas
 from .forecast_fake import ALL_SHAPES, FakeForecast, StatusChange
@@ -179,6 +186,16 @@ LOOK_ONLY_CALLS = {
     "events:PutTargets",
     "events:RemoveTargets",
     "events:DeleteRule",
+    # Issue 16: the request's state item in DynamoDB is its lease and claim (conditional writes), and a look
+    # invoking itself only hands work on: coordination too.
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:TransactWriteItems",
+    "lambda:Invoke",
 }
 # Forecast's events are delivered "best effort" (eb-service-event.html): the harsh default is a
 # delivery 0.5-5 s after the change; a rule created or updated less than 1-2 s before an event does
@@ -187,7 +204,13 @@ LOOK_ONLY_CALLS = {
 EVENT_DELAY_DEFAULT = (0.5, 5.0)
 RULE_GRACE_DEFAULT = (1.0, 2.0)
 DUPLICATE_LAG_MAX = 10.0
-TRIGGERS = ("cloudformation", "schedule", "event")
+TRIGGERS = ("cloudformation", "schedule", "event")  # always in usage()["by_trigger"]; "self" and "foreign" when present
+# The handler invoking itself (lambda:Invoke, InvocationType Event): the driver answers it, because Lambda cannot
+# run here (no Docker for moto). Asynchronous payloads: at most 1 MB, RequestTooLargeException (HTTP 413) beyond
+# (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html: "For asynchronous invocations, the maximum
+# payload size is 1 MB"; the older 256 KB applies to the deprecated InvokeAsync).
+ASYNC_PAYLOAD_MAX = 1024 * 1024
+PROVIDER = "Provider"  # RequestRecord.request_type of a function's invocations that belong to no single request
 ANSWER_GRACE_SECONDS = 1.0
 EXPORT_JOB_ARN = re.compile(r"arn:aws[a-z-]*:forecast:[a-z0-9-]+:\d{12}:forecast-export-job/[^/]+/[^/]+")
 POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
@@ -239,7 +262,7 @@ class Invocation:
     from_rule: str = ""
     calls: list[tuple[float, str]] = field(default_factory=list)  # (time, service:Operation), denied ones too
     sends: list[float] = field(default_factory=list)  # times it PUT an answer to the response URL
-    trigger: str = "cloudformation"  # "cloudformation", "schedule" or "event"
+    trigger: str = "cloudformation"  # "cloudformation", "schedule", "event", "self" (lambda:Invoke) or "foreign"
     event_id: str = ""  # the Forecast event that triggered it
     memory_mb: int = 128
     call_order: list[int] = field(default_factory=list)  # a global sequence number per call: orders calls made at one instant
@@ -247,6 +270,7 @@ class Invocation:
     killed_at: float | None = None  # Lambda stopped it at the function's timeout
     delivery: Delivery | None = None  # the queued event it runs for (None: invoked directly)
     code: str = ""  # the function's Code (S3Key) in the applied template: which handler ran (LocalCloud.register_code)
+    send_targets: list[str] = field(default_factory=list)  # the RequestId each answer in ``sends`` went to
 
     @property
     def did_work(self) -> bool:
@@ -342,7 +366,8 @@ class RequestRecord:
 
     def usage(self, now: float) -> dict[str, Any]:
         """What a benchmark reports: invocations (by trigger), Lambda seconds and GB-seconds."""
-        by_trigger = {t: sum(1 for i in self.invocations if i.trigger == t) for t in TRIGGERS}
+        others = sorted({i.trigger for i in self.invocations} - set(TRIGGERS))
+        by_trigger = {t: sum(1 for i in self.invocations if i.trigger == t) for t in (*TRIGGERS, *others)}
         return {
             "invocations": len(self.invocations),
             "by_trigger": by_trigger,
@@ -371,7 +396,7 @@ class Delivery:
     target_arn: str
     input: str
     fired: float  # when the rule fired, or when the job changed (the event's moment)
-    trigger: str  # "schedule" or "event"
+    trigger: str  # "schedule", "event", "cloudformation" or "self" (the handler invoked itself)
     event_id: str = ""
     copy: int = 0  # 1 for the duplicate of an event
     attempt: int = 0  # Lambda's retries of an invocation that failed (killed at the timeout)
@@ -454,7 +479,14 @@ class Containers:
     """Warm Lambda containers: each holds its own copy of the handler module (and so its own
     crhelper CfnResource), as concurrent invocations in AWS run in separate containers."""
 
-    def __init__(self, asset_dir: Path, clock: VirtualClock, package: str = "forecast_export", label: str = "") -> None:
+    def __init__(
+        self,
+        asset_dir: Path,
+        clock: VirtualClock,
+        package: str = "forecast_export",
+        label: str = "",
+        environment: dict[str, str] | None = None,
+    ) -> None:
         self._asset_dir = asset_dir
         self._clock = clock
         self._package = package
@@ -462,17 +494,47 @@ class Containers:
         self._free: list[Any] = []
         self._count = 0
         self._lock = threading.Lock()
+        # Lambda fixes a function's environment per execution environment: each container imports the handler
+        # with its function's variables (a module reading os.environ at import sees its own function's table).
+        self.environment = dict(environment or {})
+        self._parent: Containers | None = None
+        self._children: dict[tuple[str, str], Containers] = {}
+
+    def for_function(self, function_name: str, environment: dict[str, str]) -> Containers:
+        """The pool of ``function_name``'s containers running this code with ``environment``: a changed
+        environment (an update of the function) starts new containers, as Lambda does."""
+        key = (function_name, json.dumps(environment, sort_keys=True))
+        with self._lock:
+            pool = self._children.get(key)
+            if pool is None:
+                label = f"{self._label}_f{len(self._children) + 1}"
+                pool = Containers(self._asset_dir, self._clock, self._package, label, environment)
+                pool._parent = self
+                self._children[key] = pool
+        return pool
 
     def _load(self) -> Any:
         self._count += 1
+        if self._parent is not None:
+            self._parent._count += 1  # ``loaded`` of the code's pool counts every function's containers
         package = f"{self._label}_container{self._count}"
         folder = self._asset_dir / self._package
         spec = importlib.util.spec_from_file_location(package, folder / "__init__.py", submodule_search_locations=[str(folder)])
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
-        sys.modules[package] = module
-        spec.loader.exec_module(module)
-        return importlib.import_module(f"{package}.app")
+        with _ENVIRONMENT_LOCK:
+            saved = {key: os.environ.get(key) for key in self.environment}
+            os.environ.update(self.environment)
+            try:
+                sys.modules[package] = module
+                spec.loader.exec_module(module)
+                return importlib.import_module(f"{package}.app")
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
 
     def acquire(self) -> Any:
         with self._lock:
@@ -488,6 +550,8 @@ class Containers:
     def loaded(self) -> int:
         return self._count
 
+
+_ENVIRONMENT_LOCK = threading.Lock()  # os.environ is the process's: one container imports at a time
 
 # sys.addaudithook cannot be undone: one hook per process, dispatching to the live LocalCloud.
 _AUDIT_TARGETS: list[Any] = []
@@ -648,9 +712,50 @@ def required_permissions(service_operation: str, params: dict[str, Any]) -> list
             return [(action, f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/*", {})]
         return [(action, "*", {})]  # ListExports: no resource-level permissions
     if service == "lambda" and params.get("FunctionName"):
-        name = str(params["FunctionName"]).split(":")[-1]
-        return [(action, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}", {})]
+        name = function_name_of(str(params["FunctionName"]))
+        # Invoke is authorised as lambda:InvokeFunction (list_awslambda.html).
+        return [
+            (
+                "lambda:InvokeFunction" if operation == "Invoke" else action,
+                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
+                {},
+            )
+        ]
+    if service == "dynamodb":
+        return _dynamodb_permissions(operation, params)
     return []
+
+
+def _table_arn(name: str) -> str:
+    return name if name.startswith("arn:") else f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+
+def _dynamodb_permissions(operation: str, params: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """DynamoDB's item actions are authorised on the table, a Query of an index on ``table/<t>/index/<i>``;
+    TransactWriteItems on each action it contains, on that action's table (list_amazondynamodb.html: the
+    transaction needs the permissions of the operations in it, dynamodb:ConditionCheckItem for a ConditionCheck)."""
+    if operation == "TransactWriteItems":
+        actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+        needed = []
+        for item in params.get("TransactItems") or []:
+            for kind, body in item.items():
+                needed.append((f"dynamodb:{actions.get(kind, kind)}", _table_arn(str(body.get("TableName", ""))), {}))
+        return needed
+    table = str(params.get("TableName", ""))
+    if not table:
+        return [(f"dynamodb:{operation}", "*", {})]
+    resource = _table_arn(table)
+    if params.get("IndexName"):
+        resource += f"/index/{params['IndexName']}"
+    return [(f"dynamodb:{operation}", resource, {})]
+
+
+def function_name_of(name_or_arn: str) -> str:
+    """A function's name from its name, ARN or partial ARN (``123456789012:function:name``), without a qualifier."""
+    parts = name_or_arn.split(":")
+    if "function" in parts:
+        return parts[parts.index("function") + 1]
+    return parts[-1]
 
 
 class LocalCloud:
@@ -703,6 +808,18 @@ class LocalCloud:
         self.events = boto3.client("events", region_name=REGION)
         self.lambda_ = boto3.client("lambda", region_name=REGION)
         self.iam = boto3.client("iam", region_name=REGION)
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+        # DynamoDB's item size, transaction size and per-partition throughput (on by default), and the tables the
+        # stacks made (name -> {"": hash key, "<index>": its hash key}: the partitions the quotas are kept per).
+        self.dynamodb_quotas = DynamoDBQuotas(clock)
+        self.table_keys: dict[str, dict[str, str]] = {}
+        self.template_rules: set[str] = set()  # rules of the stacks' templates (not leftovers while the stack lives)
+        # Invocations that belong to no single request (a Tick, a Forecast event, a self-invocation without a
+        # RequestId): one record per function, apart from CloudFormation's requests (``provider_record``).
+        self.provider_records: dict[str, RequestRecord] = {}
+        self.foreign_records: list[RequestRecord] = []  # invoke_foreign's
+        self.self_invocations: list[Delivery] = []  # every lambda:Invoke the handler made of itself, as queued
+        self.function_environment: dict[str, dict[str, str]] = {}  # function name -> its applied Environment
         self.violations: list[str] = []
         self.all_requests: list[RequestRecord] = []
         self._periods: dict[str, tuple[int, float]] = {}  # rule -> (period index, firing time in it)
@@ -805,6 +922,8 @@ class LocalCloud:
                     return self._partial_failure(operation, params, now, "injected")
                 return self._error(fault.code, fault.message or f"Rate exceeded ({fault.code}, injected)", fault.status)
         refused = self.eventbridge.refuse(operation, params, now, self._live_rules)
+        if refused is None:
+            refused = self.dynamodb_quotas.refuse(operation, params, now, self.table_keys)
         if refused is not None:
             return self._error(*refused)
         if change is not None and self._rule_change_collides(change):
@@ -842,7 +961,46 @@ class LocalCloud:
             return self._cloudformation_read(operation.split(":", 1)[1], params)
         if operation in ("forecast:DeleteForecastExportJob", "forecast:StopResource"):
             self._check_held_job(operation, params, now)
+        if operation == "lambda:Invoke":
+            return self._invoke_self(params, function, now)
         return None
+
+    def _invoke_self(self, params: dict[str, Any], caller_function: str, now: float) -> Any:
+        """lambda:Invoke, answered by the driver (mocked: moto cannot run a Lambda function without Docker).
+        InvocationType Event queues the payload like any asynchronous event (queue delay, rare duplicates,
+        MaximumEventAgeInSeconds, retries of a RetryLater failure) and answers 202; the handler must never
+        wait on itself, so RequestResponse is a violation."""
+        name = function_name_of(str(params.get("FunctionName", "")))
+        payload = params.get("Payload") or b"{}"
+        text = (
+            payload.decode()
+            if isinstance(payload, bytes)
+            else payload.read().decode()
+            if hasattr(payload, "read")
+            else str(payload)
+        )
+        if name not in self.functions or name in self.deleted_functions:
+            message = f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+            return self._error("ResourceNotFoundException", message, 404)
+        invocation_type = params.get("InvocationType", "RequestResponse")
+        if invocation_type != "Event":
+            self.violations.append(
+                f"t={now - self._t0:.1f} {caller_function} invoked {name} with InvocationType {invocation_type}"
+            )
+            return self._error("InvalidParameterValueException", "the test bed runs only asynchronous invocations", 400)
+        if len(text.encode()) > ASYNC_PAYLOAD_MAX:
+            size = len(text.encode())
+            return self._error(
+                "RequestTooLargeException", f"Request must be smaller than {ASYNC_PAYLOAD_MAX} bytes ({size})", 413
+            )
+        self._seq += 1
+        delay = self.queue_rng.uniform(*self.cfn_queue_delay)
+        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        delivery = Delivery(now + delay, self._seq, "", arn, text, now, "self")
+        self.self_invocations.append(delivery)
+        self.enqueue(delivery)
+        parsed = {"StatusCode": 202, "Payload": StreamingBody(io.BytesIO(b""), 0)}
+        return self._ok(parsed)
 
     def _begin_rule_change(
         self, operation: str, params: dict[str, Any], now: float, seconds: float
@@ -886,8 +1044,8 @@ class LocalCloud:
         Delete of that very physical ID (a rollback that removes its own resource's job is a bug)."""
         arn = str(params.get("ForecastExportJobArn") or params.get("ResourceArn") or "")
         record: RequestRecord | None = getattr(self._local, "record", None)
-        if not arn or record is None:
-            return
+        if not arn or record is None or record.request_type == PROVIDER:
+            return  # a provider invocation (Tick, Forecast event) acts for requests the bed cannot tell apart
         if record.request_type == "Delete" and record.event.get("PhysicalResourceId") == arn:
             return
         made_up_delete = record.request_type == "Delete" and not EXPORT_JOB_ARN.fullmatch(
@@ -1030,6 +1188,8 @@ class LocalCloud:
             self.clock.check_alive()  # a killed invocation sends nothing (raises out of http.client)
             invocation.sends.append(self.clock.now())
             invocation.send_order.append(next(self._order))
+            line = bytes(data[: bytes(data).find(b"\r\n")]).decode(errors="replace")  # PUT <path>?<query> HTTP/1.1
+            invocation.send_targets.append(line.split(" ")[1].split("?")[0].rsplit("/", 1)[-1] if " " in line else "")
 
     # --- scripting -----------------------------------------------------------------------------------
 
@@ -1109,7 +1269,17 @@ class LocalCloud:
             return None
         change = changes[-1]
         ids = {e.body["id"] for e in self.emitted if e.change == change}
-        arrivals = sorted(d.at for d in self.event_deliveries(record.request_id) if d.event_id in ids)
+        # Issue 16's rule delivers the event itself (no RequestId) to the request's function.
+        function = function_name_of(str(record.event.get("ServiceToken", "")))
+        arrivals = sorted(
+            d.at
+            for d in self.event_deliveries()
+            if d.event_id in ids
+            and (
+                _request_id_of(d.input) == record.request_id
+                or (not _request_id_of(d.input) and function_name_of(d.target_arn) == function)
+            )
+        )
         return {
             "status": change.status,
             "changed_at": change.at,
@@ -1170,6 +1340,13 @@ class LocalCloud:
         self.unmapped.clear()
         self.faults.clear()
         self.eventbridge.reset()
+        self.dynamodb_quotas.reset()
+        self.table_keys.clear()
+        self.template_rules.clear()
+        self.provider_records.clear()
+        self.foreign_records.clear()
+        self.self_invocations.clear()
+        self.function_environment.clear()
         self.rule_created_at.clear()
         self._put_rule_times.clear()
         self._live_rules.clear()
@@ -1258,7 +1435,36 @@ class LocalCloud:
             self.code_containers[s3_key] = Containers(asset_dir, self.clock, label=label)
 
     def containers_for(self, function_name: str) -> Containers:
-        return self.code_containers.get(self.function_code.get(function_name, ""), self.containers)
+        """The warm containers of ``function_name``: its code's handler, imported with its environment."""
+        code = self.code_containers.get(self.function_code.get(function_name, ""), self.containers)
+        environment = self.function_environment.get(function_name)
+        return code if environment is None else code.for_function(function_name, environment)
+
+    @property
+    def live_rules(self) -> set[str]:
+        """Names of the rules on the default bus now (the handler's, the stacks', a test's)."""
+        return set(self._live_rules)
+
+    def provider_record(self, function_name: str) -> RequestRecord:
+        """The record of ``function_name``'s invocations that belong to no single request: Tick firings,
+        Forecast events, self-invocations without a RequestId. Kept apart from CloudFormation's requests
+        (``all_requests``); a benchmark adds its ``usage(now)["gb_seconds"]`` to the requests'."""
+        record = self.provider_records.get(function_name)
+        if record is None:
+            event = {"RequestId": f"provider-{function_name}"}
+            record = RequestRecord(PROVIDER, f"provider:{function_name}", event, self.clock.now(), float("inf"))
+            self.provider_records[function_name] = record
+        return record
+
+    def provider_usage(self) -> dict[str, Any]:
+        """Invocations, seconds and GB-seconds of every function's provider record, summed."""
+        now = self.clock.now()
+        usages = [r.usage(now) for r in self.provider_records.values()]
+        return {
+            "invocations": sum(u["invocations"] for u in usages),
+            "seconds": sum(u["seconds"] for u in usages),
+            "gb_seconds": sum(u["gb_seconds"] for u in usages),
+        }
 
     # --- invoking ----------------------------------------------------------------------------------
 
@@ -1413,6 +1619,7 @@ class LocalCloud:
         warm container like any other. It answers nothing: check_invariants flags any answer to a request
         CloudFormation did not send, and a second answer to one it did."""
         record = RequestRecord("Foreign", "foreign-invocation", {"RequestId": f"foreign-{uuid.uuid4()}"}, self.clock.now(), 900)
+        self.foreign_records.append(record)  # run() waits for it like any invocation
         self.invoke(record, event, function_arn, self.clock.now(), trigger="foreign")
         return record
 
@@ -1544,10 +1751,16 @@ class LocalCloud:
                 continue
             self.deliveries_log.append(delivery)
             event = json.loads(delivery.input)
-            owner = next((r for r in self.all_requests if r.request_id == event.get("RequestId")), None)
-            if owner is None:
-                self.violations.append(f"rule {delivery.rule} polls an unknown request")
+            request_id = event.get("RequestId") if isinstance(event, dict) else None
+            owner = next((r for r in self.all_requests if r.request_id == request_id), None) if request_id else None
+            if function_name not in self.functions:
+                self.violations.append(f"rule {delivery.rule} polls an unknown request: {function_name} is no stack's function")
                 continue
+            if owner is None and request_id and delivery.trigger != "self":
+                self.violations.append(f"rule {delivery.rule} polls an unknown request")  # a polling rule left behind
+                continue
+            if owner is None:
+                owner = self.provider_record(function_name)  # a Tick, a Forecast event, a look with no RequestId
             # already sent: a deleted rule does not recall it
             self.invoke(
                 owner,
@@ -1659,7 +1872,8 @@ class LocalCloud:
             self._emit_events(now)
             self._fire_due_rules(now)
             self._deliver_due_events(now)
-            running = any(r.running for r in self.all_requests)
+            others = [*self.provider_records.values(), *self.foreign_records]
+            running = any(r.running for r in self.all_requests) or any(r.running for r in others)
             if not wait_for_horizon and not pending and not running and not self._deliveries:
                 return
             wakes = [now + DRIVER_STEP] if running or self._dirty else []
@@ -1681,6 +1895,8 @@ class LocalCloud:
         """Polling rules (with their targets) and Lambda permissions still in the account."""
         left = []
         for rule in self.events.list_rules().get("Rules", []):
+            if rule["Name"] in self.template_rules:
+                continue  # the stack's own rule (Tick, ForecastEvents): CloudFormation deletes it with the stack
             targets = self.events.list_targets_by_rule(Rule=rule["Name"]).get("Targets", [])
             left.append(f"rule {rule['Name']}" + (f" with {len(targets)} target(s)" if targets else ""))
         for name in self.functions:
@@ -1689,6 +1905,28 @@ class LocalCloud:
                 left += [f"permission {s['Sid']}" for s in policy.get("Statement", [])]
             except ClientError:
                 pass
+        return left + self.state_leftovers()
+
+    def state_leftovers(self) -> list[str]:
+        """Items of the stacks' state tables still due (``due_shard`` set) past their ``expires_at``: a request the
+        handler left in flight (ISSUE16-CONTRACT.md, "Table items")."""
+        left = []
+        now = self.clock.now()
+        for stack in list(self.stacks.values()):
+            for logical_id, name in stack.made.items():
+                if stack.kinds.get(logical_id) != template_resources.TABLE:
+                    continue
+                try:
+                    pages = self.dynamodb.get_paginator("scan").paginate(TableName=name)
+                    items = [item for page in pages for item in page.get("Items", [])]
+                except ClientError:
+                    continue
+                for item in items:
+                    expires = float(item.get("expires_at", {}).get("N", "inf"))
+                    if "due_shard" in item and expires <= now:
+                        left.append(
+                            f"state item {item['pk'].get('S')} in {name}, still due {now - expires:.0f} s past its expiry"
+                        )
         return left
 
     def look_only_overlaps(self) -> int:
@@ -1743,11 +1981,20 @@ class LocalCloud:
                 f"{name}: two invocations work at once ({a.trigger} working {a1 - self._t0:.1f}-{a2 - self._t0:.1f} s, "
                 f"{b.trigger} working {b1 - self._t0:.1f}-{b2 - self._t0:.1f} s)"
             )
+        for inv in invocations:
+            strays = sorted({target for target in inv.send_targets if target != record.request_id})
+            if strays:
+                problems.append(f"{name}: a {inv.trigger} invocation of this request answered other requests {strays}")
+        # Provider invocations (a Tick, a Forecast event) may answer the requests of their own function.
+        helpers = [inv for p in self.provider_records.values() for inv in p.invocations if record.request_id in inv.send_targets]
+        invocations = invocations + helpers
         accepted = self.receiver.store.accepted(record.request_id)
         first = accepted[0] if accepted else None
         sender = None
         if first is not None:
-            sender = next((inv for inv in invocations if any(abs(t - first.at) < 1e-6 for t in inv.sends)), None)
+            sender = next(
+                (inv for inv in invocations if any(abs(t - first.at) < 1e-6 for t in _sends_to(inv, record.request_id))), None
+            )
         # Repeating the very answer CloudFormation accepted changes nothing (a copy of the request answering again).
         same = [
             r.at
@@ -1755,8 +2002,9 @@ class LocalCloud:
             if first is not None and r.request_id == record.request_id and r.body == first.body
         ]
         for inv in invocations:
-            sends = [t for t in inv.sends if not any(abs(t - at) < 1e-6 for at in same)]
-            acts = [(t, op) for t, op in inv.calls if op.startswith("forecast:")] + [(t, "an answer") for t in sends]
+            sends = [t for t in _sends_to(inv, record.request_id) if not any(abs(t - at) < 1e-6 for at in same)]
+            calls = [] if inv in helpers else [(t, op) for t, op in inv.calls if op.startswith("forecast:")]
+            acts = calls + [(t, "an answer") for t in sends]
             for t, what in sorted(acts):
                 if t > record.deadline:
                     problems.append(
@@ -1768,6 +2016,21 @@ class LocalCloud:
                         f"{name}: {what} at {t - self._t0:.0f} s, after the answer was accepted at {first.at - self._t0:.0f} s"
                     )
                     break
+        return problems
+
+    def _provider_problems(self) -> list[str]:
+        """A provider invocation may answer only requests sent to its own function."""
+        problems = []
+        by_id = {r.request_id: r for r in self.all_requests}
+        for function_name, provider in self.provider_records.items():
+            for inv in provider.invocations:
+                for target in inv.send_targets:
+                    owner = by_id.get(target)
+                    if owner is not None and function_name_of(str(owner.event.get("ServiceToken", ""))) != function_name:
+                        problems.append(
+                            f"a {inv.trigger} invocation of {function_name} answered {owner.logical_id} {owner.request_type}, "
+                            f"a request of another function"
+                        )
         return problems
 
     def check_invariants(
@@ -1787,7 +2050,7 @@ class LocalCloud:
                 sent = [r for r in self.receiver.store.received if r.request_id == record.request_id]
                 if sent:
                     problems.append(f"{record.logical_id}: a forged {record.request_type} was answered {sent[0].body['Status']}")
-                reads = ("cloudformation:", "logs:", "events:ListTargetsByRule")
+                reads = ("cloudformation:", "logs:", "events:ListTargetsByRule", "dynamodb:GetItem", "dynamodb:Query")
                 acted = [op for i in record.invocations for _, op in i.calls if not op.startswith(reads)]
                 if acted:
                     problems.append(f"{record.logical_id}: a forged {record.request_type} made calls {sorted(set(acted))}")
@@ -1808,6 +2071,7 @@ class LocalCloud:
                 if answer.body["Status"] == "FAILED" and len(answer.body.get("Reason", "")) < 20:
                     problems.append(f"{record.logical_id}: FAILED without a useful reason: {answer.body.get('Reason')!r}")
             problems += self._invocation_problems(record)
+        problems += self._provider_problems()
         known = {record.request_id for record in self.all_requests}
         problems += [
             f"an answer was sent to request {r.request_id}, which CloudFormation never sent"
@@ -1853,6 +2117,11 @@ class LocalStack:
         self.exports = exports or {}
         self.physical_ids: dict[str, str] = {}
         self.properties: dict[str, dict[str, Any]] = {}
+        # Tables and rules of the template, made in moto (tests/support/template_resources.py): logical ID ->
+        # generated name, -> the name made, -> resource type.
+        self.generated_names: dict[str, str] = {}
+        self.made: dict[str, str] = {}
+        self.kinds: dict[str, str] = {}
         # Whoever deploys the stack: CloudFormation invokes the ServiceToken function with their credentials,
         # which need lambda:InvokeFunction on it (FACTS.md "A busy account"; crpg-ref-requests.html).
         self.deployer = PolicySet([{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}])
@@ -1862,6 +2131,11 @@ class LocalStack:
         self.created_at = bed.clock.now()
         self.iam_sources: list[tuple[dict[str, Any], set[str] | None]] = [(template, None)]
         self._learn_functions(template)
+        try:
+            template_resources.apply(self, template)  # tables and rules exist before the function is invoked
+        except template_resources.StackResourceFailed:
+            template_resources.remove(self)  # CloudFormation rolls back what it made
+            raise
         bed.register_stack(self)
         self._stamp_iam(bed.iam_create_lead)  # created before the function and the custom resources; they propagate
 
@@ -1901,8 +2175,12 @@ class LocalStack:
                 role = self.resolve(resource["Properties"]["Role"], template)
                 self.bed.function_roles[function_name] = str(role).rsplit("/", 1)[-1]
                 self.bed.function_role_arns[function_name] = str(role)
-                for key, value in resource["Properties"].get("Environment", {}).get("Variables", {}).items():
-                    os.environ[key] = str(self.resolve(value, template))
+                variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+                environment = {key: str(self.resolve(value, template)) for key, value in variables.items()}
+                # Each function's containers import the handler with its own environment (Containers.for_function);
+                # the process environment keeps the last one too, for handlers that read it at call time.
+                self.bed.function_environment[function_name] = environment
+                os.environ.update(environment)
         for resource in template["Resources"].values():
             if resource["Type"] == "AWS::Lambda::Permission" and resource["Properties"]["Principal"] == "events.amazonaws.com":
                 function_name = str(self.resolve(resource["Properties"]["FunctionName"], template)).split(":")[-1]
@@ -1950,6 +2228,11 @@ class LocalStack:
         is never invoked again."""
         self.bed.unregister_stack(self)  # its statements and trust policies are no longer evaluated
         self.bed.deleted_functions.update(self.functions())
+        template_resources.remove(self)  # its tables and rules (the function depended on them)
+
+    def physical_name(self, logical_id: str) -> str:
+        """The name of a table or rule of the applied template (what ``Ref`` returns), e.g. the state table's."""
+        return template_resources.physical_name(self, logical_id, self.template)
 
     def applied_statements(self, role_name: str) -> list[dict[str, Any]]:
         """Statements attached to ``role_name`` by the policies of this stack that are in force."""
@@ -2033,6 +2316,8 @@ class LocalStack:
             return str(self.resolve(resource["Properties"]["RoleName"], template))
         if kind == "AWS::IAM::ManagedPolicy":  # Ref of a managed policy is its ARN
             return f"arn:aws:iam::{ACCOUNT}:policy/{self.name}-{logical_id}"
+        if kind in template_resources.MADE:
+            return template_resources.physical_name(self, logical_id, template)
         return f"{self.name}-{logical_id}"
 
     def _get_att(self, logical_id: str, attribute: str, template: dict[str, Any] | None = None) -> Any:
@@ -2052,6 +2337,8 @@ class LocalStack:
             return ref
         if kind == "AWS::Logs::LogGroup" and attribute == "Arn":
             return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{ref}:*"
+        if kind in template_resources.MADE and attribute == "Arn":
+            return template_resources.arn(self, logical_id, template)
         if kind == RESOURCE_TYPE:
             return self.physical_ids.get(logical_id, f"{self.name}-{logical_id}")
         raise KeyError(f"GetAtt {logical_id}.{attribute} ({kind}) is not modelled")
@@ -2314,6 +2601,7 @@ class LocalStack:
         old_policies = self._policy_ids(old_template) - self._policy_ids(new_template)
         self._set_iam((new_template, None), (old_template, old_policies))  # removed ones go only in cleanup
         self._learn_functions(new_template)
+        template_resources.apply(self, new_template)  # new tables and rules, changed rules; removed ones go in cleanup
         new_custom = self.custom_resources(new_template)
         updates: list[RequestRecord] = []
         creates: list[RequestRecord] = []
@@ -2365,6 +2653,7 @@ class LocalStack:
             for lid in removed:
                 self.physical_ids.pop(lid, None)
                 self.properties.pop(lid, None)
+            template_resources.remove(self, keep=new_template)  # removed from the template: deleted in cleanup
             self._set_iam((new_template, None))
             self.status = "UPDATE_COMPLETE"
             return StackResult(self.status, updates + creates + cleanup)
@@ -2417,6 +2706,9 @@ class LocalStack:
             if self._sends_delete(new_template, r.logical_id, on_create_rollback=True)
         ]
         self.bed.run(cleanup)
+        template_resources.remove(self, keep=old_template)  # what the update added
+        template_resources.apply(self, old_template)  # rules the update changed switch back
+        self._learn_functions(old_template)
         self._set_iam((old_template, None))
         self.status = "UPDATE_ROLLBACK_COMPLETE"
         return StackResult(self.status, updates + creates + [rb for _, rb in rollbacks] + cleanup)
@@ -2451,6 +2743,12 @@ def working_overlaps(invocations: list[Invocation]) -> list[tuple[Invocation, In
             if pa is not None and pb is not None and pa[0] < pb[1] and pb[0] < pa[1]:
                 found.append((a, b))
     return found
+
+
+def _sends_to(invocation: Invocation, request_id: str) -> list[float]:
+    """The times ``invocation`` answered ``request_id`` (an answer whose target was not seen counts as its own)."""
+    targets = invocation.send_targets
+    return [t for i, t in enumerate(invocation.sends) if i >= len(targets) or targets[i] == request_id]
 
 
 def _request_id_of(text: str) -> str:
