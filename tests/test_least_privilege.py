@@ -45,7 +45,7 @@ def _signed_by(cloud: LocalCloud, role_fragment: str) -> list[tuple[str, dict[st
 
 def test_every_call_the_handler_makes_is_allowed(cloud: LocalCloud, exercised: LocalStack) -> None:
     """Each call is checked against the role whose credentials signed it: Forecast calls against the
-    stack's access role (the handler assumes it), EventBridge and STS calls against the handler's own."""
+    stack's access role (the handler assumes it), DynamoDB, Lambda and STS calls against the handler's own."""
     operations = {call for _, call, _ in cloud.signed_calls}
     for needed in (
         "forecast:CreateForecastExportJob",
@@ -54,14 +54,16 @@ def test_every_call_the_handler_makes_is_allowed(cloud: LocalCloud, exercised: L
         "forecast:StopResource",
         "forecast:TagResource",
         "forecast:UntagResource",
-        "events:PutRule",
-        "events:PutTargets",
-        "events:RemoveTargets",
-        "events:DeleteRule",
-        "events:ListTargetsByRule",
+        "dynamodb:TransactWriteItems",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "lambda:Invoke",
         "sts:AssumeRole",
     ):
         assert needed in operations, f"the scenario never exercised {needed}"
+    assert not [call for call in operations if call.startswith("events:")]  # triggers are template resources
     denied = [
         (role, action, resource)
         for role, call, params in cloud.signed_calls
