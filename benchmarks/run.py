@@ -42,6 +42,10 @@ DURATIONS_MINUTES = (1, 5, 20, 50)
 MEMORY_GB = 128 / 1024
 LAMBDA_GB_SECOND_USD = 0.0000133334  # arm64
 LAMBDA_REQUEST_USD = 0.20 / 1_000_000
+# DynamoDB on-demand, us-east-1, since November 2024: write and read request units (transactions bill twice).
+DYNAMODB_WRU_USD = 0.625 / 1_000_000
+DYNAMODB_RRU_USD = 0.125 / 1_000_000
+MONTH_HOURS = 730
 SFN_TRANSITION_USD = 0.025 / 1000
 SFN_POLL_SECONDS = 5  # the CDK Provider framework's default queryInterval
 SFN_INVOCATION_SECONDS = 0.1  # assumed billed duration of one isComplete call (a single Describe)
@@ -49,6 +53,8 @@ CALL_SECONDS = 0.04  # every AWS call a handler makes takes this long (virtual):
 # The handler as it was before issue 11 (PollingMode FAST polled every 5 s inside each invocation,
 # ECONOMY looked once per firing): extracted from git at this commit into the work folder.
 PREVIOUS_COMMIT = "7ea4d5863f24d4967544c867c3e1b90df9d3d9e2"
+# The last release's design (0.2.x and its fixes): each request's state in a per-request EventBridge rule.
+RULE_BASED_COMMIT = "d11c6bc8e57802ab9c896077425f97f0402228f7"
 DELIVERIES: dict[str, dict[str, Any]] = {
     "events 0.2-1.5 s": {"event_delay": (0.2, 1.5)},
     "events 0.5-5 s": {"event_delay": (0.5, 5.0)},
@@ -124,8 +130,16 @@ def detect(cloud: LocalCloud, template: dict[str, Any], knobs: dict[str, Any], c
             if detection["after_event"] is not None:
                 cell.after_event.append(detection["after_event"])
             usage = create.usage(cloud.clock.now())
+            shared = cloud.provider_usage()  # ticks and Forecast events: this export is the only one in flight
+            units = cloud.dynamodb_quotas.units
             cell.usage[minutes].append(
-                {"invocations": usage["invocations"], "gb_seconds": usage["gb_seconds"], "seconds": usage["seconds"]}
+                {
+                    "invocations": usage["invocations"] + shared["invocations"],
+                    "gb_seconds": usage["gb_seconds"] + shared["gb_seconds"],
+                    "seconds": usage["seconds"] + shared["seconds"],
+                    "rru": units.get("read", 0.0),
+                    "wru": units.get("write", 0.0),
+                }
             )
             runs.longest_invocation = max([runs.longest_invocation] + [d for _, d in usage["durations"]])
             cell.violations += cloud.violations
@@ -156,16 +170,65 @@ def failures_and_deletes(cloud: LocalCloud, template: dict[str, Any], runs: Runs
         runs.violations += cloud.violations
 
 
-def previous_handler(workdir: Path) -> Path:
-    """The handler before issue 11, as package ``polling_handler`` under the returned folder."""
-    out = workdir / "previous"
+def handler_at(commit: str, package: str, workdir: Path) -> Path:
+    """The handler as it was at ``commit``, as package ``package`` under the returned folder."""
+    out = workdir / package
     out.mkdir()
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", PREVIOUS_COMMIT, "lambda/forecast_export"], capture_output=True, check=True
+        ["git", "-C", str(REPO), "archive", commit, "lambda/forecast_export"], capture_output=True, check=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
-    (out / "lambda" / "forecast_export").rename(out / "polling_handler")
+    (out / "lambda" / "forecast_export").rename(out / package)
     return out
+
+
+def without_static_triggers(template: dict[str, Any]) -> dict[str, Any]:
+    """``template`` without the handler's table and rules: what the rule-based handler was deployed with."""
+    copy = json.loads(json.dumps(template))
+    resources = copy["Resources"]
+    gone = {
+        lid
+        for lid, r in resources.items()
+        if r["Type"] in ("AWS::Events::Rule", "AWS::DynamoDB::Table")
+        or (
+            r["Type"] == "AWS::Lambda::Permission"
+            and "Rule" in json.dumps(r["Properties"].get("SourceArn", ""))
+            and "Fn::GetAtt" in json.dumps(r["Properties"].get("SourceArn", ""))
+        )
+    }
+    for lid in gone:
+        del resources[lid]
+    for resource in resources.values():
+        if isinstance(resource.get("DependsOn"), list):
+            resource["DependsOn"] = [d for d in resource["DependsOn"] if d not in gone]
+        elif resource.get("DependsOn") in gone:
+            del resource["DependsOn"]
+    return copy
+
+
+def idle_month(cloud: LocalCloud, template: dict[str, Any]) -> dict[str, float]:
+    """A handler with nothing in flight for an hour (after one export finished), scaled to a month: the Tick
+    rule's invocations and queries are all it costs."""
+    fresh(cloud, "bench-idle")
+    cloud.forecast.default_outcome = Outcome("active", 60)
+    LocalStack(cloud, template).create()
+    before = cloud.provider_usage()
+    units_before = dict(cloud.dynamodb_quotas.units)
+    hour = 3600.0
+    cloud.run([], horizon=cloud.clock.now() + hour, wait_for_horizon=True)
+    after = cloud.provider_usage()
+    scale = MONTH_HOURS
+    invocations = (after["invocations"] - before["invocations"]) * scale
+    gb_seconds = (after["gb_seconds"] - before["gb_seconds"]) * scale
+    rru = (cloud.dynamodb_quotas.units.get("read", 0.0) - units_before.get("read", 0.0)) * scale
+    wru = (cloud.dynamodb_quotas.units.get("write", 0.0) - units_before.get("write", 0.0)) * scale
+    return {
+        "invocations": invocations,
+        "gb_seconds": gb_seconds,
+        "rru": rru,
+        "wru": wru,
+        "usd": lambda_usd(invocations, gb_seconds) + rru * DYNAMODB_RRU_USD + wru * DYNAMODB_WRU_USD,
+    }
 
 
 def provider_framework(cell: Cell) -> None:
@@ -250,9 +313,12 @@ def hundred_in_flight(cloud: LocalCloud, template: dict[str, Any]) -> dict[str, 
     result = LocalStack(cloud, template, name="Scale100").create()
     statuses = [r.status for r in result.requests]
     add_permission_calls = sum(1 for call, _ in cloud.aws_calls if call == "lambda:AddPermission")
+    rules_made = {str(p.get("Name")) for _, call, p in cloud.signed_calls if call == "events:PutRule"}
     return {
         "succeeded": statuses.count("SUCCESS"),
         "add_permission_calls": add_permission_calls,
+        "rules_standing": len(cloud.events.list_rules().get("Rules", [])),
+        "rules_made": len(rules_made),
         "containers": cloud.containers.loaded,
     }
 
@@ -289,6 +355,8 @@ def cold_start(asset_dir: Path, workdir: Path) -> dict[str, float]:
 
 
 OURS = "this project (events + 1-min schedule)"
+RULE_BASED = "0.2.x: state in per-request rules"
+RULE_BASED_DELIVERIES = ("events 0.2-1.5 s", "every event lost")
 FAST = "before: PollingMode.FAST"
 ECONOMY = "before: PollingMode.ECONOMY"
 CRHELPER = "crhelper defaults (2-min rule)"
@@ -352,11 +420,21 @@ def measure_all(cloud: LocalCloud, template: dict[str, Any], baseline_template: 
         cells[(OURS, delivery)] = cell = Cell()
         detect(cloud, template, knobs, cell, ours)
     failures_and_deletes(cloud, template, ours)
-    cloud.containers = Containers(previous_handler(workdir), cloud.clock, package="polling_handler")
+    rule_based = without_static_triggers(allow_all(template))
+    cloud.containers = Containers(
+        handler_at(RULE_BASED_COMMIT, "rule_based_handler", workdir), cloud.clock, package="rule_based_handler"
+    )
+    for delivery in RULE_BASED_DELIVERIES:
+        print(f"  {RULE_BASED}, {delivery}...", flush=True)
+        cells[(RULE_BASED, delivery)] = cell = Cell()
+        detect(cloud, rule_based, DELIVERIES[delivery], cell, Runs())
+    cloud.containers = Containers(handler_at(PREVIOUS_COMMIT, "polling_handler", workdir), cloud.clock, package="polling_handler")
     for handler, props in ((FAST, {"Polling": "Fast"}), (ECONOMY, {"Polling": "Economy"})):
         print(f"  {handler}...", flush=True)
         cells[(handler, "events 0.5-5 s")] = cell = Cell()
-        detect(cloud, allow_all(with_props(template, **props)), DELIVERIES["events 0.5-5 s"], cell, Runs())
+        detect(
+            cloud, without_static_triggers(allow_all(with_props(template, **props))), DELIVERIES["events 0.5-5 s"], cell, Runs()
+        )
     print(f"  {CRHELPER}...", flush=True)
     cloud.containers = Containers(REPO / "benchmarks", cloud.clock, package="baseline_handler")
     cells[(CRHELPER, "events 0.5-5 s")] = cell = Cell()
@@ -374,7 +452,8 @@ def measure_all(cloud: LocalCloud, template: dict[str, Any], baseline_template: 
 def usd_of(cell: Cell, minutes: int) -> float:
     if "usd" in cell.usage[minutes][0]:
         return cell.per_export(minutes, "usd")
-    return lambda_usd(cell.per_export(minutes, "invocations"), cell.per_export(minutes, "gb_seconds"))
+    dynamodb = cell.per_export(minutes, "rru") * DYNAMODB_RRU_USD + cell.per_export(minutes, "wru") * DYNAMODB_WRU_USD
+    return lambda_usd(cell.per_export(minutes, "invocations"), cell.per_export(minutes, "gb_seconds")) + dynamodb
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -395,7 +474,7 @@ def main() -> None:
     function = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function")
     asset_dir = workdir / "example" / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     bench_template = with_props(template, TimeoutSeconds="3300", ServiceTimeout="3600")
-    baseline_template = allow_all(bench_template)
+    baseline_template = without_static_triggers(allow_all(bench_template))
     for resource in baseline_template["Resources"].values():
         if resource["Type"] == "AWS::Lambda::Function":
             resource["Properties"]["Timeout"] = 300  # crhelper sleeps on Delete only when the timeout leaves room
@@ -410,6 +489,7 @@ def main() -> None:
         cells, ours, base = measure_all(cloud, bench_template, baseline_template, workdir, asset_dir)
         sizes = policy_sizes(cloud, template_100)
         in_flight = hundred_in_flight(cloud, template_100)
+        idle = idle_month(cloud, bench_template)
     cold = cold_start(asset_dir, workdir)
 
     detection_rows = []
@@ -433,22 +513,34 @@ def main() -> None:
 
     cost_rows = []
     economy = cells[(ECONOMY, "events 0.5-5 s")]
+    compared = [(OURS, d) for d in DELIVERIES] + [(RULE_BASED, d) for d in RULE_BASED_DELIVERIES]
     for minutes in DURATIONS_MINUTES:
-        for handler, delivery in [(OURS, d) for d in DELIVERIES] + [(h, "events 0.5-5 s") for h in EVENT_BLIND]:
+        for handler, delivery in compared + [(h, "events 0.5-5 s") for h in EVENT_BLIND]:
             cell = cells[(handler, delivery)]
             gbs = cell.per_export(minutes, "gb_seconds")
-            label = f"{handler}, {delivery}" if handler == OURS else handler
+            label = f"{handler}, {delivery}" if handler in (OURS, RULE_BASED) else handler
+            rule_based = cells.get((RULE_BASED, delivery)) if handler == OURS else None
+            units = (
+                "-"
+                if "usd" in cell.usage[minutes][0]
+                else (f"{cell.per_export(minutes, 'rru'):.0f} / {cell.per_export(minutes, 'wru'):.0f}")
+            )
             cost_rows.append(
                 (
                     f"{minutes} min",
                     label,
                     f"{cell.per_export(minutes, 'invocations'):.1f}",
                     f"{gbs:.3f}",
+                    units,
                     f"{usd_of(cell, minutes):.6f}",
+                    f"{gbs / rule_based.per_export(minutes, 'gb_seconds'):.2f}" if rule_based else "-",
                     f"{gbs / economy.per_export(minutes, 'gb_seconds'):.2f}",
                 )
             )
-    cost_table = table(("job", "handler", "invocations", "GB-s", "USD", "GB-s ÷ ECONOMY's"), cost_rows)
+    cost_table = table(
+        ("job", "handler", "invocations", "GB-s", "DynamoDB RRU / WRU", "USD", "GB-s ÷ 0.2.x's", "GB-s ÷ ECONOMY's"),
+        cost_rows,
+    )
 
     rows: list[tuple[str, str, str, str]] = []
     a, b = p95(ours.failure_latencies), p95(base.failure_latencies)
@@ -488,9 +580,18 @@ def main() -> None:
     )
     rows.append(
         (
-            "100 exports created at once (quota raised): succeeded / AddPermission calls",
-            f"{in_flight['succeeded']:.0f} / {in_flight['add_permission_calls']:.0f}",
+            "100 exports at once (quota raised): succeeded / AddPermission calls / rules standing / rules made at run time",
+            f"{in_flight['succeeded']:.0f} / {in_flight['add_permission_calls']:.0f} / {in_flight['rules_standing']:.0f}"
+            f" / {in_flight['rules_made']:.0f}",
             "-",
+            "-",
+        )
+    )
+    rows.append(
+        (
+            "idle handler, per month: Tick invocations / Lambda GB-s / DynamoDB RRU / USD (target 0.05)",
+            f"{idle['invocations']:.0f} / {idle['gb_seconds']:.0f} / {idle['rru']:.0f} / {idle['usd']:.4f}",
+            "0 (0.2.x: no rule without a request)",
             "-",
         )
     )
@@ -523,8 +624,12 @@ def main() -> None:
         f"framework's Step Functions waiter polling every {SFN_POLL_SECONDS} s, modelled on the same jobs with "
         f"{SFN_INVOCATION_SECONDS} s per isComplete call. Only this project sets an EventPattern; the others show the same "
         "figures in every delivery column. Prices: Lambda arm64 $0.0000133334/GB-s and $0.20 per million requests, Step "
-        "Functions $0.025 per 1000 state transitions; EventBridge scheduled rules and AWS service events on the default bus "
-        "cost nothing. Memory 128 MB everywhere.\n"
+        "Functions $0.025 per 1000 state transitions; DynamoDB on-demand $0.625 per million write and $0.125 per million "
+        "read request units (us-east-1; the bed counts units as DynamoDB bills them: 1 KB per write unit, transactions "
+        "twice, 4 KB per strongly consistent read unit); EventBridge scheduled rules and AWS service events on the "
+        "default bus cost nothing. Memory 128 MB everywhere. This project's invocations include the Tick and "
+        "ForecastEvents invocations while the export was the only one in flight (shared by all exports in flight "
+        f"otherwise). `0.2.x` is the last release's design (git {RULE_BASED_COMMIT[:7]}): state in a per-request rule.\n"
     )
     text = (
         f"# Benchmark\n\n{notes}\n## Detection\n\n{detection_table}\n\n![detection latency](detection-latency.png)\n\n"

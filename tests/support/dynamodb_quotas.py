@@ -102,6 +102,7 @@ class DynamoDBQuotas:
     read_units_per_partition: float = READ_UNITS_PER_PARTITION
     refusals: list[str] = field(default_factory=list)
     consumed: dict[str, float] = field(default_factory=dict)  # "table|key" -> units spent (reads and writes)
+    units: dict[str, float] = field(default_factory=dict)  # "read" / "write" -> request units spent (what is billed)
     _buckets: dict[tuple[str, str, str], Bucket] = field(default_factory=dict)
 
     def reset(self) -> None:
@@ -112,6 +113,7 @@ class DynamoDBQuotas:
         self.read_units_per_partition = READ_UNITS_PER_PARTITION
         self.refusals.clear()
         self.consumed.clear()
+        self.units.clear()
         self._buckets.clear()
 
     def _take(self, partition: tuple[str, str, str], units: float, now: float) -> bool:
@@ -126,6 +128,7 @@ class DynamoDBQuotas:
         bucket.tokens -= units
         key = f"{partition[1]}|{partition[2]}"
         self.consumed[key] = self.consumed.get(key, 0.0) + units
+        self.units[partition[0]] = self.units.get(partition[0], 0.0) + units
         return True
 
     def _too_large(self, operation: str, size: int, now: float) -> tuple[str, str, int]:
