@@ -183,13 +183,14 @@ def handler_at(commit: str, package: str, workdir: Path) -> Path:
 
 
 def without_static_triggers(template: dict[str, Any]) -> dict[str, Any]:
-    """``template`` without the handler's table and rules: what the rule-based handler was deployed with."""
+    """``template`` without the handler's two rules (and their permissions): what the rule-based handler had. The
+    table stays (the function's environment names it; that handler never reads it)."""
     copy = json.loads(json.dumps(template))
     resources = copy["Resources"]
     gone = {
         lid
         for lid, r in resources.items()
-        if r["Type"] in ("AWS::Events::Rule", "AWS::DynamoDB::Table")
+        if r["Type"] == "AWS::Events::Rule"
         or (
             r["Type"] == "AWS::Lambda::Permission"
             and "Rule" in json.dumps(r["Properties"].get("SourceArn", ""))
