@@ -187,15 +187,12 @@ def without_static_triggers(template: dict[str, Any]) -> dict[str, Any]:
     table stays (the function's environment names it; that handler never reads it)."""
     copy = json.loads(json.dumps(template))
     resources = copy["Resources"]
-    gone = {
+    gone = {lid for lid, r in resources.items() if r["Type"] == "AWS::Events::Rule"}
+    gone |= {
         lid
         for lid, r in resources.items()
-        if r["Type"] == "AWS::Events::Rule"
-        or (
-            r["Type"] == "AWS::Lambda::Permission"
-            and "Rule" in json.dumps(r["Properties"].get("SourceArn", ""))
-            and "Fn::GetAtt" in json.dumps(r["Properties"].get("SourceArn", ""))
-        )
+        if r["Type"] == "AWS::Lambda::Permission"
+        and any(f'"{rule}"' in json.dumps(r["Properties"].get("SourceArn", "")) for rule in gone)
     }
     for lid in gone:
         del resources[lid]
