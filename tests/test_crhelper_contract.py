@@ -17,7 +17,6 @@ from crhelper import CfnResource
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_PARAMETERS = {
-    "_crhelper_init": ["self", "event", "context"],
     "_polling_init": ["self", "event"],
     "_send": ["self", "status", "reason", "send_response"],
     "_timeout": ["self"],
@@ -36,6 +35,14 @@ def test_each_overridden_method_exists_in_crhelper_with_the_same_parameters(name
     original = getattr(CfnResource, name)
     assert list(inspect.signature(original).parameters) == EXPECTED_PARAMETERS[name]
     assert getattr(ForecastExportResource, name) is not original or name == "_wrap_function"  # overridden, or only called
+
+
+def test_crhelpers_own_init_runs_unchanged() -> None:
+    """The request's confirmation and its live state are prepared before crhelper sees the event (``prepare``):
+    crhelper's ``__call__`` and ``_crhelper_init`` are its own."""
+    assert ForecastExportResource._crhelper_init is CfnResource._crhelper_init
+    assert ForecastExportResource.__call__ is CfnResource.__call__
+    assert len([name for name in CRHELPER_OVERRIDES if name in EXPECTED_PARAMETERS]) < 5
 
 
 def test_the_attributes_read_are_set_by_crhelpers_constructor() -> None:

@@ -246,18 +246,19 @@ def poll(event: dict[str, Any], context: Any) -> str | None:
     return result
 
 
-def _look(stored: dict[str, Any], context: Any) -> None:
-    """One look at a request in flight, from the state its slot holds."""
-    if helper.begin_invocation(stored):
-        helper(stored, context)
+def _run(event: dict[str, Any], context: Any) -> None:
+    """One CloudFormation request, or one look at a request in flight (``event``: the state its slot holds)."""
+    if helper.begin_invocation(event):
+        prepared = helper.prepare(event, context)
+        if prepared is not None:
+            helper(prepared, context)
 
 
 def handler(event: Any, context: Any) -> None:
     trigger = TRIGGERS.kind(event)
     if trigger is Trigger.REQUEST:
-        if helper.begin_invocation(event):
-            helper(event, context)
+        _run(event, context)
     else:
-        TRIGGERS.run(trigger, event, context, _look)
+        TRIGGERS.run(trigger, event, context, _run)
     if helper.retry_later:  # CloudFormation's reads stayed throttled: fail the invocation so Lambda runs it again
         raise RetryLater(f"request {event.get('RequestId')} could not be confirmed with CloudFormation yet")

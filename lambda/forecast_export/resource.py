@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from crhelper import CfnResource
@@ -43,7 +43,8 @@ from .store import DATA, JOINED, LostSlot, Store
 
 logger = logging.getLogger(__name__)
 
-CRHELPER_OVERRIDES = ("_crhelper_init", "_polling_init", "_send", "_timeout", "_wrap_function", "_event", "_context")
+# crhelper's own __call__ and _crhelper_init run unchanged (``prepare`` runs before them); these are replaced or used.
+CRHELPER_OVERRIDES = ("_polling_init", "_send", "_timeout", "_wrap_function", "_event", "_context")
 PUBLIC_DATA_KEYS = contract.ATTRIBUTES
 NOT_CREATED_SUFFIX = "-not-created"  # physical ID of a Create that failed before planning a job
 WATCHING = "Watching"  # Data key: the job ARNs whose Forecast events trigger a look (the slot's JOB items)
@@ -159,11 +160,13 @@ class ForecastExportResource(CfnResource):
     def _store(self) -> Store:
         return self._store_of(self.budget)
 
-    def _crhelper_init(self, event: dict[str, Any], context: Any) -> bool:
-        # Nothing of the previous invocation in this warm container may leak into an answer.
-        self._answered = False
+    def prepare(self, event: dict[str, Any], context: Any) -> dict[str, Any] | None:
+        """What crhelper is given for ``event`` (after ``begin_invocation``), or None when nothing is to be done.
+
+        A look's event becomes the request's live state, read from its slot with this invocation's lease. A
+        CloudFormation request must be confirmed by CloudFormation first (confirmation.py); one that cannot
+        be confirmed on Lambda's last try is answered FAILED here, acting on nothing."""
         self._context = context
-        self._event, self._response_url, self.Data = event, "", {}
         self.budget = self._look_budget(context)
         if POLL in event:
             try:
@@ -172,19 +175,20 @@ class ForecastExportResource(CfnResource):
                 logger.warning(
                     "Could not read the state of request %s (%s); the next look tries again", event.get("RequestId"), error
                 )
-                return False
+                return None
             if live is None:
-                return False
+                return None
             event = live
         self.budget.requested_at = responses.request_time(str(event.get("ResponseURL", ""))) or self._clock().now()
         if POLL not in event and not self._confirmed(event, context):
-            return False
-        if not cast(Any, super())._crhelper_init(event, context):
-            return False
+            return None
         if self._unconfirmable:  # no try is left: answer rather than let the stack wait until ServiceTimeout
+            self._event, self._response_url, self.Data = event, str(event["ResponseURL"]), {}
+            self.StackId, self.RequestId = str(event["StackId"]), str(event["RequestId"])
+            self.LogicalResourceId, self.RequestType = str(event["LogicalResourceId"]), str(event["RequestType"])
             self._send("FAILED", self._unconfirmable)
-            return False
-        return True
+            return None
+        return event
 
     def _confirmed(self, event: dict[str, Any], context: Any) -> bool:
         """CloudFormation shows this request as one it sent and waits for (confirmation.py); else it is
