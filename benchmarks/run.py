@@ -270,7 +270,7 @@ def synth_seconds(count: int, outdir: Path) -> float:
 
 
 def policy_sizes(cloud: LocalCloud, template: dict[str, Any]) -> dict[str, int]:
-    stack = LocalStack(cloud, template, name="Scale100")
+    stack = LocalStack(cloud, template, name="Scale100Sizes")  # resolves names only: never created
     resources = template["Resources"]
     compact = lambda doc: len(json.dumps(stack.resolve(doc), separators=(",", ":")))  # noqa: E731
     managed = [compact(r["Properties"]["PolicyDocument"]) for r in resources.values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
