@@ -72,6 +72,8 @@ def peak_concurrency(invocations: list[Invocation], now: float) -> int:
 def test_a_function_reserved_at_one_never_overlaps_and_answers_three_requests_sent_at_once(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
+    """Reserved concurrency 1 and three Creates sent at once: one invocation at a time (Ticks and looks included),
+    the others wait in the queue and every request is answered."""
     cloud.lambda_duplicates = 0.0
     stack = LocalStack(cloud, with_handler(with_exports(example_template, 3), reserved=1))
     function = handler_name(stack)
@@ -95,6 +97,8 @@ def test_a_function_reserved_at_one_never_overlaps_and_answers_three_requests_se
 def test_a_create_while_other_tools_use_the_whole_pool_for_ten_minutes_is_delayed_not_lost(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
+    """Issue 16, sequence 6, as Lambda does it: other tools hold the account's whole pool for 10 minutes; the Create
+    is throttled, kept in the queue (maximum event age 6 h) and handled at its first try after the pool frees."""
     cloud.lambda_duplicates = 0.0
     cloud.lambda_concurrency.others_use(cloud.lambda_concurrency.account_limit, seconds=600)
     frees_at = cloud.clock.now() + 600
@@ -116,6 +120,7 @@ def test_a_create_while_other_tools_use_the_whole_pool_for_ten_minutes_is_delaye
 
 
 def test_an_event_throttled_past_its_maximum_event_age_is_discarded(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """With a 60 s maximum event age, a Create throttled for 60 s is discarded: it never runs."""
     cloud.lambda_duplicates = 0.0
     cloud.lambda_concurrency.others_use(cloud.lambda_concurrency.account_limit, seconds=600)
     template = with_handler(example_template, max_age=MINIMUM_EVENT_AGE)
@@ -134,6 +139,7 @@ def test_an_event_throttled_past_its_maximum_event_age_is_discarded(cloud: Local
 def test_reserved_zero_discards_every_event_at_its_age_and_nothing_runs(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
+    """Reserved concurrency 0 throttles everything: the request and every Tick firing are discarded at their age."""
     cloud.lambda_duplicates = 0.0
     template = with_handler(example_template, reserved=0, max_age=MINIMUM_EVENT_AGE)
     stack = LocalStack(cloud, template)
@@ -151,6 +157,7 @@ def test_reserved_zero_discards_every_event_at_its_age_and_nothing_runs(
 
 
 def test_a_new_accounts_quota_is_the_pool_other_tools_share(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """A new account's 10 (opt-in), nine of them used by other tools: the handler runs one invocation at a time."""
     cloud.lambda_duplicates = 0.0
     cloud.lambda_concurrency.new_account()
     cloud.lambda_concurrency.others_use(NEW_ACCOUNT_CONCURRENCY - 1)  # nine of ten: one left (of 1,000, plenty)
@@ -167,6 +174,7 @@ def test_a_new_accounts_quota_is_the_pool_other_tools_share(cloud: LocalCloud, e
 def test_a_reservation_that_leaves_less_than_a_hundred_unreserved_is_refused(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
+    """PutFunctionConcurrency keeps 100 unreserved: in a new account no reservation fits, CloudFormation fails."""
     cloud.lambda_concurrency.new_account()
     LocalStack(cloud, with_handler(example_template, reserved=1))
     (violation,) = cloud.violations

@@ -143,6 +143,7 @@ import threading
 import uuid
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -1450,9 +1451,9 @@ class LocalCloud:
         return code if environment is None else code.for_function(function_name, environment)
 
     @property
-    def lambda_throttles(self) -> dict[str, int]:
-        """Throttled tries of queued events per function (no free concurrency when they were due)."""
-        return dict(self.lambda_concurrency.throttles)
+    def lambda_throttles(self) -> Counter[str]:
+        """Throttled tries of queued events per function (no free concurrency when they were due); 0 if none."""
+        return Counter(self.lambda_concurrency.throttles)
 
     @property
     def live_rules(self) -> set[str]:
