@@ -108,6 +108,11 @@ AWS behaviour modelled, harsh by default (each with the page it comes from):
   its own ``Environment``; invocations of no single request (Tick, Forecast events, self-invocations without a
   RequestId) run under the function's ``provider_record``; the handler's ``lambda:Invoke`` of itself is answered
   by the driver and queued (``_invoke_self``); DynamoDB's limits are applied (tests/support/dynamodb_quotas.py).
+- Lambda's concurrency, on by default (tests/support/lambda_concurrency.py, ``lambda_concurrency``): an account pool
+  of 1,000 (other tools' share: ``others_use``), each function's ``ReservedConcurrentExecutions``; a queued event
+  that finds no free execution environment stays queued and is tried again with Lambda's backoff (1 s doubling
+  to 5 minutes) until its maximum event age, then discarded (``dropped``); throttles per function in
+  ``lambda_throttles``.
 - A custom resource's ``DeletionPolicy`` and ``UpdateReplacePolicy`` decide which Deletes are sent
   (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html,
   https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatereplacepolicy.html):
@@ -138,6 +143,7 @@ import threading
 import uuid
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -160,6 +166,7 @@ from .eventbridge_quotas import EventBridgeQuotas
 from .forecast_fake import ALL_SHAPES, FakeForecast, StatusChange
 from .https_receiver import HttpsReceiver, Received
 from .iam_eval import PolicySet
+from .lambda_concurrency import LambdaConcurrency
 from .virtual_clock import InvocationKilled, SimulationOver, VirtualClock
 
 ACCOUNT = "111122223333"
@@ -858,6 +865,8 @@ class LocalCloud:
         self.function_retries: dict[str, int] = {}  # function name -> MaximumRetryAttempts
         self.deleted_functions: set[str] = set()  # deleted with their stack: EventBridge and Lambda no longer run them
         self.dropped: list[Delivery] = []  # events Lambda discarded (older than the maximum event age, or function gone)
+        # The account's concurrency pool and each function's reservation: throttled events wait in the queue.
+        self.lambda_concurrency = LambdaConcurrency(clock)
         self.kills: list[str] = []  # invocations Lambda stopped at the function's timeout
         self.killed: list[Invocation] = []
         self.function_errors: list[Invocation] = []  # invocations the handler failed on purpose (RetryLater)
@@ -1384,6 +1393,7 @@ class LocalCloud:
         self.function_retries.clear()
         self.deleted_functions.clear()
         self.dropped.clear()
+        self.lambda_concurrency.reset()
         self.kills.clear()
         self.killed.clear()
         self.function_errors.clear()
@@ -1441,6 +1451,11 @@ class LocalCloud:
         return code if environment is None else code.for_function(function_name, environment)
 
     @property
+    def lambda_throttles(self) -> Counter[str]:
+        """Throttled tries of queued events per function (no free concurrency when they were due); 0 if none."""
+        return Counter(self.lambda_concurrency.throttles)
+
+    @property
     def live_rules(self) -> set[str]:
         """Names of the rules on the default bus now (the handler's, the stacks', a test's)."""
         return set(self._live_rules)
@@ -1496,6 +1511,7 @@ class LocalCloud:
         invocation = Invocation(scheduled, self.clock.now(), from_rule=rule, trigger=trigger, event_id=event_id, memory_mb=memory)
         invocation.delivery = delivery
         record.invocations.append(invocation)
+        self.lambda_concurrency.started(function_arn.split(":")[-1], invocation)  # holds an execution environment
         self.clock.enlist()
         thread = threading.Thread(
             target=self._invocation,
@@ -1748,6 +1764,15 @@ class LocalCloud:
                 continue
             if delivery.trigger != "event" and delivery.at - delivery.fired > self._max_age(function_name):
                 self.dropped.append(delivery)  # older than MaximumEventAgeInSeconds: Lambda discards it
+                continue
+            gone = self.deleted_functions
+            throttled = self.lambda_concurrency.admit(function_name, delivery, now, self._max_age(function_name), gone)
+            if throttled is not None:  # no free concurrency: the event stays queued (lambda_concurrency.py)
+                if throttled.retry_at is None:
+                    self.dropped.append(delivery)  # throttled until its maximum event age: Lambda discards it
+                else:
+                    self._deliveries.append(dataclasses.replace(delivery, at=throttled.retry_at))
+                    self._deliveries.sort()
                 continue
             self.deliveries_log.append(delivery)
             event = json.loads(delivery.input)
@@ -2172,6 +2197,12 @@ class LocalStack:
                     int(resource["Properties"].get("MemorySize", 128)),
                 )
                 self._apply_code(logical_id, resource)
+                reserved = resource["Properties"].get("ReservedConcurrentExecutions")
+                refused = self.bed.lambda_concurrency.reserve(
+                    function_name, None if reserved is None else int(reserved), self.bed.deleted_functions
+                )
+                if refused is not None:
+                    self.bed.violations.append(f"CloudFormation could not create the function: {refused}")
                 role = self.resolve(resource["Properties"]["Role"], template)
                 self.bed.function_roles[function_name] = str(role).rsplit("/", 1)[-1]
                 self.bed.function_role_arns[function_name] = str(role)
