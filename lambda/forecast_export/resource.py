@@ -88,6 +88,10 @@ def not_a_request(event: Any) -> str:
     return ""
 
 
+def _unique(joined: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list({str(j.get("RequestId")): j for j in joined}.values())
+
+
 class ForecastExportResource(CfnResource):
     if TYPE_CHECKING:  # crhelper internals this subclass builds on (crhelper's stubs declare only its public API)
         _event: dict[str, Any]
@@ -440,26 +444,24 @@ class ForecastExportResource(CfnResource):
     def _joins(self, store: Store, slot: str) -> bool:
         """Another delivery of this very CloudFormation request (the same stack event, so the same properties) holds
         the slot under another RequestId: this one joins it and is answered with it, rather than stay silent (the
-        first one may be a replay whose answer CloudFormation never reads)."""
-        while self._episode:
-            held = store.read(slot)
-            theirs = (held or {}).get(DATA) or {}
-            if held is None or held.get("RequestId") == self.RequestId or theirs.get(EPISODE) != self._episode:
-                return False
-            joined = list(theirs.get(JOINED, []))
-            if any(j.get("RequestId") == self.RequestId for j in joined):
-                return True
-            joined.append({"RequestId": self.RequestId, "ResponseURL": self._response_url})
-            held[DATA] = {**theirs, JOINED: joined}
-            try:
-                store.save(slot, held, due_at=self._clock().now())  # due at once: the next look sees it
-            except LostSlot:
-                continue
+        first one may be a replay whose answer CloudFormation never reads). At most JOINS_MAX join (store.py)."""
+        if not self._episode:
+            return False
+        held = store.read(slot)
+        theirs = (held or {}).get(DATA) or {}
+        if held is None or held.get("RequestId") == self.RequestId or theirs.get(EPISODE) != self._episode:
+            return False
+        if any(j.get("RequestId") == self.RequestId for j in held.get(JOINED, [])):
+            return True
+        if store.join(slot, str(held["RequestId"]), self.RequestId, self._response_url):
             logger.warning(
                 "Request %s joins request %s (one stack event): both get its answer", self.RequestId, held["RequestId"]
             )
-            return True
-        return False
+        else:
+            logger.warning(
+                "Request %s could not join request %s (slot changed, or joined enough)", self.RequestId, held["RequestId"]
+            )
+        return True
 
     def _watch(self) -> None:
         """Point the slot's job items at the jobs the request watches now, if they changed."""
@@ -515,8 +517,9 @@ class ForecastExportResource(CfnResource):
         """Remove the slot, then send the answer (to every delivery of the request); when the URL fails for now,
         keep the answer in the slot for a later look. (The slot goes first: once answered, nothing may look again.)"""
         answer_by = float(self.Data.get(ANSWER_BY, 0) or self._state().get("answer_by", 0))
-        joined = list(self.Data.get(JOINED, []))
-        removed = not self._slot() or self._remove_slot_while_time_allows()
+        store = self._store()
+        removed = not self._slot() or self._remove_slot_while_time_allows(store)
+        joined = _unique([*self.Data.get(JOINED, []), *self._event.get(JOINED, []), *store.removed_joined])
         if not removed and self._clock().now() < answer_by:
             logger.warning("Slot %s could not be removed yet; the answer waits for the next look", self._slot())
             self._keep_answer(body, answer_by, joined)
@@ -546,12 +549,12 @@ class ForecastExportResource(CfnResource):
         self._event.pop("ResourceProperties", None)
         self._try_save()
 
-    def _remove_slot(self) -> bool:
-        return self._store().remove(self._slot(), self.RequestId, list(self.Data.get(WATCHING, [])))
+    def _remove_slot(self, store: Store | None = None) -> bool:
+        return (store or self._store()).remove(self._slot(), self.RequestId, list(self.Data.get(WATCHING, [])))
 
-    def _remove_slot_while_time_allows(self) -> bool:
+    def _remove_slot_while_time_allows(self, store: Store) -> bool:
         """Remove the slot, trying again while DynamoDB throttles, keeping time to answer."""
-        while not self._remove_slot():
+        while not self._remove_slot(store):
             if not self.budget.allows(RETRY_PAUSE_SECONDS + ANSWER_RESERVE_SECONDS):
                 return False
             self._clock().sleep(RETRY_PAUSE_SECONDS)

@@ -32,6 +32,9 @@ _TRANSIENT_CODES = {
     "InternalServerError",
     "InternalFailure",
     "InternalException",
+    # DynamoDB: an item inside another transaction, or a transaction with the same token still in progress.
+    "TransactionConflictException",
+    "TransactionInProgressException",
 }
 
 

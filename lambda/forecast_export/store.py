@@ -20,6 +20,7 @@ Every read checks ``expires_at`` itself: TTL deletes expired items in the backgr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -40,7 +41,9 @@ STATE_MAX_CHARACTERS = 350_000  # room for the other attributes of the slot item
 DUE_SHARD = "due"
 DATA = "CrHelperData"  # crhelper's keys in the event it stores
 VERSION = "StoreVersion"  # top-level key of a stored event: the slot's version when it was read
-JOINED = "Joined"  # Data key: other deliveries of the same CloudFormation request (same stack event), answered too
+JOINED = "Joined"  # other deliveries of the same CloudFormation request (same stack event), answered too
+JOINS_MAX = 3  # a shared provider's other teams may invoke the function: a handful of copies, never more
+RESPONSE_URL_MAX = 2048  # CloudFormation's presigned URLs are well under this
 RECORD_SECONDS = contract.RECORD_DAYS * 86400
 # Longest a request can wait for its answer: CloudFormation's ServiceTimeout (at most one hour), and the time
 # Lambda may keep the request in its queue before the first look.
@@ -70,10 +73,23 @@ def _n(value: float) -> dict[str, str]:
     return {"N": f"{value:.3f}".rstrip("0").rstrip(".")}
 
 
+def _joined(item: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"RequestId": entry["M"]["RequestId"]["S"], "ResponseURL": entry["M"]["ResponseURL"]["S"]}
+        for entry in item.get("joined", {}).get("L", [])
+    ]
+
+
+def _token(event: dict[str, Any]) -> str:
+    """One claim's idempotency token (at most 36 characters): its request and the lease of this invocation."""
+    lease = str(((event.get(DATA) or {}).get("Lease") or {}).get("owner", ""))
+    return hashlib.sha256(f"{event['RequestId']}|{lease}".encode()).hexdigest()[:36]
+
+
 def state_text(event: dict[str, Any]) -> str:
     """The event as the slot keeps it, its state stamped with this handler's state version (no old properties:
     only the first invocation reads them)."""
-    kept = {k: v for k, v in event.items() if k not in ("OldResourceProperties", VERSION)}
+    kept = {k: v for k, v in event.items() if k not in ("OldResourceProperties", VERSION, JOINED)}
     kept[DATA] = {**(kept.get(DATA) or {}), contract.STATE_VERSION_KEY: contract.STATE_VERSION}
     text = json.dumps(kept, separators=(",", ":"))
     if len(text) > STATE_MAX_CHARACTERS:
@@ -90,6 +106,7 @@ class Store:
         self._budget = budget
         self._clock = budget.clock
         self.took_over = False  # this claim stopped another request (its state lives only in memory now)
+        self.removed_joined: list[dict[str, str]] = []  # the deliveries joined to the slot ``remove`` removed
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         method = getattr(self._client, operation)
@@ -115,7 +132,35 @@ class Store:
             return None
         event = dict(json.loads(item["state"]["S"]))
         event[VERSION] = int(item["version"]["N"])
+        event[JOINED] = _joined(item)
         return event
+
+    def join(self, slot: str, holder: str, request_id: str, response_url: str) -> bool:
+        """Add another delivery of the request ``holder`` holds in ``slot`` to those its answer goes to. Its own
+        attribute, not the versioned state: a look in progress is not disturbed. False if the slot holds another
+        request now, or has its JOINS_MAX."""
+        if len(response_url) > RESPONSE_URL_MAX:
+            return False
+        entry = {"M": {"RequestId": _s(request_id), "ResponseURL": _s(response_url)}}
+        try:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key=self._slot_key(slot),
+                UpdateExpression="SET joined = list_append(if_not_exists(joined, :none), :entry)",
+                ConditionExpression="request_id = :holder AND (attribute_not_exists(joined) OR size(joined) < :max)",
+                ExpressionAttributeValues={
+                    ":none": {"L": []},
+                    ":entry": {"L": [entry]},
+                    ":holder": _s(holder),
+                    ":max": _n(JOINS_MAX),
+                },
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def claim(
         self,
@@ -158,8 +203,12 @@ class Store:
         writes += [{"Put": self._job_put(arn, slot, expires)} for arn in watching]
         writes += [{"Delete": {"TableName": self._table, "Key": self._job_key(arn, slot)}} for arn in old_jobs]
         try:
-            self._call("transact_write_items", TransactItems=writes[:100])
+            # The token makes a retry after a lost reply (the first try committed) succeed instead of meeting the
+            # record it wrote itself: DynamoDB keeps it 10 minutes (TransactWriteItems, ClientRequestToken).
+            self._call("transact_write_items", TransactItems=writes[:100], ClientRequestToken=_token(event))
         except ClientError as error:
+            if error_code(error) == "IdempotentParameterMismatchException":
+                return Claim(duplicate=True)  # another delivery of this request claimed with the same token
             if error_code(error) != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code", "") for r in error.response.get("CancellationReasons", [])]
@@ -234,15 +283,17 @@ class Store:
 
     def remove(self, slot: str, request_id: str, watching: list[str], *, quiet: bool = False) -> bool:
         """Remove the request's slot (only if it still holds this request) and its job pointers; the record
-        stays. False if something could not be removed for now."""
+        stays. False if the slot could not be removed for now."""
         try:
-            self._call(
+            old = self._call(
                 "delete_item",
                 TableName=self._table,
                 Key=self._slot_key(slot),
                 ConditionExpression="request_id = :rid",
                 ExpressionAttributeValues={":rid": _s(request_id)},
+                ReturnValues="ALL_OLD",
             )
+            self.removed_joined = _joined(old.get("Attributes") or {})  # joined up to the moment it went
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 return True  # another request holds the slot now (and its job pointers, under the same keys)
@@ -251,8 +302,7 @@ class Store:
         except TransientError as error:
             logger.error("Could not remove slot %s: %s", slot, error)
             return False
-        if not self.unwatch(slot, watching):
-            return False
+        self.unwatch(slot, watching)  # best effort: a pointer left behind only costs a look, and TTL removes it
         if not quiet:
             logger.info("Removed slot %s", slot)
         return True
