@@ -344,8 +344,32 @@ class Store:
 
     # --- due requests ------------------------------------------------------------------------------------
 
-    def due(self, limit: int) -> Iterator[tuple[str, str]]:
-        """(slot, RequestId) of up to ``limit`` requests due for a look, most overdue first."""
+    def take_due(self, slot: str, request_id: str, due_at: str) -> bool:
+        """Move a due request's next look a period ahead, if nobody moved it since the index said ``due_at``: the Tick
+        asks for one look per due request, and a look waiting in Lambda's queue (concurrency throttled) is not asked
+        for again every minute. Its own attribute only: the request's state and version are untouched."""
+        try:
+            self._call(
+                "update_item",
+                TableName=self._table,
+                Key=self._slot_key(slot),
+                UpdateExpression="SET #due = :next",
+                ConditionExpression="#due = :seen AND request_id = :rid",
+                ExpressionAttributeNames={"#due": contract.DUE_AT_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":next": _n(self._clock.now() + LOOK_PERIOD_SECONDS),
+                    ":seen": {"N": due_at},
+                    ":rid": _s(request_id),
+                },
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False  # looked at, answered or taken over since the index was read
+            raise
+        return True
+
+    def due(self, limit: int) -> Iterator[tuple[str, str, str]]:
+        """(slot, RequestId, due_at as stored) of up to ``limit`` requests due for a look, most overdue first."""
         start: dict[str, Any] | None = None
         count = 0
         while count < limit:
@@ -362,7 +386,8 @@ class Store:
             page = self._call("query", **arguments)
             for item in page.get("Items", []):
                 count += 1
-                yield item[_PK]["S"].removeprefix("SLOT#"), item.get("request_id", {}).get("S", "")
+                slot, due_at = item[_PK]["S"].removeprefix("SLOT#"), item[contract.DUE_AT_ATTRIBUTE]["N"]
+                yield slot, item.get("request_id", {}).get("S", ""), due_at
             start = page.get("LastEvaluatedKey")
             if not start:
                 return

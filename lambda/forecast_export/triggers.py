@@ -122,11 +122,12 @@ class Triggers:
         budget = self._budget(context)
         store = self._store_of(budget)
         asked = 0
-        for slot, request_id in store.due(TICK_FAN_OUT_MAX):
+        for slot, request_id, due_at in store.due(TICK_FAN_OUT_MAX):
             if not budget.allows(1.0):
                 break
-            self._invoke_self(context, slot, request_id, budget)
-            asked += 1
+            if store.take_due(slot, request_id, due_at):
+                self._invoke_self(context, slot, request_id, budget)
+                asked += 1
         if asked:
             logger.info("Asked for %d looks at requests due", asked)
         if asked >= TICK_FAN_OUT_MAX:
