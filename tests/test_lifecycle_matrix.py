@@ -514,7 +514,7 @@ def test_lambda_running_out_of_time_mid_poll(cloud: LocalCloud, example_template
     cloud.event_loss = 1.0  # only the Tick's looks see the job finish
     stack = LocalStack(cloud, short, name="ShortTimeout")
     result = stack.create()
-    assert result.status == "CREATE_COMPLETE"
+    assert result.status == "CREATE_COMPLETE", (_outcome(result), cloud.kills, cloud.violations)
     create = result.requests[0]
     looks = [i for i in create.invocations if i.trigger == "self"]
     assert len(looks) >= 5, [i.trigger for i in create.invocations]
