@@ -116,6 +116,7 @@ class ForecastExportResource(CfnResource):
         self.lease_waits = 0  # invocations of this container that waited for another one's look
         self.retry_later = False  # the request could not be confirmed yet: the entry point asks Lambda to retry
         self._claiming: Store | None = None  # the store of this invocation's claim
+        self._kept = False
         self._episode = ""  # the stack event that confirmed this request (confirmation.py)
         self.deletes_a_replaced_id = False  # a Delete of a physical ID the resource no longer holds
         self._unconfirmable = ""  # why a request that Lambda will not run again could not be confirmed
@@ -143,6 +144,7 @@ class ForecastExportResource(CfnResource):
         self._answered = False
         self.retry_later = False
         self._claiming = None
+        self._kept = False  # the request's state is in its slot (a look, or a claim that returned): a later look carries on
         self._episode = ""
         self._unconfirmable = ""
         self.deletes_a_replaced_id = False
@@ -165,6 +167,7 @@ class ForecastExportResource(CfnResource):
         self._context = context
         self._event, self._response_url, self.Data = event, "", {}
         self.budget = self._look_budget(context)
+        self._kept = POLL in event
         if POLL in event:
             try:
                 live = self._live_event(event, context)
@@ -420,6 +423,7 @@ class ForecastExportResource(CfnResource):
         if self._joins(store, slot):
             return False
         claim = store.claim(slot, self._event, self._may_take_over, watching)
+        self._kept = True
         if claim.duplicate:
             logger.warning("Request %s is already being handled (slot %s); this delivery stays silent", self.RequestId, slot)
             return False
@@ -444,6 +448,7 @@ class ForecastExportResource(CfnResource):
                 return False
             joined = list(theirs.get(JOINED, []))
             if any(j.get("RequestId") == self.RequestId for j in joined):
+                self._kept = True
                 return True
             joined.append({"RequestId": self.RequestId, "ResponseURL": self._response_url})
             held[DATA] = {**theirs, JOINED: joined}
@@ -451,6 +456,7 @@ class ForecastExportResource(CfnResource):
                 store.save(slot, held, due_at=self._clock().now())  # due at once: the next look sees it
             except LostSlot:
                 continue
+            self._kept = True
             logger.warning(
                 "Request %s joins request %s (one stack event): both get its answer", self.RequestId, held["RequestId"]
             )
@@ -598,7 +604,8 @@ class ForecastExportResource(CfnResource):
         self._send_body(responses.fit_response(self._body()))
 
     def _timeout(self) -> None:
-        if self._slot() and POLL in self._event:
+        # The slot's name and POLL are set before the claim is written: only a claim that returned means a look follows.
+        if self._kept and self._slot():
             logger.error("The Lambda is about to time out; the next look at %s carries on", self._slot())
             return
         logger.error("The Lambda is about to time out before the request could be kept; answering FAILED")
