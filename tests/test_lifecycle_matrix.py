@@ -1149,7 +1149,7 @@ def test_invocation_killed_at_the_lambda_timeout_mid_look(cloud: LocalCloud, exa
     cloud.check_invariants(allowed_kills=1)
 
 
-def test_killed_before_the_rule_exists_answers_through_crhelpers_timer(
+def test_killed_before_the_request_is_kept_answers_through_crhelpers_timer(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
     """The Create's claim of its slot hangs past the Lambda timeout, before the request's state is kept anywhere,
