@@ -348,7 +348,7 @@ class ForecastExportResource(CfnResource):
                 self._watch()
                 self.Data.pop(LEASE, None)
                 self._event[DATA] = self.Data
-                self._store().save(self._slot(), self._event)
+                self._save_while_time_allows()
         except LostSlot as lost:
             logger.warning("%s: another invocation carries the request on; this one stops", lost)
         except Exception as error:
@@ -558,6 +558,25 @@ class ForecastExportResource(CfnResource):
                 return False
             self._clock().sleep(RETRY_PAUSE_SECONDS)
         return True
+
+    def _save_while_time_allows(self) -> None:
+        """Save the state after a look, trying again while DynamoDB throttles for the invocation's time (not only the
+        look's budget). Throttled longer, the state stays as last saved: its lease runs out and the next look starts
+        from it (a throttled table only delays a request; it never answers FAILED for it)."""
+        look_budget = self.budget
+        self.budget = Budget(self._clock(), self._invocation_end(self._context) - LAMBDA_SAFETY_SECONDS, look_budget.requested_at)
+        try:
+            while True:
+                try:
+                    self._store().save(self._slot(), self._event)
+                    return
+                except TransientError as error:
+                    if not self.budget.allows(RETRY_PAUSE_SECONDS):
+                        logger.warning("Could not save the state of %s (%s); the next look carries on", self._slot(), error)
+                        return
+                    self._clock().sleep(RETRY_PAUSE_SECONDS)
+        finally:
+            self.budget = look_budget
 
     def _try_save(self) -> None:
         try:
