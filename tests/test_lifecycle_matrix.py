@@ -23,7 +23,7 @@ import aws_cdk as cdk
 import pytest
 
 from tests.support import apps
-from tests.support.cfn_driver import ACCOUNT, LocalCloud, LocalStack
+from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack
 from tests.support.forecast_fake import Outcome
 from tests.support.iam_eval import PolicySet
 from tests.support.template_resources import StackResourceFailed
@@ -87,6 +87,22 @@ def _refused(cloud: LocalCloud, operation: str) -> list[float]:
         for t, op in invocation.calls
         if op == operation and any(start <= t < until for start, until in windows)
     ]
+
+
+def _state_table_arn(stack: LocalStack) -> str:
+    (logical_id,) = [k for k, r in stack.template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"]
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_name(logical_id)}"
+
+
+def _slots(cloud: LocalCloud, stack: LocalStack) -> list[str]:
+    """The SLOT items of the stack's state table now (a request in flight, or an answer not yet delivered)."""
+    table = _state_table_arn(stack).rsplit("/", 1)[-1]
+    items = [i for page in cloud.dynamodb.get_paginator("scan").paginate(TableName=table) for i in page["Items"]]
+    return [i["pk"]["S"] for i in items if i["pk"]["S"].startswith("SLOT#")]
+
+
+def _answers(cloud: LocalCloud, record: Any) -> list[Any]:
+    return [r for r in cloud.receiver.store.received if r.request_id == record.request_id]
 
 
 MAX_TAGS = [{"Key": f"{i:03d}" + "k" * 125, "Value": "v" * 256} for i in range(50)]
@@ -925,6 +941,27 @@ def test_events_all_lost_the_schedule_answers_within_seventy_seconds(cloud: Loca
     cloud.check_invariants()
 
 
+def test_self_invocation_throttled_for_a_minute_only_delays_the_looks(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """Issue 16 (Required, "throttling only delays"): every event is lost, so only the Tick's looks see the job
+    finish, and Lambda refuses the Tick's self-invocations (TooManyRequestsException, 429: the account's concurrency
+    is used up) for the minute in which the first look is asked for. The looks come at later ticks; the job's
+    end is still seen, with one answer, and nothing is left."""
+    cloud.forecast.default_outcome = Outcome("active", 300)
+    cloud.event_loss = 1.0
+    # The first look is due 60 s after the claim: the Tick that asks for it fires within the next minute.
+    cloud.inject("lambda:Invoke", "TooManyRequestsException", 429, seconds=60, after=60)
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    (create,) = result.by_type("Create")
+    assert _refused(cloud, "lambda:Invoke"), "the scenario must actually be throttled"
+    assert len(_answers(cloud, create)) == 1
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
 def test_events_half_lost(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     cloud.event_loss = 0.5
     cloud.event_delay = (0.2, 1.5)
@@ -1199,6 +1236,34 @@ def test_slot_removal_throttled_when_the_create_answers(cloud: LocalCloud, examp
     cloud.check_invariants()
 
 
+# Where the state table is throttled: the claim (the one transaction), a save of the state after a look, the slot's
+# removal right before the answer (the job turns ACTIVE at 300 s). DynamoDB answers a hot partition with
+# ProvisionedThroughputExceededException and an account or table limit with ThrottlingException.
+STATE_WRITES = {"claim": ("TransactWriteItems", 0), "save": ("UpdateItem", 0), "removal": ("DeleteItem", 295)}
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
+@pytest.mark.parametrize("where", sorted(STATE_WRITES))
+def test_state_table_throttled_for_forty_seconds_only_delays_the_request(
+    cloud: LocalCloud, example_template: dict[str, Any], where: str, code: str
+) -> None:
+    """Issue 16 (Required, "throttling only delays"): the state table refuses the claim, a save or the slot's
+    removal for 40 s. The Create still completes, with exactly one answer, and no slot is left."""
+    cloud.forecast.default_outcome = Outcome("active", 300)
+    operation, after = STATE_WRITES[where]
+    cloud.inject(f"dynamodb:{operation}", code, 400, seconds=40, after=after)
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    assert _refused(cloud, f"dynamodb:{operation}"), "the scenario must actually be throttled"
+    (create,) = result.by_type("Create")
+    assert len(_answers(cloud, create)) == 1
+    cloud.advance(120)
+    assert not _slots(cloud, stack), "an answered request leaves no slot"
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
 def test_stack_delete_answered_while_its_rule_could_not_be_removed(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     """The final Delete's slot cannot be removed for two minutes (DeleteItem throttled, longer than one invocation
     retries); CloudFormation deletes the table and the handler once the Delete answers, so the answer must wait
@@ -1234,6 +1299,66 @@ def test_two_invocations_started_at_nearly_the_same_moment(cloud: LocalCloud, ex
     assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()  # no two invocations of one request work at once
+
+
+def test_two_deliveries_racing_the_claim_only_one_works(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """Issue 16 (Required, "every change is a conditional write"): two deliveries of one Create both read an empty
+    slot, then both send the claim; DynamoDB's condition lets exactly one through. The other stays silent: one
+    job, one answer, and the two never work at once."""
+    cloud.lambda_duplicates = 1.0
+    cloud.duplicate_lag = (0.01, 0.05)
+    cloud.slow("dynamodb:TransactWriteItems", 2.0, times=2)  # both claims are sent after both reads
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    (create,) = result.by_type("Create")
+    claims = [
+        (i, t) for i in create.invocations for t, op in i.calls if op == "dynamodb:TransactWriteItems" and i.trigger != "self"
+    ]
+    assert len({id(i) for i, _ in claims}) == 2, "both deliveries must send a claim"
+    assert len(cloud.forecast.calls_to("CreateForecastExportJob")) == 1
+    assert len(_answers(cloud, create)) == 1
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()  # no two invocations of one request work at once
+
+
+def test_no_rule_target_holds_request_state_and_only_the_handler_reads_the_table(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """Issue 16, sequence 9: the response URL and the request's state live only in the table. While a Create is in
+    flight and after every request of the deploy is answered, the account's only rules are the stack's two, with the
+    Tick's constant input and no input at all; and no role of the app but the handler's may read the table."""
+    from cdk_forecast_export._lambda.forecast_export import contract
+
+    cloud.forecast.default_outcome = Outcome("active", 300)
+    stack = LocalStack(cloud, example_template)
+    seen: list[dict[str, Any]] = []
+
+    def rules_now() -> None:
+        rules = {r["Name"]: r for r in cloud.events.list_rules()["Rules"]}
+        targets = {name: cloud.events.list_targets_by_rule(Rule=name)["Targets"] for name in rules}
+        seen.append({"rules": set(rules), "targets": targets, "slots": _slots(cloud, stack)})
+
+    result = stack.create(meanwhile=(120, rules_now))
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    rules_now()
+    (create,) = result.by_type("Create")
+    in_flight, answered = seen
+    assert in_flight["slots"] and not answered["slots"], "the first look must see the Create in flight"
+    tick = json.dumps({contract.TRIGGER_KEY: contract.TICK})
+    for moment in seen:
+        assert moment["rules"] == cloud.template_rules, moment["rules"]
+        inputs = sorted(str(t.get("Input")) for targets in moment["targets"].values() for t in targets)
+        assert inputs == sorted([tick, "None"]), inputs
+        text = json.dumps(moment["targets"])
+        assert create.request_id not in text and "ResponseURL" not in text and "X-Amz" not in text
+    table = _state_table_arn(stack)
+    handler_role = cloud.function_roles[stack.functions()[0]]
+    roles = [stack._ref(k) for k, r in stack.template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    readers = [role for role in roles if PolicySet(stack.applied_statements(role)).allows("dynamodb:GetItem", table)]
+    assert readers == [handler_role], readers
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
 
 
 def test_duplicate_of_a_cancelled_replacing_update_after_the_rollback_took_over(
