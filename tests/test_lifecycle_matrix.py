@@ -952,11 +952,14 @@ def test_self_invocation_throttled_for_a_minute_only_delays_the_looks(
     cloud.event_loss = 1.0
     # The first look is due 60 s after the claim: the Tick that asks for it fires within the next minute.
     cloud.inject("lambda:Invoke", "TooManyRequestsException", 429, seconds=60, after=60)
+    active_at = cloud.clock.now() + 300
     stack = LocalStack(cloud, example_template)
     result = stack.create()
     assert result.status == "CREATE_COMPLETE", _outcome(result)
     (create,) = result.by_type("Create")
     assert _refused(cloud, "lambda:Invoke"), "the scenario must actually be throttled"
+    # Within two minutes of being due (issue 16, "Scale"): a look 60 s after the last, asked for within the next tick.
+    assert create.response is not None and create.response.at < active_at + 150, create.response.at - active_at
     assert len(_answers(cloud, create)) == 1
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
