@@ -23,10 +23,11 @@ import aws_cdk as cdk
 import pytest
 
 from tests.support import apps
-from tests.support.cfn_driver import ACCOUNT, LocalCloud, LocalStack
+from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack
 from tests.support.forecast_fake import Outcome
 from tests.support.iam_eval import PolicySet
 from tests.support.scenarios import custom_logical_id, renamed, with_all_props, with_props
+from tests.support.template_resources import StackResourceFailed
 
 pytestmark = pytest.mark.e2e
 
@@ -72,6 +73,36 @@ def shared_provider(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def _job_named(cloud: LocalCloud, base: str) -> dict[str, str]:
     return {arn: status for arn, status in cloud.forecast.live_jobs().items() if f"/{base}_" in arn}
+
+
+def _refused(cloud: LocalCloud, operation: str) -> list[float]:
+    """When the handler called ``operation`` inside the window of a fault injected on it (so that the scenario
+    proves something: a fault that never fires proves nothing)."""
+    windows = [(f.start, f.until or float("inf")) for f in cloud.faults if f.operation == operation]
+    records = [*cloud.all_requests, *cloud.provider_records.values()]
+    return [
+        t
+        for record in records
+        for invocation in record.invocations
+        for t, op in invocation.calls
+        if op == operation and any(start <= t < until for start, until in windows)
+    ]
+
+
+def _state_table_arn(stack: LocalStack) -> str:
+    (logical_id,) = [k for k, r in stack.template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"]
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{stack.physical_name(logical_id)}"
+
+
+def _slots(cloud: LocalCloud, stack: LocalStack) -> list[str]:
+    """The SLOT items of the stack's state table now (a request in flight, or an answer not yet delivered)."""
+    table = _state_table_arn(stack).rsplit("/", 1)[-1]
+    items = [i for page in cloud.dynamodb.get_paginator("scan").paginate(TableName=table) for i in page["Items"]]
+    return [i["pk"]["S"] for i in items if i["pk"]["S"].startswith("SLOT#")]
+
+
+def _answers(cloud: LocalCloud, record: Any) -> list[Any]:
+    return [r for r in cloud.receiver.store.received if r.request_id == record.request_id]
 
 
 MAX_TAGS = [{"Key": f"{i:03d}" + "k" * 125, "Value": "v" * 256} for i in range(50)]
@@ -489,14 +520,20 @@ def test_response_url_that_refuses_the_answer(cloud: LocalCloud, example_templat
 
 
 def test_lambda_running_out_of_time_mid_poll(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """A 25 s function timeout and a 10-minute job whose events are all lost: every look (the Tick's
+    self-invocations) fits in the timeout, and the request is carried from look to look in its slot."""
     short = json.loads(json.dumps(example_template))
     for resource in short["Resources"].values():
         if resource["Type"] == "AWS::Lambda::Function":
             resource["Properties"]["Timeout"] = 25
+    cloud.forecast.default_outcome = Outcome("active", 600)
+    cloud.event_loss = 1.0  # only the Tick's looks see the job finish
     stack = LocalStack(cloud, short, name="ShortTimeout")
     result = stack.create()
-    assert result.status == "CREATE_COMPLETE"
-    assert len(result.requests[0].invocations) >= 5
+    assert result.status == "CREATE_COMPLETE", (_outcome(result), cloud.kills, cloud.violations)
+    create = result.requests[0]
+    looks = [i for i in create.invocations if i.trigger == "self"]
+    assert len(looks) >= 5, [i.trigger for i in create.invocations]
     stack.delete()
     cloud.check_invariants()  # the driver flags any invocation past the Lambda timeout
 
@@ -825,18 +862,21 @@ def test_response_url_down_for_three_minutes_when_the_answer_is_ready(
     cloud.check_invariants()
 
 
-@pytest.mark.parametrize(("code", "status"), [("ThrottlingException", 400), ("InternalException", 500)])
-def test_put_targets_failing_right_after_put_rule(
+@pytest.mark.parametrize(("code", "status"), [("ThrottlingException", 400), ("InternalServerError", 500)])
+def test_state_save_failing_right_after_the_claim(
     cloud: LocalCloud, example_template: dict[str, Any], code: str, status: int
 ) -> None:
-    cloud.inject("events:PutTargets", code, status, times=3)
+    """Was PutTargets failing right after PutRule (0.2.x): the first saves of the claimed request's state
+    (UpdateItem) fail three times. One answer on every path, and no slot left in flight."""
+    fault = cloud.inject("dynamodb:UpdateItem", code, status, times=3)
     stack = LocalStack(cloud, example_template)
     result = stack.create()
+    assert fault.times == 0, "the saves must actually fail"
     create = result.by_type("Create")[0]
     assert len(cloud.receiver.store.accepted(create.request_id)) == 1
     if result.status == "CREATE_COMPLETE":
         stack.delete()
-    cloud.check_invariants()  # no rule left on any path
+    cloud.check_invariants()  # no slot left on any path
 
 
 def test_bed_fires_only_rules_with_a_target_and_delivers_what_fired(cloud: LocalCloud) -> None:
@@ -898,6 +938,30 @@ def test_events_all_lost_the_schedule_answers_within_seventy_seconds(cloud: Loca
     detection = cloud.detection(create)
     assert detection is not None and detection["latency"] <= 70.0, detection
     assert cloud.events_emitted >= 2 and cloud.events_delivered == 0  # CREATE_IN_PROGRESS and ACTIVE, both lost
+    cloud.check_invariants()
+
+
+def test_self_invocation_throttled_for_a_minute_only_delays_the_looks(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """Issue 16 (Required, "throttling only delays"): every event is lost, so only the Tick's looks see the job
+    finish, and Lambda refuses the Tick's self-invocations (TooManyRequestsException, 429: the account's concurrency
+    is used up) for the minute in which the first look is asked for. The looks come at later ticks; the job's
+    end is still seen, with one answer, and nothing is left."""
+    cloud.forecast.default_outcome = Outcome("active", 300)
+    cloud.event_loss = 1.0
+    # The first look is due 60 s after the claim: the Tick that asks for it fires within the next minute.
+    cloud.inject("lambda:Invoke", "TooManyRequestsException", 429, seconds=60, after=60)
+    active_at = cloud.clock.now() + 300
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    (create,) = result.by_type("Create")
+    assert _refused(cloud, "lambda:Invoke"), "the scenario must actually be throttled"
+    # Within two minutes of being due (issue 16, "Scale"): a look 60 s after the last, asked for within the next tick.
+    assert create.response is not None and create.response.at < active_at + 150, create.response.at - active_at
+    assert len(_answers(cloud, create)) == 1
+    assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 
 
@@ -1125,12 +1189,16 @@ def test_invocation_killed_at_the_lambda_timeout_mid_look(cloud: LocalCloud, exa
     cloud.check_invariants(allowed_kills=1)
 
 
-def test_killed_before_the_rule_exists_answers_through_crhelpers_timer(
+def test_killed_before_the_request_is_kept_answers_through_crhelpers_timer(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
+    """The Create's claim of its slot hangs past the Lambda timeout, before the request's state is kept anywhere,
+    on Lambda's last try: only crhelper's timer can answer, and it does (FAILED, so the rollback cleans up)."""
     cloud.lambda_duplicates = 0.0
-    cloud.slow("events:ListTargetsByRule", 100.0, times=1)  # the Create's first look at its rule hangs
-    result = LocalStack(cloud, example_template).create()
+    cloud.slow("dynamodb:TransactWriteItems", 100.0, times=1)  # the claim's one write hangs; nothing is kept
+    stack = LocalStack(cloud, example_template)
+    cloud.function_retries[stack.functions()[0]] = 0  # no try after this one: the timer's answer is the only one
+    result = stack.create()
     create = result.by_type("Create")[0]
     assert create.status == "FAILED" and "ran out of time" in create.reason, create.reason
     assert create.invocations[0].killed_at is not None
@@ -1138,34 +1206,75 @@ def test_killed_before_the_rule_exists_answers_through_crhelpers_timer(
     cloud.check_invariants(allowed_kills=1)
 
 
-def test_put_targets_partial_failure_when_the_rule_is_claimed(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
-    cloud.partial_failure("events:PutTargets", times=1)
+def test_claim_cancelled_by_a_transaction_conflict_is_tried_again(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """Was the PutTargets partial failure at the claim (0.2.x): the claim is now one DynamoDB transaction, which
+    DynamoDB cancels when another transaction touches one of its items (TransactionConflict). Nothing was
+    written, so the claim is tried again, and the request completes with one answer."""
+    conflict = cloud.inject(
+        "dynamodb:TransactWriteItems",
+        "TransactionCanceledException",
+        message="Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]",
+        times=2,
+    )
     stack = LocalStack(cloud, example_template)
     assert stack.create().status == "CREATE_COMPLETE"
-    assert cloud.partial_failures
+    assert conflict.times == 0, "the conflict must actually cancel the claim"
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 
 
-def test_remove_targets_partial_failure_when_the_create_answers(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+def test_slot_removal_throttled_when_the_create_answers(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """Was the RemoveTargets partial failure when the Create answers (0.2.x): the slot's removal (DeleteItem)
+    is throttled for 30 s just when the job turns ACTIVE. The answer waits for the removal (or a later look
+    removes it): one answer, and no slot left in flight."""
     cloud.forecast.default_outcome = Outcome("active", 300)
-    cloud.partial_failure("events:RemoveTargets", seconds=30, after=295)
+    cloud.throttle("dynamodb:DeleteItem", seconds=30, after=295)
     stack = LocalStack(cloud, example_template)
     assert stack.create().status == "CREATE_COMPLETE"
-    assert cloud.partial_failures
-    cloud.advance(300)  # a later firing removes the rule
+    assert _refused(cloud, "dynamodb:DeleteItem"), "the removal must actually be throttled"
+    cloud.advance(300)
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+# Where the state table is throttled: the claim (the one transaction), a save of the state after a look, the slot's
+# removal right before the answer (the job turns ACTIVE at 300 s). DynamoDB answers a hot partition with
+# ProvisionedThroughputExceededException and an account or table limit with ThrottlingException.
+STATE_WRITES = {"claim": ("TransactWriteItems", 0), "save": ("UpdateItem", 0), "removal": ("DeleteItem", 295)}
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
+@pytest.mark.parametrize("where", sorted(STATE_WRITES))
+def test_state_table_throttled_for_forty_seconds_only_delays_the_request(
+    cloud: LocalCloud, example_template: dict[str, Any], where: str, code: str
+) -> None:
+    """Issue 16 (Required, "throttling only delays"): the state table refuses the claim, a save or the slot's
+    removal for 40 s. The Create still completes, with exactly one answer, and no slot is left."""
+    cloud.forecast.default_outcome = Outcome("active", 300)
+    operation, after = STATE_WRITES[where]
+    cloud.inject(f"dynamodb:{operation}", code, 400, seconds=40, after=after)
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    assert _refused(cloud, f"dynamodb:{operation}"), "the scenario must actually be throttled"
+    (create,) = result.by_type("Create")
+    assert len(_answers(cloud, create)) == 1
+    cloud.advance(120)
+    assert not _slots(cloud, stack), "an answered request leaves no slot"
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 
 
 def test_stack_delete_answered_while_its_rule_could_not_be_removed(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
-    """The final Delete's answer goes out while RemoveTargets fails partially; CloudFormation then deletes
-    the handler's role: whatever rule is left can never be removed."""
+    """The final Delete's slot cannot be removed for two minutes (DeleteItem throttled, longer than one invocation
+    retries); CloudFormation deletes the table and the handler once the Delete answers, so the answer must wait
+    for the removal: nothing may still be in flight when the table goes."""
     stack = LocalStack(cloud, example_template)
     assert stack.create().status == "CREATE_COMPLETE"
     # Past the claim: only the answer's removal fails, for two minutes (longer than one invocation can retry).
-    cloud.partial_failure("events:RemoveTargets", seconds=120, after=20)
+    cloud.throttle("dynamodb:DeleteItem", seconds=120, after=20)
     assert stack.delete().status == "DELETE_COMPLETE"
+    assert _refused(cloud, "dynamodb:DeleteItem"), "the removal must actually be throttled"
     cloud.advance(600)
     cloud.check_invariants()
 
@@ -1191,6 +1300,66 @@ def test_two_invocations_started_at_nearly_the_same_moment(cloud: LocalCloud, ex
     assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()  # no two invocations of one request work at once
+
+
+def test_two_deliveries_racing_the_claim_only_one_works(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
+    """Issue 16 (Required, "every change is a conditional write"): two deliveries of one Create both read an empty
+    slot, then both send the claim; DynamoDB's condition lets exactly one through. The other stays silent: one
+    job, one answer, and the two never work at once."""
+    cloud.lambda_duplicates = 1.0
+    cloud.duplicate_lag = (0.01, 0.05)
+    cloud.slow("dynamodb:TransactWriteItems", 2.0, times=2)  # both claims are sent after both reads
+    stack = LocalStack(cloud, example_template)
+    result = stack.create()
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    (create,) = result.by_type("Create")
+    claims = [
+        (i, t) for i in create.invocations for t, op in i.calls if op == "dynamodb:TransactWriteItems" and i.trigger != "self"
+    ]
+    assert len({id(i) for i, _ in claims}) == 2, "both deliveries must send a claim"
+    assert len(cloud.forecast.calls_to("CreateForecastExportJob")) == 1
+    assert len(_answers(cloud, create)) == 1
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()  # no two invocations of one request work at once
+
+
+def test_no_rule_target_holds_request_state_and_only_the_handler_reads_the_table(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """Issue 16, sequence 9: the response URL and the request's state live only in the table. While a Create is in
+    flight and after every request of the deploy is answered, the account's only rules are the stack's two, with the
+    Tick's constant input and no input at all; and no role of the app but the handler's may read the table."""
+    from cdk_forecast_export._lambda.forecast_export import contract
+
+    cloud.forecast.default_outcome = Outcome("active", 300)
+    stack = LocalStack(cloud, example_template)
+    seen: list[dict[str, Any]] = []
+
+    def rules_now() -> None:
+        rules = {r["Name"]: r for r in cloud.events.list_rules()["Rules"]}
+        targets = {name: cloud.events.list_targets_by_rule(Rule=name)["Targets"] for name in rules}
+        seen.append({"rules": set(rules), "targets": targets, "slots": _slots(cloud, stack)})
+
+    result = stack.create(meanwhile=(120, rules_now))
+    assert result.status == "CREATE_COMPLETE", _outcome(result)
+    rules_now()
+    (create,) = result.by_type("Create")
+    in_flight, answered = seen
+    assert in_flight["slots"] and not answered["slots"], "the first look must see the Create in flight"
+    tick = json.dumps({contract.TRIGGER_KEY: contract.TICK})
+    for moment in seen:
+        assert moment["rules"] == cloud.template_rules, moment["rules"]
+        inputs = sorted(str(t.get("Input")) for targets in moment["targets"].values() for t in targets)
+        assert inputs == sorted([tick, "None"]), inputs
+        text = json.dumps(moment["targets"])
+        assert create.request_id not in text and "ResponseURL" not in text and "X-Amz" not in text
+    table = _state_table_arn(stack)
+    handler_role = cloud.function_roles[stack.functions()[0]]
+    roles = [stack._ref(k) for k, r in stack.template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    readers = [role for role in roles if PolicySet(stack.applied_statements(role)).allows("dynamodb:GetItem", table)]
+    assert readers == [handler_role], readers
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
 
 
 def test_duplicate_of_a_cancelled_replacing_update_after_the_rollback_took_over(
@@ -1492,58 +1661,81 @@ def _outcome(result: Any) -> list[tuple[str, str, str]]:
     return [(r.request_type, r.status, r.reason[:160]) for r in result.requests]
 
 
+def _handler_calls(cloud: LocalCloud, prefix: str) -> list[str]:
+    """The handler's calls (every invocation, requests and provider alike) whose ``service:Operation`` starts so."""
+    return [operation for operation, _ in cloud.aws_calls if operation.startswith(prefix)]
+
+
+def _fill_the_bus(cloud: LocalCloud) -> None:
+    """Other tools take every rule the default bus has room for (300), after the handler's two rules exist."""
+    cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus - len(cloud.live_rules)
+
+
 def test_create_refused_its_rule_on_a_full_event_bus_never_ends_rollback_failed(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
+    """Issue 16, sequence 2: a request no longer needs a rule, so a full bus can only refuse the handler's own
+    static rules, at deploy time, before any custom resource request is sent: the stack fails cleanly at the rule
+    resource (CloudFormation rolls back what it made), no job is made and nothing is left. Once the stack exists,
+    a full bus changes nothing (the scenarios below)."""
     cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus  # other tools hold all 300 rules of the bus
-    result = LocalStack(cloud, example_template).create()
-    assert result.status in ("CREATE_COMPLETE", "ROLLBACK_COMPLETE"), _outcome(result)
-    if result.status == "ROLLBACK_COMPLETE":
-        assert "LimitExceededException" in result.by_type("Create")[0].reason
-        assert not cloud.forecast.calls_to("CreateForecastExportJob"), "no job may be made without a rule to watch it"
+    with pytest.raises(StackResourceFailed, match="LimitExceededException"):
+        LocalStack(cloud, example_template)
+    assert not cloud.all_requests, "no custom resource request may be sent once a rule of the stack failed"
+    assert not cloud.forecast.calls_to("CreateForecastExportJob")
+    assert not cloud.live_rules
     cloud.check_invariants()
 
 
 def test_delete_of_a_retained_export_while_the_event_bus_is_full(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, with_props(example_template, RemovalPolicy="Retain"))
     assert stack.create().status == "CREATE_COMPLETE"
-    cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus  # another team's deploy took the last rules
+    _fill_the_bus(cloud)  # another team's deploy took the last rules
     result = stack.delete()
     assert result.status == "DELETE_COMPLETE", _outcome(result)
+    assert not _handler_calls(cloud, "events:"), "the Delete needs no EventBridge call"
     cloud.check_invariants(allowed_jobs=1)
 
 
 def test_stack_delete_while_the_event_bus_is_full(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
     stack = LocalStack(cloud, example_template)
     assert stack.create().status == "CREATE_COMPLETE"
-    cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus
+    _fill_the_bus(cloud)
     result = stack.delete()
     assert result.status == "DELETE_COMPLETE", _outcome(result)
+    assert not _handler_calls(cloud, "events:"), "the Delete needs no EventBridge call"
     cloud.check_invariants()
 
 
 def test_stack_delete_on_a_full_bus_while_the_deletion_is_throttled(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
-    """No room for a rule, and DeleteForecastExportJob throttled for 100 s: the first try cannot finish without a
-    rule, fails on purpose, and Lambda's next try deletes the job and answers."""
+    """Issue 16, sequence 2: the bus is full once the stack exists, and DeleteForecastExportJob is throttled for
+    100 s (longer than one look retries). The Delete keeps its state in its slot and the Tick's looks carry it
+    on: no rule is needed, no function error asks Lambda for another try, and the Delete answers SUCCESS."""
     stack = LocalStack(cloud, example_template)
     assert stack.create().status == "CREATE_COMPLETE"
-    cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus
+    _fill_the_bus(cloud)
     cloud.lambda_duplicates = 0.0
     cloud.throttle("forecast:DeleteForecastExportJob", seconds=100)
     result = stack.delete()
     assert result.status == "DELETE_COMPLETE", _outcome(result)
-    assert cloud.function_errors, "the first try should have asked Lambda to run it again"
+    assert _refused(cloud, "forecast:DeleteForecastExportJob"), "the deletion must actually be throttled"
+    assert cloud.forecast.calls_to("DeleteForecastExportJob"), "the job is deleted once the throttling ends"
+    assert not cloud.function_errors and not _handler_calls(cloud, "events:")
     cloud.check_invariants()
 
 
 def test_rollback_delete_of_a_cancelled_create_on_a_full_bus_answers(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
-    """Review finding: on a full bus, the rollback Delete of a Create cancelled before it ran (CloudFormation's
-    made-up physical ID) has no job to delete but must watch the names the Create might still use for 120 s. It
-    keeps looking within its invocations (no rule), Lambda's second try sees the watch end, and it answers."""
+    """Issue 16, sequence 2 (review finding): on a bus filled once the stack exists, the rollback Delete of a Create
+    cancelled before it ran (CloudFormation's made-up physical ID) has no job to delete but must watch the names
+    the Create might still use for 120 s. It keeps that watch in its slot (no rule), and answers; the queued Create
+    then finds the slot taken by the Delete and makes no job."""
     cloud.lambda_duplicates = 0.0
-    cloud.eventbridge.other_rules = cloud.eventbridge.rules_per_bus
     cloud.cfn_queue_delay = (30.0, 30.0)
-    stack, create = _start_create(cloud, example_template)
+    stack = LocalStack(cloud, example_template)
+    _fill_the_bus(cloud)
+    logical_id = custom_logical_id(example_template)
+    stack.properties[logical_id] = stack._props(example_template["Resources"][logical_id])
+    create = stack.start("Create", logical_id, stack.properties[logical_id])
     cloud.run([create], horizon=cloud.clock.now() + 5)
     create.cancelled, create.cancelled_at = True, cloud.clock.now()  # another resource failed: rolled back at once
     cloud.cfn_queue_delay = (0.0, 2.0)
@@ -1553,17 +1745,22 @@ def test_rollback_delete_of_a_cancelled_create_on_a_full_bus_answers(cloud: Loca
     assert delete.status == "SUCCESS", delete.reason
     cloud.run([], horizon=cloud.clock.now() + 400, wait_for_horizon=True)  # the queued Create: CloudFormation says no
     assert create.invocations and not cloud.forecast.calls_to("CreateForecastExportJob")
+    assert not _handler_calls(cloud, "events:")
     cloud.check_invariants()
 
 
 def test_create_while_other_tools_use_all_of_eventbridges_rate_for_forty_seconds(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
-    cloud.eventbridge.others_use(50, seconds=40)  # every EventBridge call of the handler is throttled for 40 s
-    stack = LocalStack(cloud, example_template)
+    """Issue 16, sequence 3: other tools use all of EventBridge's 50 control-plane requests/s for 40 s from the
+    moment the Create is sent. The handler makes no EventBridge call (the rules are the template's), so nothing of
+    it can be throttled: the Create completes and the rules still deliver. The handler's own state calls under
+    throttling are the DynamoDB scenarios (test_state_table_throttled_*)."""
+    stack = LocalStack(cloud, example_template)  # the stack's rules exist before the window
+    cloud.eventbridge.others_use(50, seconds=40)
     result = stack.create()
     assert result.status == "CREATE_COMPLETE", _outcome(result)
-    assert cloud.eventbridge.refusals, "the scenario must actually be throttled"
+    assert not _handler_calls(cloud, "events:") and not cloud.eventbridge.refusals
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 
@@ -1571,10 +1768,11 @@ def test_create_while_other_tools_use_all_of_eventbridges_rate_for_forty_seconds
 def test_create_while_other_tools_use_all_of_eventbridges_rate_for_two_minutes(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
-    cloud.eventbridge.others_use(50, seconds=120)  # longer than one invocation can keep claiming its rule
     stack = LocalStack(cloud, example_template)
+    cloud.eventbridge.others_use(50, seconds=120)  # longer than one invocation could keep trying
     result = stack.create()
     assert result.status == "CREATE_COMPLETE", _outcome(result)
+    assert not _handler_calls(cloud, "events:") and not cloud.eventbridge.refusals
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 
@@ -1582,29 +1780,35 @@ def test_create_while_other_tools_use_all_of_eventbridges_rate_for_two_minutes(
 def test_stack_delete_while_other_tools_use_all_of_eventbridges_rate_for_forty_seconds(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
+    """Issue 16, sequence 3: as the Create above, for a stack delete (it ended DELETE_FAILED in 0.2.x)."""
     stack = LocalStack(cloud, example_template)
     assert stack.create().status == "CREATE_COMPLETE"
     cloud.eventbridge.others_use(50, seconds=40)
     result = stack.delete()
     assert result.status == "DELETE_COMPLETE", _outcome(result)
-    assert cloud.eventbridge.refusals, "the scenario must actually be throttled"
+    assert not _handler_calls(cloud, "events:") and not cloud.eventbridge.refusals
     cloud.check_invariants()
 
 
 def test_first_deploy_refused_while_remove_targets_fails_partially_leaves_no_rule(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
+    """Issue 16, sequence 4: the first deploy's export is refused while the Create's slot cannot be removed for
+    120 s (DeleteItem throttled, longer than one invocation retries). The FAILED answer waits in the slot until it
+    is removed (the rollback deletes the table and the handler): nothing is left in flight, and no rule but the
+    stack's own, which CloudFormation deletes with it."""
     cloud.forecast.fail_next("CreateForecastExportJob", "InvalidInputException")
     started = cloud.clock.now()
-    cloud.partial_failure("events:RemoveTargets", seconds=120)  # longer than one invocation retries
+    cloud.throttle("dynamodb:DeleteItem", seconds=120)  # longer than one invocation retries
     result = LocalStack(cloud, example_template).create()
     assert result.status == "ROLLBACK_COMPLETE", _outcome(result)
     create = result.by_type("Create")[0]
     assert "CreateForecastExportJob refused" in create.reason
-    # The FAILED answer waited in the rule until the rule could be removed (the rollback may delete the handler).
+    # The FAILED answer waited in the slot until the slot could be removed (the rollback deletes the handler).
     assert create.response is not None and create.response.at >= started + 120
-    assert cloud.partial_failures
-    cloud.advance(600)  # the handler is deleted with the stack: a rule left now fires at nothing, forever
+    assert _refused(cloud, "dynamodb:DeleteItem")
+    cloud.advance(600)
+    assert not cloud.live_rules, "the stack's rules go with it; the handler made none"
     cloud.check_invariants()
 
 

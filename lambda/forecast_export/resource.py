@@ -121,6 +121,7 @@ class ForecastExportResource(CfnResource):
         self.lease_waits = 0  # invocations of this container that waited for another one's look
         self.retry_later = False  # the request could not be confirmed yet: the entry point asks Lambda to retry
         self._claiming: Store | None = None  # the store of this invocation's claim
+        self._kept = False
         self._episode = ""  # the stack event that confirmed this request (confirmation.py)
         self.deletes_a_replaced_id = False  # a Delete of a physical ID the resource no longer holds
         self._unconfirmable = ""  # why a request that Lambda will not run again could not be confirmed
@@ -148,6 +149,7 @@ class ForecastExportResource(CfnResource):
         self._answered = False
         self.retry_later = False
         self._claiming = None
+        self._kept = False  # the request's state is in its slot (a look, or a claim that returned): a later look carries on
         self._episode = ""
         self._unconfirmable = ""
         self.deletes_a_replaced_id = False
@@ -172,6 +174,7 @@ class ForecastExportResource(CfnResource):
         be confirmed on Lambda's last try is answered FAILED here, acting on nothing."""
         self._context = context
         self.budget = self._look_budget(context)
+        self._kept = POLL in event
         if POLL in event:
             try:
                 live = self._live_event(event, context)
@@ -353,14 +356,16 @@ class ForecastExportResource(CfnResource):
                 self._watch()
                 self.Data.pop(LEASE, None)
                 self._event[DATA] = self.Data
-                self._store().save(self._slot(), self._event)
+                self._save_while_time_allows()
         except LostSlot as lost:
             logger.warning("%s: another invocation carries the request on; this one stops", lost)
         except Exception as error:
             logger.error("Unexpected error: %s", error, exc_info=True)
-            if self._slot():
-                self._remove_slot()
-            self._send("FAILED", f"The handler failed unexpectedly: {error}")
+            self.Status, self.Reason = "FAILED", f"The handler failed unexpectedly: {error}"
+            if self._kept and self._slot():
+                self._finish()  # the slot goes first; if it cannot yet, the answer waits in it (one answer, never two)
+            else:
+                self._send()
 
     def _lambda_may_run_it_again(self) -> bool:
         """Lambda runs an invocation the handler fails again after about 1 and then 2 minutes (the function's
@@ -428,6 +433,7 @@ class ForecastExportResource(CfnResource):
         if self._joins(store, slot):
             return False
         claim = store.claim(slot, self._event, self._may_take_over, watching)
+        self._kept = True
         if claim.duplicate:
             logger.warning("Request %s is already being handled (slot %s); this delivery stays silent", self.RequestId, slot)
             return False
@@ -451,6 +457,7 @@ class ForecastExportResource(CfnResource):
         theirs = (held or {}).get(DATA) or {}
         if held is None or held.get("RequestId") == self.RequestId or theirs.get(EPISODE) != self._episode:
             return False
+        self._kept = True  # the request is in the slot it joins: a later look answers it
         if any(j.get("RequestId") == self.RequestId for j in held.get(JOINED, [])):
             return True
         if store.join(slot, str(held["RequestId"]), self.RequestId, self._response_url):
@@ -560,6 +567,25 @@ class ForecastExportResource(CfnResource):
             self._clock().sleep(RETRY_PAUSE_SECONDS)
         return True
 
+    def _save_while_time_allows(self) -> None:
+        """Save the state after a look, trying again while DynamoDB throttles for the invocation's time (not only the
+        look's budget). Throttled longer, the state stays as last saved: its lease runs out and the next look starts
+        from it (a throttled table only delays a request; it never answers FAILED for it)."""
+        look_budget = self.budget
+        self.budget = Budget(self._clock(), self._invocation_end(self._context) - LAMBDA_SAFETY_SECONDS, look_budget.requested_at)
+        try:
+            while True:
+                try:
+                    self._store().save(self._slot(), self._event)
+                    return
+                except TransientError as error:
+                    if not self.budget.allows(RETRY_PAUSE_SECONDS):
+                        logger.warning("Could not save the state of %s (%s); the next look carries on", self._slot(), error)
+                        return
+                    self._clock().sleep(RETRY_PAUSE_SECONDS)
+        finally:
+            self.budget = look_budget
+
     def _try_save(self) -> None:
         try:
             self._store().save(self._slot(), self._event)
@@ -605,7 +631,8 @@ class ForecastExportResource(CfnResource):
         self._send_body(responses.fit_response(self._body()))
 
     def _timeout(self) -> None:
-        if self._slot() and POLL in self._event:
+        # The slot's name and POLL are set before the claim is written: only a claim that returned means a look follows.
+        if self._kept and self._slot():
             logger.error("The Lambda is about to time out; the next look at %s carries on", self._slot())
             return
         logger.error("The Lambda is about to time out before the request could be kept; answering FAILED")

@@ -25,6 +25,7 @@ RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0, 8.0)
 _TRANSIENT_CODES = {
     "ThrottlingException",
     "Throttling",
+    "ProvisionedThroughputExceededException",  # DynamoDB: a hot partition (HTTP 400, so not caught as a 5xx)
     "TooManyRequestsException",
     "RequestLimitExceeded",
     "ServiceUnavailable",
