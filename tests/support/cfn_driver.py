@@ -1248,11 +1248,26 @@ class LocalCloud:
         return sum(1 for d in self.deliveries_log if d.trigger == "event")
 
     def event_deliveries(self, request_id: str | None = None) -> list[Delivery]:
-        """Event deliveries made so far, optionally only those whose input names ``request_id``."""
+        """Event deliveries made so far; with ``request_id``, those that reached that request: an input naming it
+        (a rule-based release's polling rule), or, issue 16's ForecastEvents rule delivering the event itself, an
+        event about the request's job (its physical ID) handed to the request's function."""
         found = [d for d in self.deliveries_log if d.trigger == "event"]
-        if request_id is not None:
-            found = [d for d in found if _request_id_of(d.input) == request_id]
-        return found
+        if request_id is None:
+            return found
+        record = next((r for r in self.all_requests if r.request_id == request_id), None)
+        function = function_name_of(str(record.event.get("ServiceToken", ""))) if record is not None else None
+        job_of = {e.body["id"]: e.change.arn for e in self.emitted}
+        return [
+            d
+            for d in found
+            if _request_id_of(d.input) == request_id
+            or (
+                record is not None
+                and not _request_id_of(d.input)
+                and function_name_of(d.target_arn) == function
+                and job_of.get(d.event_id) == record.physical_id
+            )
+        ]
 
     def detection(
         self, record: RequestRecord, statuses: tuple[str, ...] = ("ACTIVE", "CREATE_FAILED", "CREATE_STOPPED")
