@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from cdk_forecast_export._lambda.forecast_export.store import LOOK_PERIOD_SECONDS
-from tests.support.cfn_driver import LocalCloud, LocalStack, RequestRecord, function_name_of
+from tests.support.cfn_driver import LocalCloud, LocalStack, RequestRecord, function_name_of, working_overlaps
 from tests.support.forecast_fake import DELETE_SECONDS, Outcome
 from tests.support.scenarios import with_props
 
@@ -183,18 +183,27 @@ def test_the_delete_is_logged_before_it_is_answered(cloud: LocalCloud, example_t
 
 
 def test_an_event_during_another_look_waits_for_it_and_looks_again(cloud: LocalCloud, example_template: dict[str, Any]) -> None:
-    """Every look takes 11 s and every event comes twice, the copy at most 10 s later: the second copy finds
-    the first one's lease, waits (reading the rule only) and then makes its own look; nothing is lost."""
+    """Every look takes 11 s and every event comes twice, the copy at most 10 s later: an event's invocation (on the
+    provider record, as every ForecastEvents delivery) that finds another look's lease in the request's slot (a look
+    the Tick asked for, or the other copy's) waits, reading the slot only (every LEASE_CHECK_SECONDS), until that look
+    ends; then it makes its own look, or finds the request answered and does nothing more. Nothing is lost, one
+    answer, and no two invocations of the function, Forecast events' and the request's own, ever work at once."""
     cloud.event_delay = (0.2, 0.4)
     cloud.event_duplicates = 1.0
     cloud.slow("forecast:DescribeForecastExportJob", 11.0)  # longer than the copy's lag (DUPLICATE_LAG_MAX)
     cloud.forecast.default_outcome = Outcome("active", 10 * 60 + 17)
     (create,) = LocalStack(cloud, example_template).create().requests
-    assert create.status == "SUCCESS"
-    waited = [
-        i
-        for i in create.invocations
-        if i.trigger == "event" and len([op for _, op in i.calls if op == "events:ListTargetsByRule"]) > 1
-    ]
+    assert create.status == "SUCCESS" and create.response is not None
+    events = [i for i in _provider(cloud, create).invocations if i.trigger == "event"]
+
+    def reads(inv: Any) -> list[float]:
+        return [t for t, op in inv.calls if op == "dynamodb:GetItem"]
+
+    # one read finds the slot, one takes the lease: more are the wait
+    waited = [i for i in events if len(reads(i)) > 2]
     assert waited, "no event invocation waited for another one's look"
-    cloud.check_invariants(allowed_jobs=1)  # no two invocations worked at once
+    for inv in waited:
+        looked_after = [t for t, op in inv.calls if op.startswith("forecast:") and t > reads(inv)[2]]
+        assert looked_after or max(reads(inv)) >= create.response.at, inv.calls
+    assert working_overlaps(create.invocations + events) == []  # one request on this function
+    cloud.check_invariants(allowed_jobs=1)
