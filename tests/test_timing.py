@@ -9,7 +9,7 @@ a test says so) an invocation lasts nothing unless it waited for another one's l
 Issue 16's timing: a request is due LOOK_PERIOD_SECONDS after its last look. The Tick fires once a minute at
 any second of its minute (so two Ticks can be up to 2 minutes apart) and is delivered up to 5 s later; it asks
 for a look at every request due within TICK_LOOKAHEAD_SECONDS, and Lambda's queue starts that look 0-2 s later.
-So a due request is looked at within 2 minutes of being due (DUE_TO_LOOK), and with every event lost a job's
+So a due request is looked at within 2 minutes of being due (DUE_TO_LOOK_SECONDS), and with every event lost a job's
 end is found within a look period and 2 minutes.
 """
 
@@ -23,14 +23,9 @@ import pytest
 from cdk_forecast_export._lambda.forecast_export.store import LOOK_PERIOD_SECONDS
 from tests.support.cfn_driver import LocalCloud, LocalStack, RequestRecord, function_name_of, working_overlaps
 from tests.support.forecast_fake import DELETE_SECONDS, Outcome
-from tests.support.scenarios import with_props
+from tests.support.scenarios import DUE_TO_LOOK_SECONDS, LOST_EVENTS_BOUND, with_props
 
 LONG = {"TimeoutSeconds": "3300", "ServiceTimeout": "3600"}
-# The issue's bound: every request due is looked at within 2 minutes of being due.
-DUE_TO_LOOK = 120
-# With every event lost: the job ends right after a look, the request is due a look period later and looked at
-# within DUE_TO_LOOK, and that look answers within a few calls.
-LOST_EVENTS_BOUND = LOOK_PERIOD_SECONDS + DUE_TO_LOOK + 3
 
 
 def _provider(cloud: LocalCloud, record: RequestRecord) -> RequestRecord:
@@ -104,7 +99,7 @@ def test_with_every_event_lost_the_schedule_finds_the_job_within_two_periods(
     assert {i.trigger for i in create.invocations} == {"cloudformation", "self"}
     assert {i.trigger for i in _provider(cloud, create).invocations} == {"schedule"}
     lags = _lags_from_due_to_look(create)
-    assert len(lags) >= 25 and max(lags) <= DUE_TO_LOOK, lags
+    assert len(lags) >= 25 and max(lags) <= DUE_TO_LOOK_SECONDS, lags
     detection = cloud.detection(create)
     assert detection is not None and detection["latency"] <= LOST_EVENTS_BOUND, detection
     assert max(i.end - i.start for i in create.invocations if i.end is not None) <= 3.0  # one look, a few calls
