@@ -12,7 +12,6 @@ from typing import Any
 
 import boto3
 import pytest
-
 from cdk_forecast_export._lambda.forecast_export import contract
 from cdk_forecast_export._lambda.forecast_export.retries import Budget
 from cdk_forecast_export._lambda.forecast_export.store import (

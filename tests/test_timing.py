@@ -19,8 +19,8 @@ import logging
 from typing import Any
 
 import pytest
-
 from cdk_forecast_export._lambda.forecast_export.store import LOOK_PERIOD_SECONDS
+
 from tests.support.cfn_driver import LocalCloud, LocalStack, RequestRecord, function_name_of, working_overlaps
 from tests.support.forecast_fake import DELETE_SECONDS, Outcome
 from tests.support.scenarios import DUE_TO_LOOK_SECONDS, LOST_EVENTS_BOUND, with_props
