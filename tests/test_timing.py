@@ -106,6 +106,34 @@ def test_with_every_event_lost_the_schedule_finds_the_job_within_two_periods(
     cloud.check_invariants(allowed_jobs=1)
 
 
+@pytest.mark.parametrize(
+    "script",
+    [
+        # (second of its minute a Tick fires at, its delivery delay), cycled: a Tick at second 10 asks for a look; the
+        # next minute's Tick (second 0) comes before the request is due; the one after at the minute's last second,
+        # delivered 5 s late: 2 minutes and 5 s after the one before it.
+        [(10.0, 0.0), (0.0, 0.0), (59.9, 5.0)],
+        [(20.0, 0.0), (0.0, 0.0), (59.9, 5.0)],
+    ],
+)
+def test_a_request_due_is_looked_at_within_two_minutes_when_ticks_come_two_minutes_apart(
+    cloud: LocalCloud, example_template: dict[str, Any], script: list[tuple[float, float]]
+) -> None:
+    """Issue 16's bound under EventBridge's worst documented schedule: two Ticks up to 2 minutes apart (each fires at
+    any second of its minute), plus their delivery and Lambda's queue (2 s here). Each Tick's look-ahead
+    (TICK_LOOKAHEAD_SECONDS) keeps every look within 2 minutes of the request being due (at worst 120 + 5 + 2 - 10 =
+    117 s); with no look-ahead both scripts measure 124 s."""
+    cloud.schedule_script = script
+    cloud.cfn_queue_delay = (2.0, 2.0)
+    cloud.event_loss = 1.0
+    cloud.forecast.default_outcome = Outcome("active", 20 * 60 + 17)
+    (create,) = LocalStack(cloud, with_props(example_template, **LONG)).create().requests
+    assert create.status == "SUCCESS"
+    lags = _lags_from_due_to_look(create)
+    assert len(lags) >= 10 and max(lags) <= DUE_TO_LOOK_SECONDS, lags
+    cloud.check_invariants(allowed_jobs=1)
+
+
 def test_with_every_event_lost_an_exact_schedule_finds_the_job_within_a_minute(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:

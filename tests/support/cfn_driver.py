@@ -784,6 +784,8 @@ class LocalCloud:
         self._put_rule_times: dict[str, float] = {}
         self._live_rules: set[str] = set()
         self.exact_schedule = False  # kindness, opt-in: fire at epoch + N * period exactly, deliver at once
+        # Adversary, opt-in: (second of its last minute each period fires at, delivery delay), cycled over the periods.
+        self.schedule_script: list[tuple[float, float]] | None = None
         self.rng = random.Random(0)
         self.stacks: dict[str, LocalStack] = {}  # stack name -> stack; each holds its applied template
         self.stacks_by_id: dict[str, LocalStack] = {}  # every stack of the test, deleted ones included
@@ -1377,6 +1379,7 @@ class LocalCloud:
         self.template_permissions.clear()
         self._policy_cache.clear()
         self.exact_schedule = False
+        self.schedule_script = None
         self.slowness.clear()
         self.function_memory.clear()
         self.function_code.clear()
@@ -1672,6 +1675,8 @@ class LocalCloud:
         end = epoch + (index + 1) * period
         if self.exact_schedule:
             return end
+        if self.schedule_script:
+            return end - min(period, 60.0) + self.schedule_script[index % len(self.schedule_script)][0]
         return end - min(period, 60.0) + self.rng.uniform(0.0, min(period, 60.0))
 
     def _next_firing(self, name: str) -> float:
@@ -1694,6 +1699,8 @@ class LocalCloud:
                 for target in targets:
                     self._check_rule(name, self._rules_cache[name]["Arn"], target)
                     delay = 0.0 if self.exact_schedule else self.rng.uniform(0.0, DELIVERY_DELAY_MAX)
+                    if self.schedule_script:
+                        delay = self.schedule_script[index % len(self.schedule_script)][1]
                     self._seq += 1
                     text = target.get("Input", "{}")
                     delivery = Delivery(fire_at + delay, self._seq, name, target["Arn"], text, fire_at, "schedule")
