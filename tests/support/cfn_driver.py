@@ -274,7 +274,8 @@ class Invocation:
 
     @property
     def did_work(self) -> bool:
-        """Anything beyond looking (DescribeRule, ListTargetsByRule) and leaving."""
+        """Anything beyond coordinating (LOOK_ONLY_CALLS: reading and writing the request's state, its lease, asking
+        for a look with lambda:Invoke) and leaving: a Forecast or STS call, or an answer. A Tick never works."""
         return bool(self.sends) or any(op not in LOOK_ONLY_CALLS for _, op in self.calls)
 
     def until(self, now: float) -> float:
@@ -1952,7 +1953,9 @@ class LocalCloud:
         return left
 
     def look_only_overlaps(self) -> int:
-        """Pairs of overlapping invocations of one request where at least one only looked and left."""
+        """Pairs of overlapping invocations of one request where at least one only looked and left. Counts the
+        request's own invocations (CloudFormation's, the looks the Tick asked for); a Forecast event's or a Tick's
+        invocation runs on the function's ``provider_record`` and is not counted here."""
         count = 0
         now = self.clock.now()
         for record in self.all_requests:
@@ -1963,7 +1966,8 @@ class LocalCloud:
         return count
 
     def look_only_invocations(self) -> int:
-        """Invocations that only looked (DescribeRule, ListTargetsByRule) and left."""
+        """The requests' invocations that only coordinated (LOOK_ONLY_CALLS) and left: a look the Tick asked for
+        that found its request answered, or another invocation's lease held. Provider invocations not counted."""
         return sum(1 for r in self.all_requests for i in r.invocations if not i.did_work)
 
     def _held_jobs_problems(self) -> list[str]:
