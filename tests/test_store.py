@@ -14,7 +14,14 @@ import boto3
 import pytest
 from cdk_forecast_export._lambda.forecast_export import contract
 from cdk_forecast_export._lambda.forecast_export.retries import Budget
-from cdk_forecast_export._lambda.forecast_export.store import DATA, LOOK_PERIOD_SECONDS, VERSION, LostSlot, Store
+from cdk_forecast_export._lambda.forecast_export.store import (
+    DATA,
+    LOOK_PERIOD_SECONDS,
+    TICK_LOOKAHEAD_SECONDS,
+    VERSION,
+    LostSlot,
+    Store,
+)
 
 
 class SteppedClock:
@@ -163,8 +170,8 @@ def test_the_due_index_lists_only_requests_in_flight_and_due(dynamodb: Any, tabl
     for index in range(3):
         store.claim(f"slot-{index}", _request(f"r-{index}"), lambda held: True, [])
         clock.sleep(10)
-    assert list(store.due(10)) == []  # claimed, then due a look period later
-    clock.sleep(LOOK_PERIOD_SECONDS - 15)
+    assert list(store.due(10)) == []  # claimed, then due a look period later (a Tick looks that much ahead)
+    clock.sleep(LOOK_PERIOD_SECONDS - 15 - TICK_LOOKAHEAD_SECONDS)
     due = list(_store(dynamodb, table, clock).due(10))
     assert [(slot, request) for slot, request, _ in due] == [("slot-0", "r-0"), ("slot-1", "r-1")]
     store.remove("slot-0", "r-0", [])

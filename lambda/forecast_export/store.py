@@ -36,6 +36,11 @@ from .retries import Budget, call_with_retries, error_code
 logger = logging.getLogger(__name__)
 
 LOOK_PERIOD_SECONDS = 60  # a request in flight is due for a look this long after its last one
+# A Tick fires at any second of its minute (eb-scheduled-rule-pattern), so two Ticks can come up to 2 minutes apart.
+# Each asks for looks at the requests due within this margin too: a request due a period after the look a Tick
+# asked for is found by the next Tick, even one a minute later to the second, and a request due is looked at within
+# 2 minutes whenever the Tick's delivery and the look's queueing together take less than this.
+TICK_LOOKAHEAD_SECONDS = 10
 ITEM_MAX_BYTES = 400 * 1024  # DynamoDB's item size limit (service-quotas page, "Item size")
 STATE_MAX_CHARACTERS = 350_000  # room for the other attributes of the slot item
 DUE_SHARD = "due"
@@ -369,7 +374,8 @@ class Store:
         return True
 
     def due(self, limit: int) -> Iterator[tuple[str, str, str]]:
-        """(slot, RequestId, due_at as stored) of up to ``limit`` requests due for a look, most overdue first."""
+        """(slot, RequestId, due_at as stored) of up to ``limit`` requests due for a look (or due within
+        TICK_LOOKAHEAD_SECONDS), most overdue first."""
         start: dict[str, Any] | None = None
         count = 0
         while count < limit:
@@ -378,7 +384,7 @@ class Store:
                 "IndexName": contract.DUE_INDEX,
                 "KeyConditionExpression": "#shard = :shard AND #due <= :now",
                 "ExpressionAttributeNames": {"#shard": contract.DUE_SHARD_ATTRIBUTE, "#due": contract.DUE_AT_ATTRIBUTE},
-                "ExpressionAttributeValues": {":shard": _s(DUE_SHARD), ":now": _n(self._clock.now())},
+                "ExpressionAttributeValues": {":shard": _s(DUE_SHARD), ":now": _n(self._clock.now() + TICK_LOOKAHEAD_SECONDS)},
                 "Limit": min(limit - count, 500),
             }
             if start:

@@ -281,7 +281,8 @@ class Invocation:
 
     @property
     def did_work(self) -> bool:
-        """Anything beyond looking (DescribeRule, ListTargetsByRule) and leaving."""
+        """Anything beyond coordinating (LOOK_ONLY_CALLS: reading and writing the request's state, its lease, asking
+        for a look with lambda:Invoke) and leaving: a Forecast or STS call, or an answer. A Tick never works."""
         return bool(self.sends) or any(op not in LOOK_ONLY_CALLS for _, op in self.calls)
 
     def until(self, now: float) -> float:
@@ -791,6 +792,8 @@ class LocalCloud:
         self._put_rule_times: dict[str, float] = {}
         self._live_rules: set[str] = set()
         self.exact_schedule = False  # kindness, opt-in: fire at epoch + N * period exactly, deliver at once
+        # Adversary, opt-in: (second of its last minute each period fires at, delivery delay), cycled over the periods.
+        self.schedule_script: list[tuple[float, float]] | None = None
         self.rng = random.Random(0)
         self.stacks: dict[str, LocalStack] = {}  # stack name -> stack; each holds its applied template
         self.stacks_by_id: dict[str, LocalStack] = {}  # every stack of the test, deleted ones included
@@ -1257,11 +1260,26 @@ class LocalCloud:
         return sum(1 for d in self.deliveries_log if d.trigger == "event")
 
     def event_deliveries(self, request_id: str | None = None) -> list[Delivery]:
-        """Event deliveries made so far, optionally only those whose input names ``request_id``."""
+        """Event deliveries made so far; with ``request_id``, those that reached that request: an input naming it
+        (a rule-based release's polling rule), or, issue 16's ForecastEvents rule delivering the event itself, an
+        event about the request's job (its physical ID) handed to the request's function."""
         found = [d for d in self.deliveries_log if d.trigger == "event"]
-        if request_id is not None:
-            found = [d for d in found if _request_id_of(d.input) == request_id]
-        return found
+        if request_id is None:
+            return found
+        record = next((r for r in self.all_requests if r.request_id == request_id), None)
+        function = function_name_of(str(record.event.get("ServiceToken", ""))) if record is not None else None
+        job_of = {e.body["id"]: e.change.arn for e in self.emitted}
+        return [
+            d
+            for d in found
+            if _request_id_of(d.input) == request_id
+            or (
+                record is not None
+                and not _request_id_of(d.input)
+                and function_name_of(d.target_arn) == function
+                and job_of.get(d.event_id) == record.physical_id
+            )
+        ]
 
     def detection(
         self, record: RequestRecord, statuses: tuple[str, ...] = ("ACTIVE", "CREATE_FAILED", "CREATE_STOPPED")
@@ -1371,6 +1389,7 @@ class LocalCloud:
         self.template_permissions.clear()
         self._policy_cache.clear()
         self.exact_schedule = False
+        self.schedule_script = None
         self.slowness.clear()
         self.function_memory.clear()
         self.function_code.clear()
@@ -1673,6 +1692,8 @@ class LocalCloud:
         end = epoch + (index + 1) * period
         if self.exact_schedule:
             return end
+        if self.schedule_script:
+            return end - min(period, 60.0) + self.schedule_script[index % len(self.schedule_script)][0]
         return end - min(period, 60.0) + self.rng.uniform(0.0, min(period, 60.0))
 
     def _next_firing(self, name: str) -> float:
@@ -1695,6 +1716,8 @@ class LocalCloud:
                 for target in targets:
                     self._check_rule(name, self._rules_cache[name]["Arn"], target)
                     delay = 0.0 if self.exact_schedule else self.rng.uniform(0.0, DELIVERY_DELAY_MAX)
+                    if self.schedule_script:
+                        delay = self.schedule_script[index % len(self.schedule_script)][1]
                     self._seq += 1
                     text = target.get("Input", "{}")
                     delivery = Delivery(fire_at + delay, self._seq, name, target["Arn"], text, fire_at, "schedule")
@@ -1955,7 +1978,9 @@ class LocalCloud:
         return left
 
     def look_only_overlaps(self) -> int:
-        """Pairs of overlapping invocations of one request where at least one only looked and left."""
+        """Pairs of overlapping invocations of one request where at least one only looked and left. Counts the
+        request's own invocations (CloudFormation's, the looks the Tick asked for); a Forecast event's or a Tick's
+        invocation runs on the function's ``provider_record`` and is not counted here."""
         count = 0
         now = self.clock.now()
         for record in self.all_requests:
@@ -1966,7 +1991,8 @@ class LocalCloud:
         return count
 
     def look_only_invocations(self) -> int:
-        """Invocations that only looked (DescribeRule, ListTargetsByRule) and left."""
+        """The requests' invocations that only coordinated (LOOK_ONLY_CALLS) and left: a look the Tick asked for
+        that found its request answered, or another invocation's lease held. Provider invocations not counted."""
         return sum(1 for r in self.all_requests for i in r.invocations if not i.did_work)
 
     def _held_jobs_problems(self) -> list[str]:
