@@ -1047,8 +1047,10 @@ def test_duplicate_of_a_cancelled_tags_update_after_its_rollback_answered(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
     """A tags-only Update does its work, cannot answer (the response URL is down), is cancelled; the
-    rollback Update puts the old tags back and answers; then Lambda delivers the cancelled Update again
-    (55 s after CloudFormation sent it, within the 60 s maximum event age)."""
+    rollback Update puts the old tags back and answers (at its next look: the URL was still down when it
+    finished); then Lambda delivers the cancelled Update again (150 s after CloudFormation sent it, well
+    within the 6-hour maximum event age). CloudFormation no longer confirms it, and its record exists: it
+    re-tags nothing."""
     cloud.lambda_duplicates = 0.0
     stack = LocalStack(cloud, example_template)
     assert stack.create().status == "CREATE_COMPLETE"
@@ -1060,15 +1062,16 @@ def test_duplicate_of_a_cancelled_tags_update_after_its_rollback_answered(
     cloud.receiver.store.outage_until = cloud.clock.now() + 20
     t0 = cloud.clock.now()
     update = stack.start("Update", logical_id, new_props, old_props=old_props, physical_id=job_arn)
-    stack.redeliver(update, after=55.0)
+    stack.redeliver(update, after=150.0)
     cloud.run([update], horizon=t0 + 8, wait_for_horizon=True)
     assert not update.answered
     update.cancelled = True  # another resource failed: CloudFormation rolls back at once
     rollback = stack.start("Update", logical_id, old_props, old_props=new_props, physical_id=job_arn)
     cloud.run([rollback])
     assert rollback.status == "SUCCESS", rollback.reason
-    assert rollback.response is not None and rollback.response.at < t0 + 55
+    assert rollback.response is not None and rollback.response.at < t0 + 150  # before the copy arrives
     cloud.advance(180)
+    assert update.invocations[-1].start >= t0 + 150 and not update.invocations[-1].sends
     assert cloud.forecast.jobs[job_arn].tags == old_tags, "the stray copy of the cancelled Update re-tagged the job"
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
