@@ -1400,21 +1400,23 @@ def test_a_replayed_request_during_its_own_episode_cannot_steal_it(cloud: LocalC
     team_a.during = None
     assert result.status == "UPDATE_COMPLETE", [r.reason for r in result.requests]
     cloud.run([], horizon=cloud.clock.now() + 300, wait_for_horizon=True)
-    assert not [r for r in cloud.receiver.store.received if r.request_id == forged[0].request_id]
+    (genuine,) = result.by_type("Update")
+    assert genuine.status == "SUCCESS" and not genuine.cancelled
+    # It joined the genuine request: the one answer also went to its URL, the very same body (README Limitations).
+    copies = [r for r in cloud.receiver.store.received if r.request_id == forged[0].request_id]
+    assert genuine.response is not None
+    assert [r.body for r in copies] == [{**genuine.response.body, "RequestId": forged[0].request_id}]
     assert team_a.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17 review: a copy with CloudFormation's very properties that reaches the handler before "
-    "CloudFormation's own delivery (a direct RequestResponse invoke skips the queue) confirms the same stack event "
-    "and keeps the request; the genuine request then stays silent and A's update times out. Joining a second "
-    "request of one episode needs a conditional write on the request's record (DynamoDB, issue 16)",
-)
 def test_a_replayed_request_that_beats_cloudformations_delivery_cannot_steal_it(
     cloud: LocalCloud, team_templates: dict[str, Any]
 ) -> None:
+    """Issue 17 review, fixed by issue 16: a copy with CloudFormation's very properties reaches the handler before
+    CloudFormation's own delivery (a direct invoke skips the queue) and confirms the same stack event, so it holds
+    the slot; the genuine request, confirming that event too, joins it instead of staying silent: the one answer
+    goes to both URLs, and A's update completes (it timed out before)."""
     _, team_a, forger = _teams(cloud, team_templates)
     weekly = next(lid for lid in team_a.physical_ids if "Weekly" in lid)
     new_template = copy.deepcopy(team_a.template)
@@ -1437,10 +1439,18 @@ def test_a_replayed_request_that_beats_cloudformations_delivery_cannot_steal_it(
                 )
             )
 
+    creates = len(cloud.forecast.calls_to("CreateForecastExportJob"))
     team_a.during = replay_first
     result = team_a.update(new_template)
     team_a.during = None
     assert result.status == "UPDATE_COMPLETE", [(r.request_type, r.status, r.reason[:80]) for r in result.requests]
+    (genuine,) = result.by_type("Update")
+    assert genuine.status == "SUCCESS" and genuine.response is not None
+    assert forged[0].invocations[0].start < genuine.invocations[0].start  # the copy did come first
+    # The genuine request joined the copy's slot: the one answer went to both URLs, the very same body.
+    copies = [r.body for r in cloud.receiver.store.received if r.request_id == forged[0].request_id]
+    assert copies == [{**genuine.response.body, "RequestId": forged[0].request_id}]
+    assert len(cloud.forecast.calls_to("CreateForecastExportJob")) == creates + 1  # one replacement job, not two
     assert team_a.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 
