@@ -22,7 +22,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from tests.support import apps
+from tests.support import apps, template_resources
 from tests.support.cfn_driver import ACCOUNT, LocalCloud, LocalStack
 from tests.support.forecast_fake import Outcome
 from tests.support.iam_eval import PolicySet
@@ -1073,6 +1073,38 @@ def test_duplicate_of_a_cancelled_tags_update_after_its_rollback_answered(
     cloud.advance(180)
     assert update.invocations[-1].start >= t0 + 150 and not update.invocations[-1].sends
     assert cloud.forecast.jobs[job_arn].tags == old_tags, "the stray copy of the cancelled Update re-tagged the job"
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_a_copy_delivered_before_cloudformation_records_the_answer_finds_the_record(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """Issue 16, the request's record: CloudFormation confirms a request (confirmation.py) until it records the
+    answer, a moment after the answer's PUT; a copy Lambda delivers in that window passes the check, and finds
+    the slot already removed. The REQ# record that store.claim writes with the slot (kept 7 days past the
+    answer's deadline) makes it do nothing: no Forecast call, no second answer. A copy delivered later, hours
+    later included, is refused by the check itself (test_response_urls_signed_the_older_way_date_every_request)."""
+    cloud.lambda_duplicates = 0.0
+    stack, create = _start_create(cloud, example_template)
+    while not cloud.receiver.store.accepted(create.request_id):  # answered; not yet processed by CloudFormation
+        cloud.run([], horizon=cloud.clock.now() + 5, wait_for_horizon=True)
+    (answer,) = cloud.receiver.store.accepted(create.request_id)
+    assert not create.answered and stack.resource_view(create.logical_id)["ResourceStatus"] == "CREATE_IN_PROGRESS"
+    before = len(create.invocations)
+    stack.redeliver(create)
+    cloud.run([], horizon=cloud.clock.now() + 30, wait_for_horizon=True)
+    (copy_,) = create.invocations[before:]
+    assert any(op == "cloudformation:DescribeStackEvents" for _, op in copy_.calls)  # it was checked, and confirmed
+    assert not [op for _, op in copy_.calls if op.startswith("forecast:")] and not copy_.sends
+    assert [r.body for r in cloud.receiver.store.received if r.request_id == create.request_id] == [answer.body]
+    table = next(name for lid, name in stack.made.items() if stack.kinds.get(lid) == template_resources.TABLE)
+    record = cloud.dynamodb.get_item(TableName=table, Key={"pk": {"S": f"REQ#{create.request_id}"}, "sk": {"S": "request"}})
+    assert float(record["Item"]["expires_at"]["N"]) >= create.deadline + 7 * 86400
+    cloud.run([create])
+    assert create.status == "SUCCESS"
+    stack.physical_ids = {create.logical_id: create.physical_id}
+    stack.status = "CREATE_COMPLETE"
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 
