@@ -22,7 +22,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from tests.support import apps
+from tests.support import apps, template_resources
 from tests.support.cfn_driver import ACCOUNT, REGION, LocalCloud, LocalStack, function_name_of, working_overlaps
 from tests.support.forecast_fake import Outcome
 from tests.support.iam_eval import PolicySet
@@ -1141,8 +1141,10 @@ def test_duplicate_of_a_cancelled_tags_update_after_its_rollback_answered(
     cloud: LocalCloud, example_template: dict[str, Any]
 ) -> None:
     """A tags-only Update does its work, cannot answer (the response URL is down), is cancelled; the
-    rollback Update puts the old tags back and answers; then Lambda delivers the cancelled Update again
-    (55 s after CloudFormation sent it, within the 60 s maximum event age)."""
+    rollback Update puts the old tags back and answers (at its next look: the URL was still down when it
+    finished); then Lambda delivers the cancelled Update again (150 s after CloudFormation sent it, well
+    within the 6-hour maximum event age). CloudFormation no longer confirms it, and its record exists: it
+    re-tags nothing."""
     cloud.lambda_duplicates = 0.0
     stack = LocalStack(cloud, example_template)
     assert stack.create().status == "CREATE_COMPLETE"
@@ -1154,16 +1156,49 @@ def test_duplicate_of_a_cancelled_tags_update_after_its_rollback_answered(
     cloud.receiver.store.outage_until = cloud.clock.now() + 20
     t0 = cloud.clock.now()
     update = stack.start("Update", logical_id, new_props, old_props=old_props, physical_id=job_arn)
-    stack.redeliver(update, after=55.0)
+    stack.redeliver(update, after=150.0)
     cloud.run([update], horizon=t0 + 8, wait_for_horizon=True)
     assert not update.answered
     update.cancelled = True  # another resource failed: CloudFormation rolls back at once
     rollback = stack.start("Update", logical_id, old_props, old_props=new_props, physical_id=job_arn)
     cloud.run([rollback])
     assert rollback.status == "SUCCESS", rollback.reason
-    assert rollback.response is not None and rollback.response.at < t0 + 55
+    assert rollback.response is not None and rollback.response.at < t0 + 150  # before the copy arrives
     cloud.advance(180)
+    assert update.invocations[-1].start >= t0 + 150 and not update.invocations[-1].sends
     assert cloud.forecast.jobs[job_arn].tags == old_tags, "the stray copy of the cancelled Update re-tagged the job"
+    assert stack.delete().status == "DELETE_COMPLETE"
+    cloud.check_invariants()
+
+
+def test_a_copy_delivered_before_cloudformation_records_the_answer_finds_the_record(
+    cloud: LocalCloud, example_template: dict[str, Any]
+) -> None:
+    """Issue 16, the request's record: CloudFormation confirms a request (confirmation.py) until it records the
+    answer, a moment after the answer's PUT; a copy Lambda delivers in that window passes the check, and finds
+    the slot already removed. The REQ# record that store.claim writes with the slot (kept 7 days past the
+    answer's deadline) makes it do nothing: no Forecast call, no second answer. A copy delivered later, hours
+    later included, is refused by the check itself (test_response_urls_signed_the_older_way_date_every_request)."""
+    cloud.lambda_duplicates = 0.0
+    stack, create = _start_create(cloud, example_template)
+    while not cloud.receiver.store.accepted(create.request_id):  # answered; not yet processed by CloudFormation
+        cloud.run([], horizon=cloud.clock.now() + 5, wait_for_horizon=True)
+    (answer,) = cloud.receiver.store.accepted(create.request_id)
+    assert not create.answered and stack.resource_view(create.logical_id)["ResourceStatus"] == "CREATE_IN_PROGRESS"
+    before = len(create.invocations)
+    stack.redeliver(create)
+    cloud.run([], horizon=cloud.clock.now() + 30, wait_for_horizon=True)
+    (copy_,) = create.invocations[before:]
+    assert any(op == "cloudformation:DescribeStackEvents" for _, op in copy_.calls)  # it was checked, and confirmed
+    assert not [op for _, op in copy_.calls if op.startswith("forecast:")] and not copy_.sends
+    assert [r.body for r in cloud.receiver.store.received if r.request_id == create.request_id] == [answer.body]
+    table = next(name for lid, name in stack.made.items() if stack.kinds.get(lid) == template_resources.TABLE)
+    record = cloud.dynamodb.get_item(TableName=table, Key={"pk": {"S": f"REQ#{create.request_id}"}, "sk": {"S": "request"}})
+    assert float(record["Item"]["expires_at"]["N"]) >= create.deadline + 7 * 86400
+    cloud.run([create])
+    assert create.status == "SUCCESS"
+    stack.physical_ids = {create.logical_id: create.physical_id}
+    stack.status = "CREATE_COMPLETE"
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 
@@ -1596,21 +1631,23 @@ def test_a_replayed_request_during_its_own_episode_cannot_steal_it(cloud: LocalC
     team_a.during = None
     assert result.status == "UPDATE_COMPLETE", [r.reason for r in result.requests]
     cloud.run([], horizon=cloud.clock.now() + 300, wait_for_horizon=True)
-    assert not [r for r in cloud.receiver.store.received if r.request_id == forged[0].request_id]
+    (genuine,) = result.by_type("Update")
+    assert genuine.status == "SUCCESS" and not genuine.cancelled
+    # It joined the genuine request: the one answer also went to its URL, the very same body (README Limitations).
+    copies = [r for r in cloud.receiver.store.received if r.request_id == forged[0].request_id]
+    assert genuine.response is not None
+    assert [r.body for r in copies] == [{**genuine.response.body, "RequestId": forged[0].request_id}]
     assert team_a.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17 review: a copy with CloudFormation's very properties that reaches the handler before "
-    "CloudFormation's own delivery (a direct RequestResponse invoke skips the queue) confirms the same stack event "
-    "and keeps the request; the genuine request then stays silent and A's update times out. Joining a second "
-    "request of one episode needs a conditional write on the request's record (DynamoDB, issue 16)",
-)
 def test_a_replayed_request_that_beats_cloudformations_delivery_cannot_steal_it(
     cloud: LocalCloud, team_templates: dict[str, Any]
 ) -> None:
+    """Issue 17 review, fixed by issue 16: a copy with CloudFormation's very properties reaches the handler before
+    CloudFormation's own delivery (a direct invoke skips the queue) and confirms the same stack event, so it holds
+    the slot; the genuine request, confirming that event too, joins it instead of staying silent: the one answer
+    goes to both URLs, and A's update completes (it timed out before)."""
     _, team_a, forger = _teams(cloud, team_templates)
     weekly = next(lid for lid in team_a.physical_ids if "Weekly" in lid)
     new_template = copy.deepcopy(team_a.template)
@@ -1633,10 +1670,18 @@ def test_a_replayed_request_that_beats_cloudformations_delivery_cannot_steal_it(
                 )
             )
 
+    creates = len(cloud.forecast.calls_to("CreateForecastExportJob"))
     team_a.during = replay_first
     result = team_a.update(new_template)
     team_a.during = None
     assert result.status == "UPDATE_COMPLETE", [(r.request_type, r.status, r.reason[:80]) for r in result.requests]
+    (genuine,) = result.by_type("Update")
+    assert genuine.status == "SUCCESS" and genuine.response is not None
+    assert forged[0].invocations[0].start < genuine.invocations[0].start  # the copy did come first
+    # The genuine request joined the copy's slot: the one answer went to both URLs, the very same body.
+    copies = [r.body for r in cloud.receiver.store.received if r.request_id == forged[0].request_id]
+    assert copies == [{**genuine.response.body, "RequestId": forged[0].request_id}]
+    assert len(cloud.forecast.calls_to("CreateForecastExportJob")) == creates + 1  # one replacement job, not two
     assert team_a.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
 

@@ -23,10 +23,11 @@ import aws_cdk as cdk
 import pytest
 from cdk_forecast_export._lambda.forecast_export import contract
 from cdk_forecast_export._lambda.forecast_export.lifecycle import PollState
-from cdk_forecast_export._lambda.forecast_export.schedule import DATA, rule_name, target_input, unreadable_state
+from cdk_forecast_export._lambda.forecast_export.schedule import rule_name, unreadable_state
 from cdk_forecast_export._lambda.forecast_export.spec import parse_spec
+from cdk_forecast_export._lambda.forecast_export.store import DATA, state_text
 
-from tests.support import apps
+from tests.support import apps, template_resources
 from tests.support.cfn_driver import LocalCloud, LocalStack, RequestRecord, StackResult
 from tests.support.forecast_fake import Outcome
 from tests.support.releases import PREVIOUS_RELEASE, PREVIOUS_VERSION, Release, function_code_keys, load_release
@@ -121,32 +122,109 @@ def _upgrade(cloud: LocalCloud, provider: LocalStack, template: dict[str, Any], 
     results.append(provider.update(copy.deepcopy(template)))
 
 
+def _legacy_rules(cloud: LocalCloud) -> dict[str, dict[str, Any]]:
+    """The polling rules of the previous release (not a stack's own rule) and the request each one's target holds."""
+    found = {}
+    for rule in cloud.events.list_rules()["Rules"]:
+        if rule["Name"] in cloud.template_rules:
+            continue
+        for target in cloud.events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+            if target.get("Input"):
+                found[rule["Name"]] = json.loads(target["Input"])
+    return found
+
+
+def _between_invocations(cloud: LocalCloud) -> None:
+    """Let time pass until no invocation runs: the code changes between two of 0.2.0's looks (one running
+    across the change is test_a_previous_release_invocation_running_at_the_upgrade_loses_its_events_writes)."""
+    while any(r.running for r in cloud.all_requests):
+        cloud.advance(0.5)
+
+
+def _remove_legacy_rules(cloud: LocalCloud, names: list[str]) -> None:
+    """What the new handler's log asks the operator to do with each leftover rule."""
+    for name in names:
+        cloud.events.remove_targets(Rule=name, Ids=["1"])
+        cloud.events.delete_rule(Name=name)
+
+
+def _answered_once_by(cloud: LocalCloud, record: RequestRecord, code: str) -> None:
+    """CloudFormation received exactly one answer to the request, sent by an invocation running ``code``."""
+    received = [r for r in cloud.receiver.store.received if r.request_id == record.request_id]
+    invocations = record.invocations + [i for p in cloud.provider_records.values() for i in p.invocations]
+    senders = {i.code for i in invocations if record.request_id in i.send_targets}
+    assert len(received) == 1 and senders == {code}, f"{record.logical_id}: {len(received)} answers from {senders}"
+
+
+def _table(stack: LocalStack) -> str:
+    """The name of the stack's state table (the handler's ``State`` table, under its CDK logical ID)."""
+    (name,) = [name for lid, name in stack.made.items() if stack.kinds.get(lid) == template_resources.TABLE]
+    return name
+
+
+def _slot_items(cloud: LocalCloud, table: str) -> list[dict[str, Any]]:
+    items = cloud.dynamodb.scan(TableName=table)["Items"]
+    return [item for item in items if item["pk"]["S"].startswith("SLOT#")]
+
+
+def _slot_versions(cloud: LocalCloud, table: str, rewrite_to: object = None) -> list[object]:
+    """The state version of every request in flight in ``table``; ``rewrite_to``: rewrite it to that, as if
+    another version of the handler had written the state."""
+    found = []
+    for item in _slot_items(cloud, table):
+        event = json.loads(item["state"]["S"])
+        found.append(event[DATA].get(contract.STATE_VERSION_KEY))
+        if rewrite_to is not None:
+            event[DATA][contract.STATE_VERSION_KEY] = rewrite_to
+            cloud.dynamodb.update_item(
+                TableName=table,
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET #s = :s",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":s": {"S": json.dumps(event)}},
+            )
+    return found
+
+
 @E2E
 def test_provider_upgraded_while_a_team_export_is_in_flight(
     cloud: LocalCloud, previous_release: Release, current_shared: dict[str, dict[str, Any]]
 ) -> None:
     """The realistic in-flight upgrade: the platform team upgrades the shared provider while a team's
-    10-minute exports are being created. The new handler finishes them from the old one's state."""
+    10-minute exports are being created. Each request's 0.2.0 rule keeps firing at the new handler, which reads
+    the rule's state (ListTargetsByRule) and moves the request into its table, then finishes it from there:
+    one answer per request, from the new handler, and no second job. The rules are left (the role has no
+    events write action): exactly those of the requests in flight at the upgrade."""
     provider = LocalStack(cloud, _old(cloud, previous_release, "SharedProvider"), name="SharedProvider")
     old_code, new_code = _code(provider.template), _code(current_shared["SharedProvider"])
     team = LocalStack(cloud, _old(cloud, previous_release, "TeamExports"), name="TeamExports", exports=provider.exported_values())
     cloud.forecast.default_outcome = Outcome("active", 600)
     upgrades: list[StackResult] = []
-    found: list[object] = []
+    in_flight: dict[str, dict[str, Any]] = {}
 
     def upgrade() -> None:
-        found.extend(_state_versions(cloud))
+        _between_invocations(cloud)
+        in_flight.update(_legacy_rules(cloud))
         _upgrade(cloud, provider, current_shared["SharedProvider"], upgrades)
 
     created = team.create(meanwhile=(120, upgrade))
-    assert found == [None, None]  # 0.2.0's state, unversioned, in both exports' rules
     assert [u.status for u in upgrades] == ["UPDATE_COMPLETE"]
     assert created.status == "CREATE_COMPLETE", [r.reason for r in created.requests]
+    assert sorted(e["RequestId"] for e in in_flight.values()) == sorted(r.request_id for r in created.requests)
+    assert [e[DATA].get(contract.STATE_VERSION_KEY) for e in in_flight.values()] == [None, None]  # 0.2.0's state
     for record in created.requests:
         _ran_across_the_upgrade(record, old_code, new_code)
+        _answered_once_by(cloud, record, new_code)
     assert set(_live(cloud)) == set(team.physical_ids.values())
     assert set(_live(cloud).values()) == {"ACTIVE"}
-    assert len(cloud.forecast.calls_to("CreateForecastExportJob")) == len(team.physical_ids)  # no second job
+    assert len(cloud.forecast.calls_to("CreateForecastExportJob")) == len(team.physical_ids)  # adopted, no second job
+    assert _slot_items(cloud, _table(provider)) == []  # nothing in flight any more
+    left = sorted(in_flight)
+    assert left == ["fcx-0e2980fc-DailyF2158A89-e42afabaa384", "fcx-0e2980fc-WeeklyFFAEA5C6-60b4c247d14b"]
+    assert sorted(cloud.leftovers()) == [f"rule {name} with 1 target(s)" for name in left]
+    cloud.advance(180)  # the rules keep firing: the requests' records make every later firing do nothing
+    assert len(cloud.receiver.store.received) == len(created.requests)
+    _remove_legacy_rules(cloud, left)
 
     # The team then upgrades its own stack: nothing is replaced.
     ids = dict(team.physical_ids)
@@ -160,21 +238,101 @@ def test_provider_upgraded_while_a_team_export_is_in_flight(
 def test_provider_upgraded_while_a_delete_is_in_flight(
     cloud: LocalCloud, previous_release: Release, current_shared: dict[str, dict[str, Any]]
 ) -> None:
-    """A busy account throttles the Delete for minutes; the provider is upgraded meanwhile. The new handler
-    deletes the job the old one was deleting, and answers the Delete."""
+    """A busy account throttles the Delete for minutes; the provider is upgraded meanwhile (between two of
+    0.2.0's invocations). The new handler takes over from the rules and deletes the jobs the old one was
+    deleting, and answers each Delete once."""
     provider = LocalStack(cloud, _old(cloud, previous_release, "SharedProvider"), name="SharedProvider")
     old_code, new_code = _code(provider.template), _code(current_shared["SharedProvider"])
     team = LocalStack(cloud, _old(cloud, previous_release, "TeamExports"), name="TeamExports", exports=provider.exported_values())
     assert team.create().status == "CREATE_COMPLETE"
     cloud.throttle("forecast:DeleteForecastExportJob", seconds=150)
     upgrades: list[StackResult] = []
+    in_flight: dict[str, dict[str, Any]] = {}
 
-    deleted = team.delete(meanwhile=(60, lambda: _upgrade(cloud, provider, current_shared["SharedProvider"], upgrades)))
+    def upgrade() -> None:
+        _between_invocations(cloud)
+        in_flight.update(_legacy_rules(cloud))
+        _upgrade(cloud, provider, current_shared["SharedProvider"], upgrades)
+
+    deleted = team.delete(meanwhile=(40, upgrade))
     assert [u.status for u in upgrades] == ["UPDATE_COMPLETE"]
     assert deleted.status == "DELETE_COMPLETE", [r.reason for r in deleted.requests]
+    assert sorted(e["RequestId"] for e in in_flight.values()) == sorted(r.request_id for r in deleted.requests)
     for record in deleted.requests:
         _ran_across_the_upgrade(record, old_code, new_code)
+        _answered_once_by(cloud, record, new_code)
     assert _live(cloud) == {}
+    left = sorted(in_flight)
+    assert left == ["fcx-0e2980fc-DailyF2158A89-e42afabaa384", "fcx-0e2980fc-WeeklyFFAEA5C6-60b4c247d14b"]
+    assert sorted(cloud.leftovers()) == [f"rule {name} with 1 target(s)" for name in left]
+    _remove_legacy_rules(cloud, left)
+    cloud.check_invariants()
+
+
+@E2E
+def test_a_previous_release_invocation_running_at_the_upgrade_loses_its_events_writes(
+    cloud: LocalCloud, previous_release: Release, current_shared: dict[str, dict[str, Any]]
+) -> None:
+    """The upgrade's one hazard: CloudFormation applies the new role policy (no events write action) while a
+    0.2.0 invocation still runs (it started before the function's code changed). Its PutTargets is denied and
+    0.2.0 answers that Delete FAILED (README "Upgrades in flight"). The new handler neither works on the request
+    while 0.2.0's lease is live nor adopts it once CloudFormation has its answer: one answer, no second delete
+    attempt; the next stack delete completes."""
+    provider = LocalStack(cloud, _old(cloud, previous_release, "SharedProvider"), name="SharedProvider")
+    old_code, new_code = _code(provider.template), _code(current_shared["SharedProvider"])
+    team = LocalStack(cloud, _old(cloud, previous_release, "TeamExports"), name="TeamExports", exports=provider.exported_values())
+    assert team.create().status == "CREATE_COMPLETE"
+    cloud.throttle("forecast:DeleteForecastExportJob", seconds=150)
+    upgrades: list[StackResult] = []
+    deleted = team.delete(meanwhile=(60, lambda: _upgrade(cloud, provider, current_shared["SharedProvider"], upgrades)))
+    assert [u.status for u in upgrades] == ["UPDATE_COMPLETE"]
+    assert deleted.status == "DELETE_FAILED"
+    (failed,) = [r for r in deleted.requests if r.status == "FAILED"]
+    assert "events:put_targets: AccessDeniedException" in failed.reason
+    _answered_once_by(cloud, failed, old_code)
+    (other,) = [r for r in deleted.requests if r is not failed]
+    _answered_once_by(cloud, other, new_code)
+    assert not any(op.startswith("forecast:") for i in failed.invocations if i.code == new_code for _, op in i.calls), (
+        "the new handler acted on a request 0.2.0 had answered"
+    )
+    assert team.delete().status == "DELETE_COMPLETE"  # the operator's retry, on the new handler
+    assert _live(cloud) == {}
+    _remove_legacy_rules(cloud, sorted(_legacy_rules(cloud)))
+    cloud.check_invariants()
+
+
+@E2E
+def test_a_forged_legacy_event_plants_nothing(cloud: LocalCloud, current_shared: dict[str, dict[str, Any]]) -> None:
+    """Whoever may invoke the shared provider sends what looks like a 0.2.0 rule's firing, with a state of its
+    choosing: the handler reads state only from the rule itself, so an event naming no such rule, or a rule
+    that holds no such request, moves nothing into the table and answers nobody."""
+    provider = LocalStack(cloud, copy.deepcopy(current_shared["SharedProvider"]), name="SharedProvider")
+    assert provider.create().status == "CREATE_COMPLETE"
+    (function,) = provider.functions()
+    arn = f"arn:aws:lambda:{apps.REGION}:{apps.ACCOUNT}:function:{function}"
+    table = _table(provider)
+    base = f"arn:aws:events:{apps.REGION}:{apps.ACCOUNT}:rule/"
+    (tick,) = [name for name in cloud.template_rules if "Tick" in name]
+    forged = {
+        "RequestType": "Create",
+        "RequestId": "forged-1",
+        "ResponseURL": "https://attacker.invalid/answer",
+        "StackId": f"arn:aws:cloudformation:{apps.REGION}:{apps.ACCOUNT}:stack/Other/0",
+        "LogicalResourceId": "Daily",
+        "ResourceType": contract.RESOURCE_TYPE,
+        "ResourceProperties": _properties("true"),
+        "CrHelperPoll": True,
+        DATA: {"State": {"op": "Delete", "physical_id": "arn:aws:forecast:x"}},
+    }
+    records = [
+        cloud.invoke_foreign({**forged, "CrHelperRule": base + "fcx-0e2980fc-Forged-000000000000"}, arn),  # no such rule
+        cloud.invoke_foreign({**forged, "CrHelperRule": base + tick}, arn),  # a rule holding no request
+    ]
+    cloud.run([])
+    assert cloud.dynamodb.scan(TableName=table)["Items"] == []
+    reads = ("events:ListTargetsByRule", "logs:")
+    assert all(op.startswith(reads) for r in records for i in r.invocations for _, op in i.calls)
+    assert cloud.receiver.store.received == []
     cloud.check_invariants()
 
 
@@ -182,8 +340,11 @@ def test_provider_upgraded_while_a_delete_is_in_flight(
 def test_provider_rolled_back_while_an_export_is_in_flight(
     cloud: LocalCloud, previous_release: Release, current_shared: dict[str, dict[str, Any]]
 ) -> None:
-    """The other way: the new handler wrote versioned state, then the provider went back to the previous
-    release (a rolled-back upgrade); 0.2.0 reads version 1 (it ignores the version key)."""
+    """The other way: the new handler keeps the request in its table, then the provider goes back to the
+    previous release (a rolled-back upgrade, or a deploy of the old version). 0.2.0 cannot read the table and
+    no rule of its own holds the request: nothing looks at it again, so CloudFormation waits until the
+    ServiceTimeout, answers the Create FAILED itself and rolls back; 0.2.0's rollback Delete finds the jobs by
+    name and deletes them (README "Upgrades in flight")."""
     old_provider = _old(cloud, previous_release, "SharedProvider")
     old_code, new_code = _code(old_provider), _code(current_shared["SharedProvider"])
     provider = LocalStack(cloud, copy.deepcopy(current_shared["SharedProvider"]), name="SharedProvider")
@@ -191,19 +352,23 @@ def test_provider_rolled_back_while_an_export_is_in_flight(
     cloud.forecast.default_outcome = Outcome("active", 600)
     downgrades: list[StackResult] = []
     found: list[object] = []
+    table = _table(provider)
 
     def downgrade() -> None:
-        found.extend(_state_versions(cloud))
+        found.extend(_slot_versions(cloud, table))
         _upgrade(cloud, provider, old_provider, downgrades)
 
     created = team.create(meanwhile=(120, downgrade))
     assert found == [contract.STATE_VERSION] * 2
     assert [d.status for d in downgrades] == ["UPDATE_COMPLETE"]
-    assert created.status == "CREATE_COMPLETE", [r.reason for r in created.requests]
-    for record in created.requests:
-        _ran_across_the_upgrade(record, new_code, old_code)
-    assert team.delete().status == "DELETE_COMPLETE"
-    cloud.check_invariants()
+    assert created.status == "ROLLBACK_COMPLETE", [r.reason for r in created.requests]
+    for record in created.by_type("Create"):
+        assert record.timed_out and not cloud.receiver.store.accepted(record.request_id)
+        assert set(_codes(record)) == {new_code}  # 0.2.0 never ran for it: nothing of its own fires
+    for record in created.by_type("Delete"):
+        assert record.status == "SUCCESS" and set(_codes(record)) == {old_code}
+    assert _live(cloud) == {}
+    cloud.check_invariants(expect_unanswered=2)
 
 
 @E2E
@@ -232,39 +397,28 @@ def test_upgrade_rolled_back_while_its_replacement_runs(
     cloud.check_invariants(allowed_stopped=1)  # the stopped replacement job, which Forecast keeps
 
 
-def _state_versions(cloud: LocalCloud, rewrite_to: object = None) -> list[object]:
-    """The state version of every polling rule's request (None: none written); ``rewrite_to``: rewrite it to
-    that, as if another version of the handler had written the state."""
-    found = []
-    for rule in cloud.events.list_rules()["Rules"]:
-        for target in cloud.events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
-            event = json.loads(target["Input"])
-            found.append(event["CrHelperData"].get(contract.STATE_VERSION_KEY))
-            if rewrite_to is not None:
-                event["CrHelperData"][contract.STATE_VERSION_KEY] = rewrite_to
-                cloud.events.put_targets(Rule=rule["Name"], Targets=[{**target, "Input": json.dumps(event)}])
-    return found
-
-
 @E2E
 def test_state_of_a_newer_handler_is_answered_failed_at_once_not_read(
     cloud: LocalCloud, current_shared: dict[str, dict[str, Any]]
 ) -> None:
-    """A newer handler's state (its upgrade rolled back while the export ran) may mean something else:
-    the handler does not act on it, and answers FAILED at the next firing instead of leaving
-    CloudFormation waiting for code that no longer runs."""
+    """A newer handler's state (its upgrade rolled back while the export ran, both versions reading the table)
+    may mean something else: the handler does not act on it, and answers FAILED at the next look instead of
+    leaving CloudFormation waiting for code that no longer runs."""
     provider = LocalStack(cloud, copy.deepcopy(current_shared["SharedProvider"]), name="SharedProvider")
     team = LocalStack(cloud, copy.deepcopy(current_shared["TeamExports"]), name="TeamExports", exports=provider.exported_values())
     cloud.forecast.default_outcome = Outcome("active", 600)
     found: list[object] = []
+    table = _table(provider)
 
-    created = team.create(meanwhile=(90, lambda: found.extend(_state_versions(cloud, rewrite_to=contract.STATE_VERSION + 1))))
+    created = team.create(
+        meanwhile=(90, lambda: found.extend(_slot_versions(cloud, table, rewrite_to=contract.STATE_VERSION + 1)))
+    )
     assert found == [contract.STATE_VERSION] * 2  # the state this handler writes carries its version
     assert created.status == "ROLLBACK_COMPLETE"
     creates = created.by_type("Create")
     assert {r.status for r in creates} == {"FAILED"}
     assert all(f"state version {contract.STATE_VERSION + 1}" in r.reason for r in creates), [r.reason for r in creates]
-    assert all(r.response is not None and r.response.at - r.started_at < 200 for r in creates)  # the next firing
+    assert all(r.response is not None and r.response.at - r.started_at < 200 for r in creates)  # the next look
     # The jobs that version started are left as they are (ACTIVE later): said in the reason, counted here.
     cloud.check_invariants(allowed_jobs=2)
 
@@ -293,7 +447,7 @@ def test_the_handler_reads_its_state_version_and_older_ones_only(data: dict[str,
 @pytest.mark.parametrize("data", [{"State": {"op": "Create"}}, {contract.STATE_VERSION_KEY: 0}, None])
 def test_every_state_the_handler_writes_carries_its_version(data: dict[str, Any] | None) -> None:
     event: dict[str, Any] = {"RequestId": "r", **({DATA: data} if data is not None else {})}
-    assert json.loads(target_input(event))[DATA][contract.STATE_VERSION_KEY] == contract.STATE_VERSION
+    assert json.loads(state_text(event))[DATA][contract.STATE_VERSION_KEY] == contract.STATE_VERSION
 
 
 def test_the_previous_release_wrote_the_fields_version_1_reads() -> None:

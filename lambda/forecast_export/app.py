@@ -17,6 +17,7 @@ from botocore.config import Config
 
 from . import contract
 from .clock import Clock, SystemClock
+from .confirmation import CloudFormationCheck, Unconfirmed
 from .errors import ExportFailed, InvalidProperties, RetryLater, TransientError
 from .jobs import ForecastJobs
 from .lifecycle import Lifecycle, PollState
@@ -123,8 +124,27 @@ helper = ForecastExportResource(
     store_of=lambda budget: RUNTIME.store(budget),
     cloudformation_of=lambda: RUNTIME.cloudformation(),
 )
+
+
+def _still_waited_for(event: dict[str, Any], context: Any) -> bool:
+    """CloudFormation still waits for the answer to ``event`` (a request a previous release left in its rule)."""
+    clock = RUNTIME.clock
+    budget = Budget(clock, clock.now() + float(context.get_remaining_time_in_millis()) / 1000 - 30)
+    check = CloudFormationCheck(RUNTIME.cloudformation, budget, str(context.function_name))
+    try:
+        check.confirm(event)
+    except Unconfirmed as why:
+        logger.warning("Request %s of a previous release is not taken over: %s", event.get("RequestId"), why)
+        return False
+    return True
+
+
 TRIGGERS = Triggers(
-    lambda budget: RUNTIME.store(budget), lambda: RUNTIME.lambda_client(), lambda: RUNTIME.events(), lambda: RUNTIME.clock
+    lambda budget: RUNTIME.store(budget),
+    lambda: RUNTIME.lambda_client(),
+    lambda: RUNTIME.events(),
+    lambda: RUNTIME.clock,
+    _still_waited_for,
 )
 
 

@@ -74,11 +74,13 @@ class Triggers:
         lambda_of: Callable[[], Any],
         events_of: Callable[[], Any],
         clock_of: Callable[[], Clock],
+        still_waited_for: Callable[[dict[str, Any], Any], bool] = lambda event, context: True,
     ) -> None:
         self._store_of = store_of
         self._lambda_of = lambda_of
         self._events_of = events_of
         self._clock_of = clock_of
+        self._still_waited_for = still_waited_for
 
     @staticmethod
     def kind(event: Any) -> Trigger:
@@ -189,9 +191,18 @@ class Triggers:
             return
         moved[RULE] = rule
         data = moved.get("CrHelperData") or {}
-        data.pop("Lease", None)
+        lease = data.pop("Lease", None) or {}
+        if float(lease.get("until", 0)) > self._clock_of().now():
+            # A previous release's invocation is working on it right now (it ran on past the code change): two
+            # handlers must never act on one request at once. The rule fires again within the minute.
+            logger.info("Request %s is leased by a previous release's invocation; taken over later", event.get("RequestId"))
+            return
         if data.get("Finished"):
             claim = None  # answered already; only its rule is left
+        elif not self._still_waited_for(moved, context):
+            # CloudFormation moved on: that release answered (and could not remove its rule: the new role has no
+            # events write action), or the request was cancelled or timed out. Adopting it would act and answer twice.
+            claim = None
         else:
             claim = store.claim(rule, moved, lambda held: False, list(data.get("Watching", [])))
         if claim is not None and not (claim.duplicate or claim.stale):

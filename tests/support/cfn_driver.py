@@ -2084,12 +2084,32 @@ class LocalCloud:
                         )
         return problems
 
+    def _genuine_answer_of(self, forged: RequestRecord, body: dict[str, Any]) -> RequestRecord | None:
+        """The request CloudFormation sent for the same resource and request type whose accepted answer is
+        ``body`` but for its RequestId: the one a forged copy of the same stack event joined (resource.py)."""
+        for record in self.all_requests:
+            if record.forged or record.request_type != forged.request_type or record.logical_id != forged.logical_id:
+                continue
+            if record.event.get("StackId") != forged.event.get("StackId"):
+                continue
+            accepted = self.receiver.store.accepted(record.request_id)
+            if accepted and {**accepted[0].body, "RequestId": forged.request_id} == body:
+                return record
+        return None
+
     def check_invariants(
         self, *, allowed_jobs: int = 0, allowed_stopped: int = 0, expect_unanswered: int = 0, allowed_kills: int = 0
     ) -> None:
         """``allowed_jobs``: jobs (ACTIVE, failed, running, DELETE_FAILED) that may be left;
         ``allowed_stopped``: jobs left in CREATE_STOPPING/CREATE_STOPPED (Forecast refuses to delete them);
-        ``allowed_kills``: invocations Lambda may have stopped at the function's timeout."""
+        ``allowed_kills``: invocations Lambda may have stopped at the function's timeout.
+
+        A forged request gets no answer and acts on nothing, with one exception: a copy that confirms the very
+        stack event of a genuine request (CloudFormation's properties: a replay) is joined with it (README
+        Limitations). It may then receive the SAME answer body as the genuine request (only its RequestId
+        differs), and its invocations may do that request's work (it may have come first and hold the slot,
+        the genuine one joining it): one request's work, answered once, to both URLs. Any other answer to a
+        forged request, or any call of one not joined, is a problem."""
         problems = list(self.violations)
         if len(self.kills) > allowed_kills:
             problems += [f"killed at the Lambda timeout: {k}" for k in self.kills]
@@ -2099,10 +2119,13 @@ class LocalCloud:
             accepted = self.receiver.store.accepted(record.request_id)
             if record.forged:
                 sent = [r for r in self.receiver.store.received if r.request_id == record.request_id]
-                if sent:
+                joined = bool(sent) and all(self._genuine_answer_of(record, r.body) for r in sent)
+                if sent and not joined:
                     problems.append(f"{record.logical_id}: a forged {record.request_type} was answered {sent[0].body['Status']}")
                 reads = ("cloudformation:", "logs:", "events:ListTargetsByRule", "dynamodb:GetItem", "dynamodb:Query")
-                acted = [op for i in record.invocations for _, op in i.calls if not op.startswith(reads)]
+                # Joined: a replay of the genuine request's very stack event (the properties the handler reads are
+                # CloudFormation's), so its calls are that request's own work, whichever delivery came first.
+                acted = [] if joined else [op for i in record.invocations for _, op in i.calls if not op.startswith(reads)]
                 if acted:
                     problems.append(f"{record.logical_id}: a forged {record.request_type} made calls {sorted(set(acted))}")
                 continue
