@@ -534,7 +534,9 @@ class Lifecycle:
         return state.physical_id
 
 
+# Only a request a rule-based release (0.2.x) started can lack its properties: its rule kept the state without them
+# when they did not fit EventBridge's 8,192 characters. The table keeps every request's properties.
 _TOO_LARGE = (
-    "Export job {job} could not be handled later: the properties were too large to keep between polls. "
-    "Fewer or shorter tags avoid this."
+    "Export job {job} could not be handled later: the properties were too large to keep between polls by the "
+    "previous release's polling rule (a request in flight across the upgrade). Deploy again."
 )
