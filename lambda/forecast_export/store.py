@@ -359,12 +359,12 @@ class Store:
                 TableName=self._table,
                 Key=self._slot_key(slot),
                 UpdateExpression="SET #due = :next",
-                ConditionExpression="#due = :seen AND request_id = :rid",
+                ConditionExpression="#due = :seen AND request_id = :request",
                 ExpressionAttributeNames={"#due": contract.DUE_AT_ATTRIBUTE},
                 ExpressionAttributeValues={
                     ":next": _n(self._clock.now() + LOOK_PERIOD_SECONDS),
                     ":seen": {"N": due_at},
-                    ":rid": _s(request_id),
+                    ":request": _s(request_id),
                 },
             )
         except ClientError as error:

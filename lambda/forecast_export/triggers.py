@@ -108,7 +108,7 @@ class Triggers:
         """Carry out a trigger other than CloudFormation's request; ``look`` looks at one request's stored event."""
         try:
             if trigger is Trigger.TICK:
-                self._tick(context)
+                self._tick(context, look)
             elif trigger is Trigger.LOOK:
                 self._look_at(str(event.get("Slot", "")), str(event.get("RequestId", "")), context, look)
             elif trigger is Trigger.FORECAST:
@@ -122,20 +122,30 @@ class Triggers:
         except (TransientError, ClientError) as error:  # the next tick looks again
             logger.warning("The %s invocation stopped early (%s); the next tick carries on", trigger.value, error)
 
-    def _tick(self, context: Any) -> None:
+    def _tick(self, context: Any, look: Callable[[dict[str, Any], Any], None]) -> None:
+        """Every request due gets a look: the first within this invocation (with one export in flight, a Tick costs
+        no second invocation), each other one in an invocation of its own, asked for first so that none waits for
+        the inline look."""
         budget = self._budget(context)
         store = self._store_of(budget)
+        inline: tuple[str, str] | None = None
         asked = 0
         for slot, request_id, due_at in store.due(TICK_FAN_OUT_MAX):
             if not budget.allows(1.0):
                 break
-            if store.take_due(slot, request_id, due_at):
-                self._invoke_self(context, slot, request_id, budget)
-                asked += 1
+            if not store.take_due(slot, request_id, due_at):
+                continue
+            if inline is None:
+                inline = (slot, request_id)
+                continue
+            self._invoke_self(context, slot, request_id, budget)
+            asked += 1
         if asked:
             logger.info("Asked for %d looks at requests due", asked)
-        if asked >= TICK_FAN_OUT_MAX:
+        if asked + 1 >= TICK_FAN_OUT_MAX:
             logger.warning("More than %d requests were due: the rest wait for the next tick", TICK_FAN_OUT_MAX)
+        if inline is not None:
+            self._look_at(*inline, context, look)
 
     def _invoke_self(self, context: Any, slot: str, request_id: str, budget: Budget) -> None:
         payload = json.dumps({contract.TRIGGER_KEY: contract.LOOK, "Slot": slot, "RequestId": request_id})

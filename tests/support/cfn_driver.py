@@ -278,6 +278,9 @@ class Invocation:
     delivery: Delivery | None = None  # the queued event it runs for (None: invoked directly)
     code: str = ""  # the function's Code (S3Key) in the applied template: which handler ran (LocalCloud.register_code)
     send_targets: list[str] = field(default_factory=list)  # the RequestId each answer in ``sends`` went to
+    # The requests whose state it wrote back (a look saves its request's slot naming the RequestId): a Tick that
+    # looks at a request within its own invocation is on the provider record, and this says at which.
+    looked_at: set[str] = field(default_factory=set)
 
     @property
     def did_work(self) -> bool:
@@ -891,6 +894,10 @@ class LocalCloud:
         if invocation:
             operation = f"{model.service_model.signing_name}:{model.name}"
             self.aws_calls.append((operation, dict(params)))
+            current = self._current()
+            saved = (params.get("ExpressionAttributeValues") or {}).get(":rid", {}).get("S")
+            if current is not None and operation == "dynamodb:UpdateItem" and saved:
+                current.looked_at.add(str(saved))
         # Rule changes are followed from any thread (the handler's or a test's own client).
         if context is not None and (invocation or model.service_model.signing_name == "events"):
             context["localcloud_params"] = copy.deepcopy(params)
@@ -1489,6 +1496,13 @@ class LocalCloud:
             record = RequestRecord(PROVIDER, f"provider:{function_name}", event, self.clock.now(), float("inf"))
             self.provider_records[function_name] = record
         return record
+
+    def looks_at(self, record: RequestRecord) -> list[Invocation]:
+        """Every invocation that looked at ``record`` (wrote its state back), its own and the provider's (a Tick
+        looks at the first request due within its own invocation), in the order they started."""
+        provider = [i for r in self.provider_records.values() for i in r.invocations if record.request_id in i.looked_at]
+        own = [i for i in record.invocations if i.trigger != "cloudformation" or record.request_id in i.looked_at]
+        return sorted(own + provider, key=lambda i: i.start)
 
     def provider_usage(self) -> dict[str, Any]:
         """Invocations, seconds and GB-seconds of every function's provider record, summed."""
