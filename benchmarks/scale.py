@@ -68,7 +68,12 @@ def report(figures: scale.Figures, real_seconds: float) -> str:
     units = table(
         ("DynamoDB partition (table or index, key)", "units in the window", "mean per s", "bed's limit per s"),
         [
-            (partition, f"{spent:.0f}", f"{spent / seconds:.1f}", f"{WRITE_UNITS_PER_PARTITION:.0f} W / {READ_UNITS_PER_PARTITION:.0f} R")
+            (
+                partition,
+                f"{spent:.0f}",
+                f"{spent / seconds:.1f}",
+                f"{WRITE_UNITS_PER_PARTITION:.0f} W / {READ_UNITS_PER_PARTITION:.0f} R",
+            )
             for partition, spent in sorted(figures.dynamodb_units.items(), key=lambda kv: -kv[1])[:8]
         ],
     )

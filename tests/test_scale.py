@@ -26,7 +26,7 @@ def test_twenty_requests_waiting_for_creation_slots_on_one_provider_are_each_loo
     figures = scale.run(cloud, tmp_path, stacks=STACKS, exports=EXPORTS, minutes=MINUTES)
     assert figures.requests == STACKS * EXPORTS
     assert figures.statuses.get("in flight", 0) >= figures.requests - 3, figures.statuses  # most wait for a slot
-    # Every request was due in the window (its first look is 60 s after its claim), and each due moment was followed by a look in time.
+    # Every request was due in the window (60 s after its claim), and each due moment was followed by a look in time.
     assert len(figures.gaps) >= figures.requests, len(figures.gaps)
     assert not figures.late, figures.late[:10]
     assert figures.gap("max") <= scale.LOOK_BOUND_SECONDS

@@ -136,7 +136,7 @@ def due_gaps(record: RequestRecord, writes: list[tuple[float, float | None]], en
     ordered = sorted(writes, key=lambda w: w[0])
     looks = _looks(record, ordered)
     found = []
-    for index, (written, due) in enumerate(ordered):
+    for index, (_, due) in enumerate(ordered):
         if due is None or due >= end:
             continue
         replaced = ordered[index + 1][0] if index + 1 < len(ordered) else float("inf")
@@ -240,7 +240,9 @@ def _figures(
         for due, gap in due_gaps(record, writes.by_request.get(record.request_id, []), end):
             gaps.append(gap)
             if gap > LOOK_BOUND_SECONDS:
-                late.append(f"{record.logical_id} of {record.event['StackId'].split('/')[1]} due at t={due - t0:.0f} s: {gap:.0f} s")
+                late.append(
+                    f"{record.logical_id} of {record.event['StackId'].split('/')[1]} due at t={due - t0:.0f} s: {gap:.0f} s"
+                )
     invocations = [i for r in records for i in r.invocations] + [
         i for p in cloud.provider_records.values() for i in p.invocations
     ]
