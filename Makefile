@@ -84,7 +84,7 @@ bench: $(VENV)/.stamp-dev
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.iam_sizes
 
-## scale: 1,000 requests in flight on one provider (10 team stacks x 100 exports) on the local bed; writes docs/scale.md
+## scale: many requests in flight on one provider on the local bed (issue 16; SCALE_STACKS x SCALE_EXPORTS, SCALE_MINUTES); writes docs/scale.md
 scale: $(VENV)/.stamp-dev
 	$(PY) -m benchmarks.scale
 
