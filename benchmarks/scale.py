@@ -100,6 +100,10 @@ def report(figures: scale.Figures, real_seconds: float) -> str:
             ("invocations per request per minute", f"{figures.invocations / per_request_minute:.2f}"),
             ("GB-s per request per minute (128 MB)", f"{figures.gb_seconds / per_request_minute:.4f}"),
             ("peak concurrent invocations", str(figures.peak_concurrency)),
+            (
+                "largest Tick fan-out: looks asked / seconds from the Tick's start to its last lambda:Invoke",
+                "{} / {:.1f}".format(*max(figures.tick_fan_outs, default=(0, 0.0))),
+            ),
             ("slots still in flight after every stack was rolled back", str(figures.slots_in_flight_after)),
             ("left behind after the provider was deleted", ", ".join(figures.leftovers) or "nothing"),
         ],

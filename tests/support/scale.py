@@ -114,6 +114,7 @@ class Figures:
     slots_in_flight_after: int
     leftovers: list[str]
     creates_answered: int
+    tick_fan_outs: list[tuple[int, float]] = field(default_factory=list)  # per Tick: (looks asked, seconds it took)
 
     def gap(self, which: str) -> float:
         ordered = sorted(self.gaps)
@@ -253,6 +254,8 @@ def _figures(
     for _, step in moments:
         running += step
         peak = max(peak, running)
+    ticks = [i for p in cloud.provider_records.values() for i in p.invocations if i.trigger == "schedule"]
+    fan_outs = [(len(asked), asked[-1] - i.start) for i in ticks if (asked := [t for t, op in i.calls if op == "lambda:Invoke"])]
     statuses = Counter(r.status if r.answered else "in flight" for r in records)
     failed = [f"{r.logical_id}: {r.reason}" for r in records if r.answered and r.status == "FAILED"]
     return Figures(
@@ -278,6 +281,7 @@ def _figures(
         slots_in_flight_after=-1,
         leftovers=[],
         creates_answered=sum(1 for r in records if r.answered),
+        tick_fan_outs=fan_outs,
     )
 
 
