@@ -34,7 +34,9 @@ from tests.support.dynamodb_quotas import READ_UNITS_PER_PARTITION, WRITE_UNITS_
 STACKS = int(os.environ.get("SCALE_STACKS", "2"))
 EXPORTS = int(os.environ.get("SCALE_EXPORTS", "50"))
 MINUTES = float(os.environ.get("SCALE_MINUTES", "5"))
-MEMORY_GB = 128 / 1024
+# What one Tick may spend fanning out: the function's 90 s timeout (contract.FUNCTION_TIMEOUT_SECONDS) less the
+# 30 s the tick keeps in reserve (triggers.SAFETY_SECONDS).
+TICK_BUDGET_SECONDS = 90 - 30
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -108,6 +110,14 @@ def report(figures: scale.Figures, real_seconds: float) -> str:
             ("left behind after the provider was deleted", ", ".join(figures.leftovers) or "nothing"),
         ],
     )
+    looks_asked, fan_out_seconds = max(figures.tick_fan_outs, default=(0, 0.0))
+    per_look = fan_out_seconds / looks_asked if looks_asked else 0.0
+    extrapolated = (
+        f"The largest Tick asked for {looks_asked} looks in {fan_out_seconds:.1f} s, {per_look:.3f} s each (one "
+        f"sequential lambda:Invoke per due request): 1,000 due requests would take {1000 * per_look:.0f} s against the "
+        f"Tick's {TICK_BUDGET_SECONDS} s budget, so about {min(1000, TICK_BUDGET_SECONDS / per_look if per_look else 1000):.0f} "
+        "looks per Tick, and the rest wait a minute more.\n\n"
+    )
     late = "\n".join(f"- {line}" for line in figures.late[:10])
     return (
         "# Scale: requests in flight on one provider (issue 16 asks for 1,000)\n\n"
@@ -117,7 +127,7 @@ def report(figures: scale.Figures, real_seconds: float) -> str:
         "bed (tests/support/cfn_driver.py): the Tick fires at a random second of each minute and is delivered 0-5 s later, "
         "every AWS call takes 0.05-0.2 s, Forecast has 3 creation slots and 3-minute jobs, DynamoDB's per-partition "
         "throughput is enforced (1 s of burst).\n\n"
-        f"## Looks\n\n{looks}\n\n" + (f"Late:\n\n{late}\n\n" if late else "") + f"## Calls\n\n{calls}\n\n"
+        f"## Looks\n\n{looks}\n\n{extrapolated}" + (f"Late:\n\n{late}\n\n" if late else "") + f"## Calls\n\n{calls}\n\n"
         f"## DynamoDB units per partition\n\n{units}\n\n## Errors the handler's calls got\n\n{errors}\n\n"
         f"## Quotas and usage\n\n{other}\n"
     )
