@@ -15,6 +15,7 @@ requests in flight (the driver looks through every request per delivery and per 
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import tempfile
@@ -37,6 +38,7 @@ MINUTES = float(os.environ.get("SCALE_MINUTES", "5"))
 # What one Tick may spend fanning out: the function's 90 s timeout (contract.FUNCTION_TIMEOUT_SECONDS) less the
 # 30 s the tick keeps in reserve (triggers.SAFETY_SECONDS).
 TICK_BUDGET_SECONDS = 90 - 30
+LOOKS_PER_HELPER = 10  # lambda/forecast_export/triggers.py: a Tick with more due hands them out in batches this size
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -103,20 +105,22 @@ def report(figures: scale.Figures, real_seconds: float) -> str:
             ("GB-s per request per minute (128 MB)", f"{figures.gb_seconds / per_request_minute:.4f}"),
             ("peak concurrent invocations", str(figures.peak_concurrency)),
             (
-                "largest Tick fan-out: looks asked / seconds from the Tick's start to its last lambda:Invoke",
+                "largest Tick: lambda:Invoke calls / seconds from its start to its last Invoke",
                 "{} / {:.1f}".format(*max(figures.tick_fan_outs, default=(0, 0.0))),
             ),
             ("slots still in flight after every stack was rolled back", str(figures.slots_in_flight_after)),
             ("left behind after the provider was deleted", ", ".join(figures.leftovers) or "nothing"),
         ],
     )
-    looks_asked, fan_out_seconds = max(figures.tick_fan_outs, default=(0, 0.0))
-    per_look = fan_out_seconds / looks_asked if looks_asked else 0.0
+    invokes, fan_out_seconds = max(figures.tick_fan_outs, default=(0, 0.0))
+    per_invoke = fan_out_seconds / invokes if invokes else 0.0
     extrapolated = (
-        f"The largest Tick asked for {looks_asked} looks in {fan_out_seconds:.1f} s, {per_look:.3f} s each (one "
-        f"sequential lambda:Invoke per due request): 1,000 due requests would take {1000 * per_look:.0f} s against the "
-        f"Tick's {TICK_BUDGET_SECONDS} s budget, so about {min(1000, TICK_BUDGET_SECONDS / per_look if per_look else 1000):.0f} "
-        "looks per Tick, and the rest wait a minute more.\n\n"
+        f"The largest Tick made {invokes} lambda:Invoke calls in {fan_out_seconds:.1f} s ({per_invoke:.3f} s each). At "
+        f"that pace, 1,000 due requests asked for one Invoke each would take a Tick {1000 * per_invoke:.0f} s against its "
+        f"{TICK_BUDGET_SECONDS} s budget; in batches of {LOOKS_PER_HELPER} (lambda/forecast_export/triggers.py "
+        f"LOOKS_PER_HELPER) the Tick makes {math.ceil(1000 / LOOKS_PER_HELPER)} Invokes "
+        f"({math.ceil(1000 / LOOKS_PER_HELPER) * per_invoke:.0f} s) and each helper {LOOKS_PER_HELPER} "
+        f"({LOOKS_PER_HELPER * per_invoke:.1f} s).\n\n"
     )
     late = "\n".join(f"- {line}" for line in figures.late[:10])
     return (

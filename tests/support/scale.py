@@ -114,7 +114,7 @@ class Figures:
     slots_in_flight_after: int
     leftovers: list[str]
     creates_answered: int
-    tick_fan_outs: list[tuple[int, float]] = field(default_factory=list)  # per Tick: (looks asked, seconds it took)
+    tick_fan_outs: list[tuple[int, float]] = field(default_factory=list)  # per Tick: (lambda:Invoke calls, seconds to the last)
 
     def gap(self, which: str) -> float:
         ordered = sorted(self.gaps)
