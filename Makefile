@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: synth test e2e integ integ-snapshots release-artifacts lint typecheck bench wheel clean
+.PHONY: synth test e2e integ integ-snapshots release-artifacts lint typecheck bench scale wheel clean
 
 $(VENV)/.stamp-runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,10 @@ typecheck: $(VENV)/.stamp-dev
 bench: $(VENV)/.stamp-dev
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.iam_sizes
+
+## scale: many requests in flight on one provider on the local bed (issue 16; SCALE_STACKS x SCALE_EXPORTS, SCALE_MINUTES); writes docs/scale.md
+scale: $(VENV)/.stamp-dev
+	$(PY) -m benchmarks.scale
 
 ## wheel: build dist/cdk_forecast_export-<version>-py3-none-any.whl in a build-only venv (seconds)
 wheel: $(BUILD_VENV)/.stamp
