@@ -44,7 +44,7 @@ HANDLER_BOXES = [
         3.2,
         1.3,
         "Handler Lambda (crhelper)\nONE short look per invocation\n"
-        "log group (retained), one Lambda\npermission for all its rules",
+        "log group (retained); invokes itself\nfor each request due",
         "#e6e0f8",
     ),
     (
@@ -52,8 +52,8 @@ HANDLER_BOXES = [
         2.3,
         3.2,
         1.65,
-        "EventBridge rule fcx-…, one per request\nEventPattern: Forecast's state-change\nevents of its jobs\n"
-        "+ rate(1 minute) as safety net\n(removed once answered)",
+        "DynamoDB table State: a slot per request\n(conditional writes), a record kept 7 days\n"
+        "rules: ForecastEvents (Forecast's events)\n+ Tick, rate(1 minute), as safety net",
         "#e6e0f8",
     ),
 ]
@@ -93,17 +93,17 @@ ARCHITECTURE_ARROWS = [
 
 # Lifecycle: (from lane, to lane, label); a step from a lane to itself is a note on that lane,
 # ("", "", text) a section heading.
-LANES = {"CloudFormation": 1.0, "Handler (Lambda)": 3.6, "EventBridge": 6.2, "Forecast": 8.8}
+LANES = {"CloudFormation": 1.0, "Handler (Lambda)": 3.6, "Table + rules": 6.2, "Forecast": 8.8}
 LIFECYCLE_STEPS = [
     ("", "", "Create"),
     ("CloudFormation", "Handler (Lambda)", "Create (properties)"),
     ("Handler (Lambda)", "Handler (Lambda)", f"validate; deterministic name {JOB_NAME} ({NAME_PARTS})"),
-    ("Handler (Lambda)", "EventBridge", "PutRule fcx-…: EventPattern (its job) + rate(1 minute), PutTargets"),
+    ("Handler (Lambda)", "Table + rules", "claim the request's slot (one conditional write, with its record)"),
     ("Handler (Lambda)", "Forecast", "as the stack's access role: Describe (missing) → CreateForecastExportJob"),
-    ("Forecast", "EventBridge", "state-change event (ACTIVE, CREATE_FAILED, ...)"),
-    ("EventBridge", "Handler (Lambda)", "the event invokes ONE look (a lost event: the 1-minute schedule)"),
+    ("Forecast", "Table + rules", "state-change event (ACTIVE, CREATE_FAILED, ...) to the ForecastEvents rule"),
+    ("Table + rules", "Handler (Lambda)", "ONE look at the slots watching the job (a lost event: the Tick, once due)"),
     ("Handler (Lambda)", "Forecast", "DescribeForecastExportJob → ACTIVE (the event only triggers the look)"),
-    ("Handler (Lambda)", "EventBridge", "RemoveTargets, DeleteRule"),
+    ("Handler (Lambda)", "Table + rules", "remove the slot (the record stays 7 days)"),
     ("Handler (Lambda)", "CloudFormation", "SUCCESS, physical ID = job ARN"),
     ("", "", "Update"),
     ("CloudFormation", "Handler (Lambda)", "tags only → Tag/UntagResource, same physical ID"),
