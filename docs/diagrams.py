@@ -43,8 +43,7 @@ HANDLER_BOXES = [
         4.75,
         3.2,
         1.3,
-        "Handler Lambda (crhelper)\nONE short look per invocation\n"
-        "log group (retained); invokes itself\nfor each request due",
+        "Handler Lambda (crhelper)\nONE short look per invocation\nlog group (retained); invokes itself\nfor each request due",
         "#e6e0f8",
     ),
     (

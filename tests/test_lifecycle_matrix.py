@@ -368,7 +368,9 @@ def test_assume_role_throttled_for_forty_seconds_only_delays_the_export(
     stack = LocalStack(cloud, example_template)
     result = stack.create()
     assert result.status == "CREATE_COMPLETE", [r.reason for r in result.requests]
-    tries = [t - started for i in result.requests[0].invocations for t, op in i.calls if op == "sts:AssumeRole"]
+    create = result.requests[0]
+    looks = {id(i): i for i in [*create.invocations, *cloud.looks_at(create)]}.values()  # the Tick's own looks too
+    tries = [t - started for i in looks for t, op in i.calls if op == "sts:AssumeRole"]
     assert min(tries) < 40 < max(tries), tries  # refused in the window, then assumed
     assert stack.delete().status == "DELETE_COMPLETE"
     cloud.check_invariants()
