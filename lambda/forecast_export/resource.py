@@ -39,7 +39,7 @@ from .confirmation import CloudFormationCheck, Unconfirmed
 from .errors import TransientError
 from .retries import Budget
 from .schedule import LEASE, POLL, RULE, rule_name, unreadable_state
-from .store import DATA, JOINED, LostSlot, Store
+from .store import DATA, JOINED, VERSION, LostSlot, Store
 
 logger = logging.getLogger(__name__)
 
@@ -259,8 +259,9 @@ class ForecastExportResource(CfnResource):
         clock = self._clock()
         wait_until = self._invocation_end(context) - LAMBDA_SAFETY_SECONDS - LOOK_SECONDS
         waited = False
+        fresh = event if VERSION in event else None  # a look's trigger has just read the slot (ConsistentRead)
         while True:
-            live = self._store().read(slot)
+            live, fresh = (fresh or self._store().read(slot)), None
             if live is None or live.get("RequestId") != event.get("RequestId"):
                 logger.info("Slot %s no longer holds request %s (answered or superseded)", slot, event["RequestId"])
                 return None
