@@ -44,6 +44,10 @@ TICK_FAN_OUT_MAX = 2000  # looks asked for by one tick; the rest wait for the ne
 # 100 + 10 Invokes on the longest path (docs/scale.md). Also the most one look event may ask for: a forged batch
 # costs at most this many looks.
 LOOKS_PER_HELPER = 10
+# The Tick looks itself at the first request due only with a look's budget (resource.LOOK_SECONDS) left within its
+# own budget, which already keeps SAFETY_SECONDS before the Lambda timeout; otherwise that look gets an invocation
+# of its own like the others.
+INLINE_LOOK_SECONDS = 30
 ARN_FIELDS = ("ForecastExportJobArn", "ResourceArn")
 LEGACY_TARGET_ID = "1"  # the target the rule-based releases gave their polling rules
 
@@ -145,9 +149,7 @@ class Triggers:
             for slot, request_id, due_at in rest:
                 if not budget.allows(1.0):
                     break
-                if store.take_due(slot, request_id, due_at):
-                    self._invoke_self(context, slot, request_id, budget)
-                    asked += 1
+                asked += self._ask(store, context, slot, request_id, due_at, budget)
         else:
             for start in range(0, len(rest), LOOKS_PER_HELPER):
                 if not budget.allows(1.0):
@@ -160,7 +162,9 @@ class Triggers:
         if asked + 1 >= TICK_FAN_OUT_MAX:
             logger.warning("More than %d requests were due: the rest wait for the next tick", TICK_FAN_OUT_MAX)
         for slot, request_id, due_at in inline:
-            if store.take_due(slot, request_id, due_at):
+            if not budget.allows(INLINE_LOOK_SECONDS):
+                self._ask(store, context, slot, request_id, due_at, budget)  # too little time left: its own invocation
+            else:  # no take_due: the look's lease moves due_at itself, one write fewer per minute and request
                 self._look_at(slot, request_id, context, look)
 
     def _hand_out(self, requests: Any, context: Any) -> None:
@@ -173,8 +177,19 @@ class Triggers:
         for slot, request_id, due_at in entries[:LOOKS_PER_HELPER]:
             if not budget.allows(1.0):
                 break
-            if store.take_due(str(slot), str(request_id), str(due_at)):
-                self._invoke_self(context, str(slot), str(request_id), budget)
+            self._ask(store, context, str(slot), str(request_id), str(due_at), budget)
+
+    def _ask(self, store: Store, context: Any, slot: str, request_id: str, due_at: str, budget: Budget) -> int:
+        """Take one due look and ask for it (1), or leave it (0). An error is this entry's alone: the others are still
+        asked for, and this one is found again by a later Tick (its due_at moved a period at most)."""
+        try:
+            if not store.take_due(slot, request_id, due_at):
+                return 0
+            self._invoke_self(context, slot, request_id, budget)
+        except (TransientError, ClientError) as error:
+            logger.warning("Could not ask for a look at request %s now (%s); a later Tick does", request_id, error)
+            return 0
+        return 1
 
     def _invoke_self(self, context: Any, slot: str, request_id: str, budget: Budget) -> None:
         self._invoke(context, {contract.TRIGGER_KEY: contract.LOOK, "Slot": slot, "RequestId": request_id}, budget)

@@ -85,10 +85,10 @@ def _joined(item: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def _token(event: dict[str, Any]) -> str:
-    """One claim's idempotency token (at most 36 characters): its request and the lease of this invocation."""
-    lease = str(((event.get(DATA) or {}).get("Lease") or {}).get("owner", ""))
-    return hashlib.sha256(f"{event['RequestId']}|{lease}".encode()).hexdigest()[:36]
+def _token(writes: list[dict[str, Any]]) -> str:
+    """One claim's idempotency token (at most 36 characters): a hash of the very transaction, so a token always means
+    the same parameters (only a retry of this exact claim after a lost reply reuses it)."""
+    return hashlib.sha256(json.dumps(writes, sort_keys=True).encode()).hexdigest()[:36]
 
 
 def state_text(event: dict[str, Any]) -> str:
@@ -210,10 +210,13 @@ class Store:
         try:
             # The token makes a retry after a lost reply (the first try committed) succeed instead of meeting the
             # record it wrote itself: DynamoDB keeps it 10 minutes (TransactWriteItems, ClientRequestToken).
-            self._call("transact_write_items", TransactItems=writes[:100], ClientRequestToken=_token(event))
+            self._call("transact_write_items", TransactItems=writes[:100], ClientRequestToken=_token(writes[:100]))
         except ClientError as error:
-            if error_code(error) == "IdempotentParameterMismatchException":
-                return Claim(duplicate=True)  # another delivery of this request claimed with the same token
+            if error_code(error) == "IdempotentParameterMismatchException":  # not expected: the token hashes the writes
+                now_held = self.read(slot)
+                if now_held is not None and now_held.get("RequestId") == event["RequestId"]:
+                    return Claim(duplicate=True)
+                raise TransientError(f"the claim of {slot} met a reused token; trying again") from error
             if error_code(error) != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code", "") for r in error.response.get("CancellationReasons", [])]

@@ -39,7 +39,7 @@ from .confirmation import CloudFormationCheck, Unconfirmed
 from .errors import TransientError
 from .retries import Budget
 from .schedule import LEASE, POLL, RULE, rule_name, unreadable_state
-from .store import DATA, JOINED, LostSlot, Store
+from .store import DATA, JOINED, VERSION, LostSlot, Store
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +175,8 @@ class ForecastExportResource(CfnResource):
         self._context = context
         self.budget = self._look_budget(context)
         self._kept = POLL in event
+        if POLL in event and getattr(self, "_init_failed", None):
+            return None  # crhelper would answer FAILED while the slot stays leased: a healthy container looks later
         if POLL in event:
             try:
                 live = self._live_event(event, context)
@@ -257,8 +259,9 @@ class ForecastExportResource(CfnResource):
         clock = self._clock()
         wait_until = self._invocation_end(context) - LAMBDA_SAFETY_SECONDS - LOOK_SECONDS
         waited = False
+        fresh = event if VERSION in event else None  # a look's trigger has just read the slot (ConsistentRead)
         while True:
-            live = self._store().read(slot)
+            live, fresh = (fresh or self._store().read(slot)), None
             if live is None or live.get("RequestId") != event.get("RequestId"):
                 logger.info("Slot %s no longer holds request %s (answered or superseded)", slot, event["RequestId"])
                 return None
@@ -457,18 +460,19 @@ class ForecastExportResource(CfnResource):
         theirs = (held or {}).get(DATA) or {}
         if held is None or held.get("RequestId") == self.RequestId or theirs.get(EPISODE) != self._episode:
             return False
-        self._kept = True  # the request is in the slot it joins: a later look answers it
         if any(j.get("RequestId") == self.RequestId for j in held.get(JOINED, [])):
+            self._kept = True
             return True
         if store.join(slot, str(held["RequestId"]), self.RequestId, self._response_url):
+            self._kept = True  # the request is in the slot it joined: a later look answers it
             logger.warning(
                 "Request %s joins request %s (one stack event): both get its answer", self.RequestId, held["RequestId"]
             )
-        else:
-            logger.warning(
-                "Request %s could not join request %s (slot changed, or joined enough)", self.RequestId, held["RequestId"]
-            )
-        return True
+            return True
+        # Refused: the slot was removed (answered) or taken since it was read, or it has its JOINS_MAX. This delivery
+        # then claims the slot itself (the claim decides), rather than stay silent.
+        logger.warning("Request %s could not join request %s; it claims the slot itself", self.RequestId, held["RequestId"])
+        return False
 
     def _watch(self) -> None:
         """Point the slot's job items at the jobs the request watches now, if they changed."""
@@ -531,9 +535,9 @@ class ForecastExportResource(CfnResource):
             logger.warning("Slot %s could not be removed yet; the answer waits for the next look", self._slot())
             self._keep_answer(body, answer_by, joined)
             return
-        delivered = self._send_body(body)
-        for other in joined:  # the same answer, addressed to each delivery CloudFormation may read
+        for other in joined:  # first: the holder's URL may be a replay's that never answers (it must not starve these)
             responses.send(str(other["ResponseURL"]), {**body, "RequestId": other["RequestId"]}, self._clock(), 10.0)
+        delivered = self._send_body(body)
         if delivered or self._clock().now() >= answer_by:
             if not removed:  # could not be removed: later looks only try to remove it again
                 self._event[DATA] = {FINISHED: True, WATCHING: self.Data.get(WATCHING, [])}

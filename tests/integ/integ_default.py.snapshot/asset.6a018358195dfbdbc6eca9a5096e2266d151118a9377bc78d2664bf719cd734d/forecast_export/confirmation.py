@@ -202,7 +202,9 @@ class CloudFormationCheck:
         handler reads (None when the event records none). A value CloudFormation records as an unresolved
         dynamic reference (``{{resolve:...}}``) is not compared."""
         recorded = stack_event.get("ResourceProperties")
-        if recorded is None:
+        if recorded is None or "ResourceProperties" not in event:
+            # A request a 0.2.x rule kept without its properties (too large for the rule, or an answer kept for a
+            # retry) carries none to compare: its state was read from the rule itself, never from an invocation.
             return None
         try:
             sent = json.loads(recorded) if isinstance(recorded, str) else recorded
