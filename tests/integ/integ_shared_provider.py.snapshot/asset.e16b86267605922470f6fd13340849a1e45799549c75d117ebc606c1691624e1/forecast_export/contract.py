@@ -100,7 +100,9 @@ RECORD_DAYS = 7
 # The handler's invocations that are not CloudFormation's: the template's rules and its own fan-out carry this key.
 TRIGGER_KEY = "cdk-forecast-export"
 TICK = "tick"  # the Tick rule's constant input: {TRIGGER_KEY: TICK}; looks for requests due (every minute)
-LOOK = "look"  # a self-invocation: {TRIGGER_KEY: LOOK, "Slot": <slot>, "RequestId": <id>}
+# A self-invocation: {TRIGGER_KEY: LOOK, "Slot": <slot>, "RequestId": <id>}, or a Tick's batch handed to a helper
+# invocation: {TRIGGER_KEY: LOOK, "Requests": [[<slot>, <id>, <due_at>], ...]} (at most 10).
+LOOK = "look"
 TICK_SCHEDULE = "rate(1 minute)"
 # The ForecastEvents rule delivers Forecast's export-job state-change events themselves (no input transformer).
 FORECAST_DETAIL_TYPES = ("Forecast Forecast Export Job State Change", "Forecast Export Job State Change")
