@@ -525,36 +525,43 @@ class ForecastExportResource(CfnResource):
         self._deliver(responses.fit_response(self._body()))
 
     def _deliver(self, body: dict[str, Any]) -> None:
-        """Remove the slot, then send the answer (to every delivery of the request); when the URL fails for now,
-        keep the answer in the slot for a later look. (The slot goes first: once answered, nothing may look again.)"""
+        """Keep the answer in the slot, send it (joined deliveries first), then remove the slot; when the URL fails for
+        now, the answer waits in the slot for a later look. (Kept first: an invocation killed after sending and before
+        the slot goes leaves the same answer to be sent again at the next look, never none, and the request's record
+        keeps every copy of the request silent.)"""
         answer_by = float(self.Data.get(ANSWER_BY, 0) or self._state().get("answer_by", 0))
-        store = self._store()
-        removed = not self._slot() or self._remove_slot_while_time_allows(store)
-        joined = _unique([*self.Data.get(JOINED, []), *self._event.get(JOINED, []), *store.removed_joined])
-        if not removed and self._clock().now() < answer_by:
-            logger.warning("Slot %s could not be removed yet; the answer waits for the next look", self._slot())
-            self._keep_answer(body, answer_by, joined)
-            return
+        joined = _unique([*self.Data.get(JOINED, []), *self._event.get(JOINED, [])])
+        if self._slot() and ANSWER not in self.Data:
+            self._keep_answer(body, answer_by, joined, lease=self.Data.get(LEASE))  # still this look's until it ends
         for other in joined:  # first: the holder's URL may be a replay's that never answers (it must not starve these)
             responses.send(str(other["ResponseURL"]), {**body, "RequestId": other["RequestId"]}, self._clock(), 10.0)
         delivered = self._send_body(body)
-        if delivered or self._clock().now() >= answer_by:
-            if not removed:  # could not be removed: later looks only try to remove it again
-                self._event[DATA] = {FINISHED: True, WATCHING: self.Data.get(WATCHING, [])}
-                self._try_save()
+        if not delivered and self._clock().now() < answer_by:
+            if not self._slot() and not self._keep_for_retry():
+                return
+            logger.warning("The answer could not be delivered yet; trying again at the next look at %s", self._slot())
+            self._keep_answer(body, answer_by, joined)
             return
-        if removed and not self._keep_for_retry():
-            return
-        logger.warning("The answer could not be delivered yet; trying again at the next look at %s", self._slot())
-        self._keep_answer(body, answer_by, [])
+        store = self._store()
+        if self._slot() and not self._remove_slot_while_time_allows(store):
+            logger.warning("Slot %s could not be removed yet; later looks only remove it", self._slot())
+            self._event[DATA] = {FINISHED: True, WATCHING: self.Data.get(WATCHING, [])}
+            self._try_save()
+        answered = {str(j.get("RequestId")) for j in joined}
+        for other in store.removed_joined:  # joined while this answer was on its way
+            if str(other.get("RequestId")) not in answered:
+                responses.send(str(other["ResponseURL"]), {**body, "RequestId": other["RequestId"]}, self._clock(), 10.0)
 
-    def _keep_answer(self, body: dict[str, Any], answer_by: float, joined: list[dict[str, Any]]) -> None:
+    def _keep_answer(
+        self, body: dict[str, Any], answer_by: float, joined: list[dict[str, Any]], lease: dict[str, Any] | None = None
+    ) -> None:
         self.Data = {
             ANSWER: body,
             ANSWER_BY: answer_by,
             JOINED: joined,
             WATCHING: self.Data.get(WATCHING, []),
             "PollEpoch": self.Data.get("PollEpoch", self._clock().now()),
+            **({LEASE: lease} if lease else {}),
         }
         self._event[DATA] = self.Data
         self._event.pop("ResourceProperties", None)
