@@ -55,7 +55,7 @@ EPISODE = "Episode"  # Data key: the stack event that confirmed the request (one
 ANSWER_BY = "AnswerBy"  # Data key: after this, nobody waits for the answer any more
 FINISHED = "Finished"  # Data key: answered; the slot could not be removed yet
 RETRY_PAUSE_SECONDS = 5  # between tries to claim or remove the slot while DynamoDB throttles
-ANSWER_RESERVE_SECONDS = 10  # time kept for sending the answer
+AFTER_ANSWER_SECONDS = 2  # removing the slot of an answered request: one try (its retries are later looks')
 LAMBDA_SAFETY_SECONDS = 30  # stop working this long before the Lambda's own timeout: one call may take ~15 s
 # One look's budget (its calls and their retries stop by then) and the lease that covers it plus
 # saving the state and answering. Short, so an invocation that died holds up nobody for long.
@@ -542,11 +542,16 @@ class ForecastExportResource(CfnResource):
             logger.warning("The answer could not be delivered yet; trying again at the next look at %s", self._slot())
             self._keep_answer(body, answer_by, joined)
             return
-        store = self._store()
-        if self._slot() and not self._remove_slot_while_time_allows(store):
+        # One short try: after a stack's last answer CloudFormation deletes the handler's role and table, and a call
+        # denied then must not be retried as IAM still propagating (the request's answer is out already).
+        store = self._store_of(Budget(self._clock(), self._clock().now() + AFTER_ANSWER_SECONDS))
+        if self._slot() and not self._remove_slot(store):
             logger.warning("Slot %s could not be removed yet; later looks only remove it", self._slot())
             self._event[DATA] = {FINISHED: True, WATCHING: self.Data.get(WATCHING, [])}
-            self._try_save()
+            try:
+                store.save(self._slot(), self._event)
+            except Exception as error:
+                logger.error("Could not mark slot %s finished: %s", self._slot(), error)
         answered = {str(j.get("RequestId")) for j in joined}
         for other in store.removed_joined:  # joined while this answer was on its way
             if str(other.get("RequestId")) not in answered:
@@ -569,14 +574,6 @@ class ForecastExportResource(CfnResource):
 
     def _remove_slot(self, store: Store | None = None) -> bool:
         return (store or self._store()).remove(self._slot(), self.RequestId, list(self.Data.get(WATCHING, [])))
-
-    def _remove_slot_while_time_allows(self, store: Store) -> bool:
-        """Remove the slot, trying again while DynamoDB throttles, keeping time to answer."""
-        while not self._remove_slot(store):
-            if not self.budget.allows(RETRY_PAUSE_SECONDS + ANSWER_RESERVE_SECONDS):
-                return False
-            self._clock().sleep(RETRY_PAUSE_SECONDS)
-        return True
 
     def _save_while_time_allows(self) -> None:
         """Save the state after a look, trying again while DynamoDB throttles for the invocation's time (not only the

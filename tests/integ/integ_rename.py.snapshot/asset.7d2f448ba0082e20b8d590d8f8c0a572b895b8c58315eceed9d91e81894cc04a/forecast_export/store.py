@@ -305,6 +305,8 @@ class Store:
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 return True  # another request holds the slot now (and its job pointers, under the same keys)
+            if error_code(error) == "ResourceNotFoundException":
+                return True  # the table is gone: CloudFormation deleted the handler's stack after its last answer
             logger.error("Could not remove slot %s: %s", slot, error)
             return False
         except TransientError as error:
